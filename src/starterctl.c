@@ -1,0 +1,714 @@
+/*
+ * starterctl: manage the starterd database from the command line.
+ *
+ * Applies the migrations compiled in from sql/migrations (table
+ * starterd_schema_version records them), loads the demo rows and manages
+ * the users of HTTP Basic authentication.  Blocking libpq; every statement
+ * that carries user data is parameterised.  Passwords are never printed
+ * and are wiped with explicit_bzero as soon as they are hashed.
+ *
+ * Exit status: 0 success, 1 error, 2 usage.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/readpassphrase.h>
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include <libpq-fe.h>
+
+#include "password.h"
+
+#define CTL_EXIT_OK		0
+#define CTL_EXIT_ERROR		1
+#define CTL_EXIT_USAGE		2
+
+#define CTL_PASSWORD_MAX	1024	/* bytes, without the newline */
+#define CTL_USERNAME_MAX	64	/* starter_users.username varchar(64) */
+#define CTL_ARGON2_M_MIN	8
+#define CTL_ARGON2_M_MAX	(4 * 1024 * 1024)	/* 4 GiB in KiB */
+#define CTL_ARGON2_T_MAX	64
+/* pg_advisory_xact_lock key shared by initdb and resetdb: "strd" */
+#define CTL_LOCK_KEY		"1937011300"
+
+/* Generated from sql/ by sql/embed.sh into src/migrations.c. */
+struct migration {
+	int		 version;
+	const char	*name;
+	const char	*sql;
+};
+
+struct demo_row {
+	const char	*pxcode;
+	const char	*procedure;
+};
+
+extern const struct migration	migrations[];
+extern const size_t		nmigrations;
+extern const struct demo_row	demo_rows[];
+extern const size_t		ndemo_rows;
+
+struct ctl {
+	const char		*dsn;
+	PGconn			*conn;
+	struct password_params	 pp;
+	int			 yes;
+	int			 pwstdin;
+};
+
+static void	ctl_warnx(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+static void	usage(FILE *);
+static int	ctl_connect(struct ctl *);
+static int	ctl_exec(struct ctl *, const char *);
+static PGresult	*ctl_params(struct ctl *, const char *, int, const char *const *,
+		    ExecStatusType);
+static int	ctl_rollback(struct ctl *);
+static int	ctl_readpw(struct ctl *, char *, size_t);
+static int	ctl_checkname(const char *);
+static int	migrate(struct ctl *);
+static int	cmd_initdb(struct ctl *, int, char **);
+static int	cmd_resetdb(struct ctl *, int, char **);
+static int	cmd_adduser(struct ctl *, int, char **);
+static int	cmd_passwd(struct ctl *, int, char **);
+static int	cmd_deluser(struct ctl *, int, char **);
+static int	cmd_users(struct ctl *, int, char **);
+static int	cmd_loaddemo(struct ctl *, int, char **);
+static int	cmd_hash(struct ctl *, int, char **);
+
+static const struct command {
+	const char	*name;
+	int		 (*fn)(struct ctl *, int, char **);
+	int		 nargs;		/* operands after the command name */
+	int		 db;		/* needs a connection */
+	int		 pwstdin;	/* takes --password-stdin */
+	int		 yes;		/* takes --yes */
+	const char	*synopsis;
+} commands[] = {
+	{ "initdb", cmd_initdb, 0, 1, 0, 0,
+	    "initdb                      apply pending migrations" },
+	{ "resetdb", cmd_resetdb, 0, 1, 0, 1,
+	    "resetdb [--yes]             drop all starter tables, then initdb" },
+	{ "adduser", cmd_adduser, 1, 1, 1, 0,
+	    "adduser NAME [--password-stdin]" },
+	{ "passwd", cmd_passwd, 1, 1, 1, 0,
+	    "passwd NAME [--password-stdin]" },
+	{ "deluser", cmd_deluser, 1, 1, 0, 0,
+	    "deluser NAME" },
+	{ "users", cmd_users, 0, 1, 0, 0,
+	    "users                       list user names" },
+	{ "load-demo", cmd_loaddemo, 0, 1, 0, 0,
+	    "load-demo                   insert the 100 demo pxcodes" },
+	{ "hash", cmd_hash, 0, 0, 1, 0,
+	    "hash [--password-stdin]     print an argon2id hash" },
+};
+
+static void
+ctl_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("starterctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *fp)
+{
+	size_t	i;
+
+	fprintf(fp, "usage: starterctl [-d DSN] [--argon2-memory KIB] "
+	    "[--argon2-time N] COMMAND\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(fp, "  %s\n", commands[i].synopsis);
+	fprintf(fp, "The DSN comes from -d, else STARTERD_DSN, else "
+	    "DATABASE_URL, else libpq's PG* variables.\n");
+}
+
+/*
+ * client_min_messages = warning hides "relation already exists, skipping";
+ * what still arrives (resetdb's list of dropped objects) goes to stderr.
+ */
+static void
+ctl_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	if (strncmp(msg, "WARNING:  ", 10) == 0)
+		msg += 10;
+	fprintf(stderr, "starterctl: %s", msg);
+}
+
+static int
+ctl_connect(struct ctl *c)
+{
+	const char	*dsn = c->dsn;
+	PGresult	*res;
+
+	if (dsn == NULL || *dsn == '\0')
+		dsn = getenv("STARTERD_DSN");
+	if (dsn == NULL || *dsn == '\0')
+		dsn = getenv("DATABASE_URL");
+	if (dsn == NULL)
+		dsn = "";
+	c->conn = PQconnectdb(dsn);
+	if (PQstatus(c->conn) != CONNECTION_OK) {
+		/* libpq's message names host and database, never the password */
+		ctl_warnx("cannot connect to the database: %s",
+		    PQerrorMessage(c->conn));
+		return (-1);
+	}
+	PQsetNoticeProcessor(c->conn, ctl_notice, NULL);
+	res = PQexec(c->conn, "SET client_min_messages = warning");
+	PQclear(res);
+	return (0);
+}
+
+/* Run fixed SQL text (no user data); 0 or -1. */
+static int
+ctl_exec(struct ctl *c, const char *sql)
+{
+	PGresult	*res;
+	int		 rv = 0;
+
+	res = PQexec(c->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ctl_warnx("%s", PQresultErrorMessage(res));
+		rv = -1;
+	}
+	PQclear(res);
+	return (rv);
+}
+
+/*
+ * Run a parameterised statement; the caller frees the result.  NULL (and
+ * the server's message printed) unless the status is the one expected.
+ */
+static PGresult *
+ctl_params(struct ctl *c, const char *sql, int n, const char *const *vals,
+    ExecStatusType want)
+{
+	PGresult	*res;
+
+	res = PQexecParams(c->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != want) {
+		ctl_warnx("%s", PQresultErrorMessage(res));
+		if (PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL &&
+		    strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+		    "42P01") == 0)
+			ctl_warnx("the schema is missing: "
+			    "run 'starterctl initdb' first");
+		PQclear(res);
+		return (NULL);
+	}
+	return (res);
+}
+
+static int
+ctl_rollback(struct ctl *c)
+{
+	PGresult	*res;
+
+	res = PQexec(c->conn, "ROLLBACK");
+	PQclear(res);
+	return (-1);
+}
+
+/*
+ * Read a password into pw (size bytes): one line from stdin with
+ * --password-stdin, else twice from the terminal without echo.
+ * Empty passwords are refused.  0 or -1; pw is wiped on failure.
+ */
+static int
+ctl_readpw(struct ctl *c, char *pw, size_t size)
+{
+	char	 again[CTL_PASSWORD_MAX + 2];
+	size_t	 len;
+	int	 rv = -1;
+
+	if (c->pwstdin) {
+		if (fgets(pw, (int)size, stdin) == NULL) {
+			ctl_warnx("no password on standard input");
+			goto done;
+		}
+		len = strcspn(pw, "\r\n");
+		if (pw[len] == '\0' && len == size - 1) {
+			ctl_warnx("password longer than %d bytes",
+			    CTL_PASSWORD_MAX);
+			goto done;
+		}
+		pw[len] = '\0';
+	} else {
+		if (readpassphrase("Password: ", pw, size,
+		    RPP_REQUIRE_TTY) == NULL) {
+			ctl_warnx("cannot read a password from the terminal "
+			    "(use --password-stdin)");
+			goto done;
+		}
+		if (readpassphrase("Password again: ", again, sizeof(again),
+		    RPP_REQUIRE_TTY) == NULL) {
+			ctl_warnx("cannot read a password from the terminal");
+			goto done;
+		}
+		if (strcmp(pw, again) != 0) {
+			ctl_warnx("passwords do not match");
+			goto done;
+		}
+	}
+	if (pw[0] == '\0') {
+		ctl_warnx("empty password refused");
+		goto done;
+	}
+	if (strlen(pw) > CTL_PASSWORD_MAX) {
+		ctl_warnx("password longer than %d bytes", CTL_PASSWORD_MAX);
+		goto done;
+	}
+	rv = 0;
+done:
+	explicit_bzero(again, sizeof(again));
+	if (rv == -1)
+		explicit_bzero(pw, size);
+	return (rv);
+}
+
+/* Read a password and hash it into phc; 0 or -1. */
+static int
+ctl_newhash(struct ctl *c, char *phc, size_t size)
+{
+	char	pw[CTL_PASSWORD_MAX + 2];
+	int	rv;
+
+	if (ctl_readpw(c, pw, sizeof(pw)) == -1)
+		return (-1);
+	rv = password_hash(pw, &c->pp, phc, size);
+	explicit_bzero(pw, sizeof(pw));
+	if (rv == -1)
+		ctl_warnx("password hashing failed (argon2 memory %u KiB, "
+		    "time %u)", c->pp.m_cost_kib, c->pp.t_cost);
+	return (rv);
+}
+
+static int
+ctl_checkname(const char *name)
+{
+	const unsigned char	*p;
+
+	if (*name == '\0' || strlen(name) > CTL_USERNAME_MAX) {
+		ctl_warnx("user name must be 1 to %d bytes", CTL_USERNAME_MAX);
+		return (-1);
+	}
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		/* ':' cannot appear in an HTTP Basic user-id */
+		if (*p < 0x21 || *p == 0x7f || *p == ':') {
+			ctl_warnx("user name must not contain spaces, control "
+			    "characters or ':'");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Apply the pending migrations in one transaction.  The advisory lock
+ * serialises concurrent initdb runs (and starterd instances running it).
+ */
+static int
+migrate(struct ctl *c)
+{
+	const char	*params[2];
+	PGresult	*res;
+	char		 vbuf[16];
+	size_t		 i;
+	int		 applied = 0, have, row, nrows;
+
+	if (ctl_exec(c, "BEGIN") == -1)
+		return (-1);
+	params[0] = CTL_LOCK_KEY;
+	if ((res = ctl_params(c, "SELECT pg_advisory_xact_lock($1::bigint)",
+	    1, params, PGRES_TUPLES_OK)) == NULL)
+		return (ctl_rollback(c));
+	PQclear(res);
+	if (ctl_exec(c, "CREATE TABLE IF NOT EXISTS starterd_schema_version ("
+	    "version int PRIMARY KEY, name text NOT NULL, "
+	    "applied_at timestamptz NOT NULL DEFAULT now())") == -1)
+		return (ctl_rollback(c));
+
+	for (i = 0; i < nmigrations; i++) {
+		snprintf(vbuf, sizeof(vbuf), "%d", migrations[i].version);
+		params[0] = vbuf;
+		if ((res = ctl_params(c, "SELECT 1 FROM starterd_schema_version"
+		    " WHERE version = $1::int", 1, params,
+		    PGRES_TUPLES_OK)) == NULL)
+			return (ctl_rollback(c));
+		have = PQntuples(res) > 0;
+		PQclear(res);
+		if (have)
+			continue;
+		/* Migration text is ours, compiled in: plain PQexec. */
+		if (ctl_exec(c, migrations[i].sql) == -1) {
+			ctl_warnx("migration %03d_%s failed",
+			    migrations[i].version, migrations[i].name);
+			return (ctl_rollback(c));
+		}
+		params[1] = migrations[i].name;
+		if ((res = ctl_params(c, "INSERT INTO starterd_schema_version "
+		    "(version, name) VALUES ($1::int, $2)", 2, params,
+		    PGRES_COMMAND_OK)) == NULL)
+			return (ctl_rollback(c));
+		PQclear(res);
+		printf("applied %03d_%s\n", migrations[i].version,
+		    migrations[i].name);
+		applied++;
+	}
+	if (ctl_exec(c, "COMMIT") == -1)
+		return (-1);
+
+	if (applied == 0) {
+		res = PQexec(c->conn, "SELECT max(version) "
+		    "FROM starterd_schema_version");
+		nrows = PQresultStatus(res) == PGRES_TUPLES_OK ?
+		    PQntuples(res) : 0;
+		for (row = 0; row < nrows; row++)
+			printf("schema is up to date (version %s)\n",
+			    PQgetvalue(res, row, 0));
+		PQclear(res);
+	}
+	return (0);
+}
+
+static int
+cmd_initdb(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return (migrate(c));
+}
+
+static int
+cmd_resetdb(struct ctl *c, int argc, char **argv)
+{
+	char	answer[16];
+
+	(void)argc;
+	(void)argv;
+	if (!c->yes) {
+		if (readpassphrase("This drops every starter_* and starterd_* "
+		    "table and their data.\nType yes to continue: ", answer,
+		    sizeof(answer), RPP_ECHO_ON | RPP_REQUIRE_TTY) == NULL) {
+			ctl_warnx("resetdb: no terminal to confirm on; "
+			    "use --yes");
+			exit(CTL_EXIT_USAGE);
+		}
+		if (strcmp(answer, "yes") != 0) {
+			ctl_warnx("resetdb: not confirmed, nothing dropped");
+			return (-1);
+		}
+	}
+	if (ctl_exec(c, "BEGIN") == -1)
+		return (-1);
+	if (ctl_exec(c, "SELECT pg_advisory_xact_lock(" CTL_LOCK_KEY ")")
+	    == -1)
+		return (ctl_rollback(c));
+	/* Names come from the catalogue and are quoted with %I / regprocedure. */
+	if (ctl_exec(c,
+	    "DO $reset$\n"
+	    "DECLARE r record;\n"
+	    "BEGIN\n"
+	    "  FOR r IN SELECT c.relname FROM pg_class c\n"
+	    "      JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+	    "      WHERE n.nspname = current_schema() AND c.relkind IN "
+	    "('r', 'p')\n"
+	    "        AND (c.relname LIKE 'starter\\_%' OR "
+	    "c.relname LIKE 'starterd\\_%')\n"
+	    "  LOOP\n"
+	    "    EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', r.relname);\n"
+	    "    RAISE WARNING 'dropped table %', r.relname;\n"
+	    "  END LOOP;\n"
+	    "  FOR r IN SELECT p.oid::regprocedure::text AS sig FROM pg_proc p\n"
+	    "      JOIN pg_namespace n ON n.oid = p.pronamespace\n"
+	    "      WHERE n.nspname = current_schema()\n"
+	    "        AND p.proname LIKE 'starterd\\_%'\n"
+	    "  LOOP\n"
+	    "    EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.sig);\n"
+	    "    RAISE WARNING 'dropped function %', r.sig;\n"
+	    "  END LOOP;\n"
+	    "END\n"
+	    "$reset$") == -1)
+		return (ctl_rollback(c));
+	if (ctl_exec(c, "COMMIT") == -1)
+		return (-1);
+	return (migrate(c));
+}
+
+static int
+cmd_adduser(struct ctl *c, int argc, char **argv)
+{
+	const char	*params[2];
+	PGresult	*res;
+	char		 phc[PASSWORD_PHC_MAX];
+	int		 n, rv = -1;
+
+	(void)argc;
+	if (ctl_checkname(argv[0]) == -1)
+		return (-1);
+	params[0] = argv[0];
+	/* Look first, so that nobody types a password in vain. */
+	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
+	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n > 0) {
+		ctl_warnx("user '%s' already exists (use passwd to change "
+		    "the password)", argv[0]);
+		return (-1);
+	}
+	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
+		goto done;
+	params[1] = phc;
+	if ((res = ctl_params(c, "INSERT INTO starter_users "
+	    "(username, password_hash) VALUES ($1, $2) "
+	    "ON CONFLICT (username) DO NOTHING", 2, params,
+	    PGRES_COMMAND_OK)) == NULL)
+		goto done;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n != 1) {
+		ctl_warnx("user '%s' already exists", argv[0]);
+		goto done;
+	}
+	printf("added user %s\n", argv[0]);
+	rv = 0;
+done:
+	explicit_bzero(phc, sizeof(phc));
+	return (rv);
+}
+
+static int
+cmd_passwd(struct ctl *c, int argc, char **argv)
+{
+	const char	*params[2];
+	PGresult	*res;
+	char		 phc[PASSWORD_PHC_MAX];
+	int		 n, rv = -1;
+
+	(void)argc;
+	params[0] = argv[0];
+	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
+	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0) {
+		ctl_warnx("no such user '%s'", argv[0]);
+		return (-1);
+	}
+	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
+		goto done;
+	params[1] = phc;
+	if ((res = ctl_params(c, "UPDATE starter_users SET password_hash = $2 "
+	    "WHERE username = $1", 2, params, PGRES_COMMAND_OK)) == NULL)
+		goto done;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n == 0) {
+		ctl_warnx("no such user '%s'", argv[0]);
+		goto done;
+	}
+	printf("changed the password of %s\n", argv[0]);
+	rv = 0;
+done:
+	explicit_bzero(phc, sizeof(phc));
+	return (rv);
+}
+
+static int
+cmd_deluser(struct ctl *c, int argc, char **argv)
+{
+	const char	*params[1];
+	PGresult	*res;
+	int		 n;
+
+	(void)argc;
+	params[0] = argv[0];
+	if ((res = ctl_params(c, "DELETE FROM starter_users "
+	    "WHERE username = $1", 1, params, PGRES_COMMAND_OK)) == NULL)
+		return (-1);
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n == 0) {
+		ctl_warnx("no such user '%s'", argv[0]);
+		return (-1);
+	}
+	printf("deleted user %s\n", argv[0]);
+	return (0);
+}
+
+static int
+cmd_users(struct ctl *c, int argc, char **argv)
+{
+	PGresult	*res;
+	int		 i;
+
+	(void)argc;
+	(void)argv;
+	if ((res = ctl_params(c, "SELECT username FROM starter_users "
+	    "ORDER BY username", 0, NULL, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	for (i = 0; i < PQntuples(res); i++)
+		printf("%s\n", PQgetvalue(res, i, 0));
+	PQclear(res);
+	return (0);
+}
+
+static int
+cmd_loaddemo(struct ctl *c, int argc, char **argv)
+{
+	const char	*params[2];
+	PGresult	*res;
+	size_t		 i;
+	long		 added = 0;
+
+	(void)argc;
+	(void)argv;
+	if (ctl_exec(c, "BEGIN") == -1)
+		return (-1);
+	for (i = 0; i < ndemo_rows; i++) {
+		params[0] = demo_rows[i].pxcode;
+		params[1] = demo_rows[i].procedure;
+		if ((res = ctl_params(c, "INSERT INTO starter_pxcodes "
+		    "(pxcode, procedure) VALUES ($1, $2) "
+		    "ON CONFLICT (pxcode) DO NOTHING", 2, params,
+		    PGRES_COMMAND_OK)) == NULL)
+			return (ctl_rollback(c));
+		added += atol(PQcmdTuples(res));
+		PQclear(res);
+	}
+	if (ctl_exec(c, "COMMIT") == -1)
+		return (-1);
+	printf("load-demo: added %ld of %zu demo rows\n", added, ndemo_rows);
+	return (0);
+}
+
+static int
+cmd_hash(struct ctl *c, int argc, char **argv)
+{
+	char	phc[PASSWORD_PHC_MAX];
+
+	(void)argc;
+	(void)argv;
+	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
+		return (-1);
+	printf("%s\n", phc);
+	explicit_bzero(phc, sizeof(phc));
+	return (0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "dsn",		required_argument,	NULL, 'd' },
+		{ "help",		no_argument,		NULL, 'h' },
+		{ "argon2-memory",	required_argument,	NULL, 'M' },
+		{ "argon2-time",	required_argument,	NULL, 'T' },
+		{ "password-stdin",	no_argument,		NULL, 'S' },
+		{ "yes",		no_argument,		NULL, 'y' },
+		{ NULL,			0,			NULL, 0 }
+	};
+	struct ctl		 c;
+	const struct command	*cmd = NULL;
+	const char		*errstr;
+	size_t			 i;
+	int			 ch, rv;
+
+	memset(&c, 0, sizeof(c));
+	password_params_default(&c.pp);
+
+	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			c.dsn = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return (CTL_EXIT_OK);
+		case 'M':
+			c.pp.m_cost_kib = strtonum(optarg, CTL_ARGON2_M_MIN,
+			    CTL_ARGON2_M_MAX, &errstr);
+			if (errstr != NULL) {
+				ctl_warnx("--argon2-memory %s: %s (KiB, %d..%d)",
+				    optarg, errstr, CTL_ARGON2_M_MIN,
+				    CTL_ARGON2_M_MAX);
+				return (CTL_EXIT_USAGE);
+			}
+			break;
+		case 'T':
+			c.pp.t_cost = strtonum(optarg, 1, CTL_ARGON2_T_MAX,
+			    &errstr);
+			if (errstr != NULL) {
+				ctl_warnx("--argon2-time %s: %s (1..%d)",
+				    optarg, errstr, CTL_ARGON2_T_MAX);
+				return (CTL_EXIT_USAGE);
+			}
+			break;
+		case 'S':
+			c.pwstdin = 1;
+			break;
+		case 'y':
+			c.yes = 1;
+			break;
+		default:
+			usage(stderr);
+			return (CTL_EXIT_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (argc < 1) {
+		usage(stderr);
+		return (CTL_EXIT_USAGE);
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		ctl_warnx("unknown command '%s'", argv[0]);
+		usage(stderr);
+		return (CTL_EXIT_USAGE);
+	}
+	if (argc - 1 != cmd->nargs) {
+		ctl_warnx("%s: wrong number of arguments", cmd->name);
+		fprintf(stderr, "usage: starterctl %s\n", cmd->synopsis);
+		return (CTL_EXIT_USAGE);
+	}
+	if ((c.pwstdin && !cmd->pwstdin) || (c.yes && !cmd->yes)) {
+		ctl_warnx("%s does not take %s", cmd->name,
+		    c.yes ? "--yes" : "--password-stdin");
+		return (CTL_EXIT_USAGE);
+	}
+
+	if (cmd->db && ctl_connect(&c) == -1) {
+		PQfinish(c.conn);
+		return (CTL_EXIT_ERROR);
+	}
+	rv = cmd->fn(&c, argc - 1, argv + 1);
+	if (c.conn != NULL)
+		PQfinish(c.conn);
+	return (rv == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR);
+}
