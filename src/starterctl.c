@@ -76,9 +76,11 @@ static PGresult	*ctl_params(struct ctl *, const char *, int, const char *const *
 		    ExecStatusType);
 static int	ctl_rollback(struct ctl *);
 static int	ctl_readpw(struct ctl *, char *, size_t);
+static int	ctl_newhash(struct ctl *, char *, size_t);
 static int	ctl_checkname(const char *);
 static int	migrate(struct ctl *);
 static int	cmd_initdb(struct ctl *, int, char **);
+static int	ctl_confirm_reset(void);
 static int	cmd_resetdb(struct ctl *, int, char **);
 static int	cmd_adduser(struct ctl *, int, char **);
 static int	cmd_passwd(struct ctl *, int, char **);
@@ -398,26 +400,35 @@ cmd_initdb(struct ctl *c, int argc, char **argv)
 	return (migrate(c));
 }
 
+/*
+ * Ask for "yes" on the terminal.  0 when given; -1 otherwise; exits with
+ * the usage status when there is no terminal to ask on.
+ */
 static int
-cmd_resetdb(struct ctl *c, int argc, char **argv)
+ctl_confirm_reset(void)
 {
 	char	answer[16];
 
+	if (readpassphrase("This drops every starter_* and starterd_* "
+	    "table and their data.\nType yes to continue: ", answer,
+	    sizeof(answer), RPP_ECHO_ON | RPP_REQUIRE_TTY) == NULL) {
+		ctl_warnx("resetdb: no terminal to confirm on; use --yes");
+		exit(CTL_EXIT_USAGE);
+	}
+	if (strcmp(answer, "yes") != 0) {
+		ctl_warnx("resetdb: not confirmed, nothing dropped");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+cmd_resetdb(struct ctl *c, int argc, char **argv)
+{
 	(void)argc;
 	(void)argv;
-	if (!c->yes) {
-		if (readpassphrase("This drops every starter_* and starterd_* "
-		    "table and their data.\nType yes to continue: ", answer,
-		    sizeof(answer), RPP_ECHO_ON | RPP_REQUIRE_TTY) == NULL) {
-			ctl_warnx("resetdb: no terminal to confirm on; "
-			    "use --yes");
-			exit(CTL_EXIT_USAGE);
-		}
-		if (strcmp(answer, "yes") != 0) {
-			ctl_warnx("resetdb: not confirmed, nothing dropped");
-			return (-1);
-		}
-	}
+	if (!c->yes)	/* main() asks before connecting */
+		return (-1);
 	if (ctl_exec(c, "BEGIN") == -1)
 		return (-1);
 	if (ctl_exec(c, "SELECT pg_advisory_xact_lock(" CTL_LOCK_KEY ")")
@@ -703,6 +714,11 @@ main(int argc, char *argv[])
 		return (CTL_EXIT_USAGE);
 	}
 
+	if (cmd->fn == cmd_resetdb && !c.yes) {
+		if (ctl_confirm_reset() == -1)
+			return (CTL_EXIT_ERROR);
+		c.yes = 1;
+	}
 	if (cmd->db && ctl_connect(&c) == -1) {
 		PQfinish(c.conn);
 		return (CTL_EXIT_ERROR);
