@@ -1,0 +1,9 @@
+#!/bin/sh
+# Remove everything of the Docker stack: containers, network, the database
+# volume (ALL ITS DATA), the images and their build cache.
+# See docker/README.docker.md.
+. "$(dirname "$0")/docker/lib.sh"
+engine_select
+stack_down volume
+say "removed the containers, network and volume of $STACK_NAME"
+images_remove

@@ -1,0 +1,7 @@
+#!/bin/sh
+# Stop the Docker stack; containers, network and data stay (./startStack.sh
+# starts it again).  See docker/README.docker.md.
+. "$(dirname "$0")/docker/lib.sh"
+engine_select
+stack_stop
+say "stack $STACK_NAME stopped"
