@@ -1,0 +1,177 @@
+# 015_starterctl: the management CLI against a real PostgreSQL, and the
+# original SQL import into a schema made by starterctl.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use StarterTest;
+use Test::More;
+
+my $pg = StarterTest::Pg->new;
+
+sub ctl { return starterctl($pg, @_); }
+
+sub count
+{
+	my ($sql) = @_;
+	return $pg->psql($sql);
+}
+
+# --- usage errors: exit 2 ----------------------------------------------------
+
+my $r = starterctl(undef);
+is($r->{rc}, 2, 'no command: exit 2');
+like($r->{err}, qr/usage/i, 'no command: usage on stderr');
+$r = ctl('frobnicate');
+is($r->{rc}, 2, 'unknown command: exit 2');
+like($r->{err}, qr/frobnicate/, 'unknown command: named in the message');
+$r = ctl('adduser');
+is($r->{rc}, 2, 'adduser without a name: exit 2');
+$r = ctl('users', 'extra');
+is($r->{rc}, 2, 'users with an extra argument: exit 2');
+$r = ctl('--no-such-flag', 'users');
+is($r->{rc}, 2, 'unknown flag: exit 2');
+$r = ctl('initdb', '--yes');
+is($r->{rc}, 2, 'initdb --yes (option not taken): exit 2');
+$r = starterctl(undef, '-h');
+is($r->{rc}, 0, '-h: exit 0');
+like($r->{out}, qr/initdb/, '-h: lists the commands');
+
+# --- a database that is not there: exit 1 ------------------------------------
+
+$r = run_cmd([top_builddir() . '/src/starterctl', '-d',
+    'host=127.0.0.1 port=1 user=starter dbname=starter connect_timeout=3',
+    'users'], timeout => 30);
+is($r->{rc}, 1, 'unreachable database: exit 1');
+like($r->{err}, qr/\S/, 'unreachable database: a message on stderr');
+
+# --- initdb ---------------------------------------------------------------------
+
+my @migrations = glob(top_srcdir() . '/sql/migrations/[0-9]*.sql');
+ok(@migrations >= 1, 'there are migrations in sql/migrations');
+
+$r = ctl('initdb');
+is($r->{rc}, 0, 'initdb on an empty database: exit 0')
+    or diag($r->{err});
+like($r->{out}, qr/001/, 'initdb: reports the migrations it applied');
+is(count(q{SELECT count(*) FROM information_schema.tables
+    WHERE table_name IN ('starter_pxcodes', 'starter_users')}), 2,
+    'initdb: both tables exist');
+my $versions = count('SELECT count(*) FROM starterd_schema_version');
+is($versions, scalar @migrations,
+    'initdb: one starterd_schema_version row per migration');
+
+$r = ctl('initdb');
+is($r->{rc}, 0, 'second initdb: exit 0');
+unlike($r->{out}, qr/applied/, 'second initdb: applies nothing');
+is(count('SELECT count(*) FROM starterd_schema_version'), $versions,
+    'second initdb: no new version rows');
+
+# --- load-demo -----------------------------------------------------------------
+
+$r = ctl('load-demo');
+is($r->{rc}, 0, 'load-demo: exit 0') or diag($r->{err});
+is(count('SELECT count(*) FROM starter_pxcodes'), 100, 'load-demo: 100 rows');
+is(count('SELECT pxcode FROM starter_pxcodes ORDER BY id LIMIT 1'), '039',
+    'load-demo: first row is 039');
+$r = ctl('load-demo');
+is($r->{rc}, 0, 'second load-demo: exit 0');
+is(count('SELECT count(*) FROM starter_pxcodes'), 100,
+    'second load-demo: still 100 rows, not 200');
+
+# --- users ----------------------------------------------------------------------
+
+$r = ctl('adduser', '--password-stdin', 'admin', {stdin => "admin\n"});
+is($r->{rc}, 0, 'adduser admin: exit 0') or diag($r->{err});
+like(count(q{SELECT password_hash FROM starter_users
+    WHERE username = 'admin'}), qr/^\$argon2id\$v=19\$m=\d+/,
+    'adduser: the password is stored as an argon2id PHC string');
+unlike(count('SELECT password_hash FROM starter_users'), qr/\badmin\b/,
+    'adduser: the password is not stored in clear');
+
+$r = ctl('adduser', 'alice', '--password-stdin', {stdin => "wonder1\n"});
+is($r->{rc}, 0, 'adduser alice (option after the name): exit 0');
+$r = ctl('adduser', '--password-stdin', 'alice', {stdin => "other\n"});
+is($r->{rc}, 1, 'adduser of an existing name: exit 1');
+like($r->{err}, qr/alice/, 'adduser of an existing name: says which');
+is(count(q{SELECT count(*) FROM starter_users WHERE username = 'alice'}), 1,
+    'adduser of an existing name: still one alice');
+
+$r = ctl('users');
+is($r->{rc}, 0, 'users: exit 0');
+like($r->{out}, qr/^admin$/m, 'users: lists admin');
+like($r->{out}, qr/^alice$/m, 'users: lists alice');
+unlike($r->{out}, qr/argon2|wonder/, 'users: shows no hashes or passwords');
+
+$r = ctl('passwd', '--password-stdin', 'nobody', {stdin => "x\n"});
+is($r->{rc}, 1, 'passwd of an unknown user: exit 1');
+$r = ctl('deluser', 'nobody');
+is($r->{rc}, 1, 'deluser of an unknown user: exit 1');
+
+# passwd and deluser as the API sees them
+my $srv = StarterTest::Server->new(pg => $pg);
+my $P = '/api/v1.0/pxcodes/039';
+is(request($srv, 'GET', $P, auth => 'alice:wonder1')->{status}, 200,
+    'API: alice with her first password: 200');
+
+$r = ctl('passwd', '--password-stdin', 'alice', {stdin => "wonder2\n"});
+is($r->{rc}, 0, 'passwd alice: exit 0') or diag($r->{err});
+is(request($srv, 'GET', $P, auth => 'alice:wonder1')->{status}, 401,
+    'API after passwd: the old password fails');
+is(request($srv, 'GET', $P, auth => 'alice:wonder2')->{status}, 200,
+    'API after passwd: the new password works');
+
+$r = ctl('deluser', 'alice');
+is($r->{rc}, 0, 'deluser alice: exit 0');
+$r = ctl('users');
+unlike($r->{out}, qr/^alice$/m, 'users after deluser: alice is gone');
+like($r->{out}, qr/^admin$/m, 'users after deluser: admin stays');
+is(request($srv, 'GET', $P, auth => 'alice:wonder2')->{status}, 401,
+    'API after deluser: alice gets 401');
+is(request($srv, 'GET', $P, auth => 'admin:admin')->{status}, 200,
+    'API after deluser: admin still works');
+$srv->stop;
+
+# --- resetdb ---------------------------------------------------------------------
+
+$r = ctl('resetdb');
+isnt($r->{rc}, 0, 'resetdb without --yes and without a terminal: refused');
+is(count('SELECT count(*) FROM starter_pxcodes'), 100,
+    'refused resetdb: data intact');
+
+$r = ctl('resetdb', '--yes');
+is($r->{rc}, 0, 'resetdb --yes: exit 0') or diag($r->{err});
+is(count('SELECT count(*) FROM starter_pxcodes'), 0,
+    'resetdb --yes: no pxcodes left');
+is(count('SELECT count(*) FROM starter_users'), 0,
+    'resetdb --yes: no users left');
+is(count('SELECT count(*) FROM starterd_schema_version'), $versions,
+    'resetdb --yes: schema recreated at the current version');
+$r = ctl('initdb');
+unlike($r->{out}, qr/applied/, 'initdb after resetdb: nothing to apply');
+
+# --- the original import ---------------------------------------------------------
+
+$pg->psql('CREATE DATABASE import_check');
+my $dsn2 = $pg->dsn;
+$dsn2 =~ s/dbname=\S+/dbname=import_check/;
+$r = run_cmd([top_builddir() . '/src/starterctl', '-d', $dsn2, 'initdb']);
+is($r->{rc}, 0, 'initdb of a second, fresh database: exit 0');
+open my $fh, '<', top_srcdir() . '/sql/starter_pxcodes.sql'
+    or BAIL_OUT("sql/starter_pxcodes.sql: $!");
+my $sql = do { local $/; <$fh> };
+close $fh;
+my $out = eval { $pg->psql(undef, dbname => 'import_check', stdin => $sql) };
+ok(defined $out, 'psql < sql/starter_pxcodes.sql: no error') or diag($@);
+is($pg->psql('SELECT count(*) FROM starter_pxcodes',
+    dbname => 'import_check'), 100, 'original import: 100 rows');
+is($pg->psql(q{SELECT procedure FROM starter_pxcodes WHERE pxcode = '039'},
+    dbname => 'import_check'), 'EXTRACRANIAL PROCEDURES W/O CC/MCC',
+    'original import: row 039');
+$r = run_cmd([top_builddir() . '/src/starterctl', '-d', $dsn2, 'load-demo']);
+is($r->{rc}, 0, 'load-demo over the original import: exit 0');
+is($pg->psql('SELECT count(*) FROM starter_pxcodes',
+    dbname => 'import_check'), 100,
+    'load-demo over the original import: still 100 rows');
+
+done_testing();
