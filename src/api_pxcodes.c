@@ -1,0 +1,628 @@
+/*
+ * api_pxcodes.c: the pxcodes resource (the original's demo resource) and
+ * the health endpoints.
+ *
+ * Handlers check the input (cJSON for request bodies), submit one prepared
+ * statement and answer from its callback.  Representations are written in
+ * the original's exact bytes: see response.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include <cjson/cJSON.h>
+
+#include "starterd.h"
+
+#define API_COLLECTION	STARTERD_API_PREFIX "/pxcodes/"
+#define API_MAX_PAGE	100000000LL
+
+/* ------------------------------------------------------------- helpers */
+
+/* scheme://host of the request, for absolute links. */
+static void
+api_base(struct client *c, struct buf *b)
+{
+	const char	*buf = BUF_PTR(&c->in);
+
+	buf_appendstr(b, "http://");
+	if (c->req.host.len > 0)
+		buf_append(b, buf + c->req.host.off, c->req.host.len);
+	else
+		buf_appendf(b, "localhost:%d", conf->port);
+}
+
+/* Append the item URL; the code percent-encoded like Python's quote(). */
+static void
+api_item_url(struct client *c, struct buf *b, const char *code)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+
+	api_base(c, b);
+	buf_appendstr(b, API_COLLECTION);
+	for (p = (const unsigned char *)code; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~')
+			buf_append(b, p, 1);
+		else {
+			char e[3] = { '%', hex[*p >> 4], hex[*p & 0xf] };
+
+			buf_append(b, e, 3);
+		}
+	}
+}
+
+/* {"procedure":...,"pxcode":...,"url":...}: keys sorted, as jsonify. */
+static void
+api_item_json(struct client *c, struct buf *b, PGresult *res, int row)
+{
+	const char	*code = PQgetvalue(res, row, 0);
+	struct buf	 url;
+
+	buf_init(&url, 4096);
+	buf_appendstr(b, "{\"procedure\":");
+	if (PQgetisnull(res, row, 1))
+		buf_appendstr(b, "null");
+	else
+		json_string(b, PQgetvalue(res, row, 1),
+		    (size_t)PQgetlength(res, row, 1));
+	buf_appendstr(b, ",\"pxcode\":");
+	json_string(b, code, (size_t)PQgetlength(res, row, 0));
+	buf_appendstr(b, ",\"url\":");
+	api_item_url(c, &url, code);
+	json_string(b, BUF_PTR(&url), BUF_LEN(&url));
+	buf_appendstr(b, "}");
+	buf_free(&url);
+}
+
+/*
+ * Map a failed statement to a response.  Returns 1 when res was not a
+ * success (and the response is sent), 0 when the caller goes on.
+ */
+static int
+api_db_error(struct client *c, PGresult *res)
+{
+	const char	*state;
+
+	if (res == NULL) {
+		response_header(c, "Retry-After: %d", db_retry_after());
+		response_error(c, 503, "the database is unavailable");
+		return (1);
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK)
+		return (0);
+	state = db_sqlstate(res);
+	if (strcmp(state, "23505") == 0)
+		response_error(c, 409, "pxcode already exists");
+	else if (strncmp(state, "22", 2) == 0)
+		response_error(c, 400, "invalid value: %s",
+		    strcmp(state, "22001") == 0 ? "too long" :
+		    "rejected by the database");
+	else if (strcmp(state, "42P01") == 0 || strcmp(state, "26000") == 0) {
+		log_warnx("the schema is missing: run starterctl initdb");
+		response_header(c, "Retry-After: 10");
+		response_error(c, 503, "the database schema is not initialized");
+	} else if (strcmp(state, "57014") == 0) {
+		response_header(c, "Retry-After: 1");
+		response_error(c, 503, "the query took too long");
+	} else {
+		log_warnx("database error %s: %s", state,
+		    PQresultErrorMessage(res));
+		response_error(c, 500, "database error");
+	}
+	return (1);
+}
+
+/*
+ * Answer a 200 GET/HEAD representation with its ETag, honouring
+ * If-Match and If-None-Match (RFC 9110 13.2.2 order).
+ */
+static void
+api_send_representation(struct client *c, struct buf *body)
+{
+	const char		*buf = BUF_PTR(&c->in);
+	const struct http_span	*h;
+	char			 etag[40];
+
+	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
+	response_header(c, "ETag: %s", etag);
+	if ((h = http_header_find(&c->req, buf, "If-Match")) != NULL &&
+	    http_etag_match(buf + h->off, h->len, etag, 0) != 1) {
+		buf_reset(&c->hdrs);
+		response_error(c, 412, "precondition failed");
+		return;
+	}
+	if ((h = http_header_find(&c->req, buf, "If-None-Match")) != NULL &&
+	    http_etag_match(buf + h->off, h->len, etag, 1) == 1) {
+		response_send(c, 304, "application/json", NULL, 0);
+		return;
+	}
+	response_json(c, 200, body);
+}
+
+/* Count UTF-8 characters; -1 if s is not valid UTF-8 or has controls. */
+static long
+api_charcount(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	long			 n = 0;
+	size_t			 k, i;
+
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f)
+			return (-1);
+		if (*p < 0x80)
+			k = 1;
+		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+			k = 2;
+		else if ((*p & 0xf0) == 0xe0)
+			k = 3;
+		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+			k = 4;
+		else
+			return (-1);
+		for (i = 1; i < k; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return (-1);
+		p += k;
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * Parse the JSON object body of a write.  Returns NULL after answering
+ * 415/400 itself.
+ */
+static cJSON *
+api_body_object(struct client *c)
+{
+	const char		*buf = BUF_PTR(&c->in);
+	const struct http_span	*ct;
+	const char		*end;
+	cJSON			*j;
+	size_t			 l;
+
+	ct = http_header_find(&c->req, buf, "Content-Type");
+	if (ct == NULL) {
+		response_error(c, 415, "Content-Type must be application/json");
+		return (NULL);
+	}
+	l = strcspn(buf + ct->off, ";");
+	if (l > ct->len)
+		l = ct->len;
+	while (l > 0 && (buf[ct->off + l - 1] == ' ' ||
+	    buf[ct->off + l - 1] == '\t'))
+		l--;
+	if (l != strlen("application/json") ||
+	    strncasecmp(buf + ct->off, "application/json", l) != 0) {
+		response_error(c, 415, "Content-Type must be application/json");
+		return (NULL);
+	}
+	if (BUF_LEN(&c->body) == 0) {
+		response_error(c, 400, "invalid body: a JSON object is required");
+		return (NULL);
+	}
+	/* The body buffer is NUL-terminated; a NUL inside is not JSON. */
+	end = NULL;
+	j = memchr(BUF_PTR(&c->body), '\0', BUF_LEN(&c->body)) != NULL ?
+	    NULL : cJSON_ParseWithOpts(BUF_PTR(&c->body), &end, 0);
+	if (j != NULL) {
+		while (*end == ' ' || *end == '\t' || *end == '\r' ||
+		    *end == '\n')
+			end++;
+		if (*end != '\0') {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	}
+	if (j == NULL) {
+		response_error(c, 400, "invalid body: not valid JSON");
+		return (NULL);
+	}
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		response_error(c, 400, "invalid body: a JSON object is required");
+		return (NULL);
+	}
+	return (j);
+}
+
+/*
+ * Check one string field.  Returns its value, or NULL after answering 400
+ * (when required or present but wrong); *absent is set when missing.
+ */
+static const char *
+api_field(struct client *c, cJSON *obj, const char *name, long maxchars,
+    int required, int *absent)
+{
+	cJSON	*f = cJSON_GetObjectItemCaseSensitive(obj, name);
+	long	 n;
+
+	*absent = 0;
+	if (f == NULL) {
+		*absent = 1;
+		if (required)
+			response_error(c, 400, "invalid pxcode: missing %s",
+			    name);
+		return (NULL);
+	}
+	if (!cJSON_IsString(f) || f->valuestring == NULL) {
+		response_error(c, 400, "invalid pxcode: %s must be a string",
+		    name);
+		return (NULL);
+	}
+	n = api_charcount(f->valuestring);
+	if (n < 0) {
+		response_error(c, 400, "invalid pxcode: %s must be valid text "
+		    "without control characters", name);
+		return (NULL);
+	}
+	if (n > maxchars || (n == 0 && strcmp(name, "pxcode") == 0)) {
+		response_error(c, 400, "invalid pxcode: %s must be %s%ld "
+		    "characters", name, strcmp(name, "pxcode") == 0 ?
+		    "1 to " : "at most ", maxchars);
+		return (NULL);
+	}
+	return (f->valuestring);
+}
+
+/* ---------------------------------------------------------- collection */
+
+struct page_arg {
+	long long	page;
+	long long	per_page;
+};
+
+static void
+api_page_link(struct client *c, struct buf *b, long long per_page,
+    long long page)
+{
+	struct buf	l;
+
+	buf_init(&l, 4096);
+	api_base(c, &l);
+	buf_appendf(&l, API_COLLECTION "?per_page=%lld&page=%lld", per_page,
+	    page);
+	json_string(b, BUF_PTR(&l), BUF_LEN(&l));
+	buf_free(&l);
+}
+
+static void
+api_page_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct page_arg	*pa = arg;
+	struct buf	 b;
+	long long	 total, pages;
+	int		 i, n, first = 1;
+
+	if (c == NULL || api_db_error(c, res)) {
+		free(pa);
+		return;
+	}
+	n = PQntuples(res);
+	total = n > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	pages = (total + pa->per_page - 1) / pa->per_page;
+	if (pa->page > (pages > 0 ? pages : 1)) {
+		response_error(c, 404, "page %lld is past the last page (%lld)",
+		    pa->page, pages);
+		free(pa);
+		return;
+	}
+	buf_init(&b, CLIENT_MAX_OUTPUT);
+	buf_appendstr(&b, "{\"items\":[");
+	for (i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 1))
+			continue;
+		if (!first)
+			buf_append(&b, ",", 1);
+		first = 0;
+		/* columns 1, 2 are pxcode, procedure */
+		{
+			struct buf url;
+
+			buf_init(&url, 4096);
+			buf_appendstr(&b, "{\"procedure\":");
+			if (PQgetisnull(res, i, 2))
+				buf_appendstr(&b, "null");
+			else
+				json_string(&b, PQgetvalue(res, i, 2),
+				    (size_t)PQgetlength(res, i, 2));
+			buf_appendstr(&b, ",\"pxcode\":");
+			json_string(&b, PQgetvalue(res, i, 1),
+			    (size_t)PQgetlength(res, i, 1));
+			buf_appendstr(&b, ",\"url\":");
+			api_item_url(c, &url, PQgetvalue(res, i, 1));
+			json_string(&b, BUF_PTR(&url), BUF_LEN(&url));
+			buf_appendstr(&b, "}");
+			buf_free(&url);
+		}
+	}
+	buf_appendstr(&b, "],\"meta\":{\"first\":");
+	api_page_link(c, &b, pa->per_page, 1);
+	buf_appendstr(&b, ",\"last\":");
+	api_page_link(c, &b, pa->per_page, pages);
+	buf_appendstr(&b, ",\"next\":");
+	if (pa->page < pages)
+		api_page_link(c, &b, pa->per_page, pa->page + 1);
+	else
+		buf_appendstr(&b, "null");
+	buf_appendf(&b, ",\"page\":%lld,\"pages\":%lld,\"per_page\":%lld,"
+	    "\"prev\":", pa->page, pages, pa->per_page);
+	if (pa->page > 1)
+		api_page_link(c, &b, pa->per_page, pa->page - 1);
+	else
+		buf_appendstr(&b, "null");
+	buf_appendf(&b, ",\"total\":%lld}}\n", total);
+	api_send_representation(c, &b);
+	buf_free(&b);
+	free(pa);
+}
+
+/* page / per_page: absent -> default; otherwise a positive integer. */
+static int
+api_query_int(struct client *c, const char *name, long long def,
+    long long max, long long *out)
+{
+	const char	*buf = BUF_PTR(&c->in);
+	const char	*errstr;
+	char		 v[32];
+	int		 rv;
+
+	rv = http_query_get(buf + c->req.query.off, c->req.query.len, name, v,
+	    sizeof(v));
+	if (rv == -1) {
+		*out = def;
+		return (0);
+	}
+	if (rv >= 0)
+		*out = strtonum(v, 1, max, &errstr);
+	if (rv < 0 || errstr != NULL) {
+		response_error(c, 400, "%s must be a positive integer", name);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+api_collection_get(struct client *c)
+{
+	struct page_arg	*pa;
+	char		 lim[24], off[24];
+	const char	*p[2] = { lim, off };
+	long long	 page, per_page;
+
+	if (api_query_int(c, "page", 1, API_MAX_PAGE, &page) == -1 ||
+	    api_query_int(c, "per_page", PXCODES_MAX_PER_PAGE, LLONG_MAX / 2,
+	    &per_page) == -1)
+		return;
+	if (per_page > PXCODES_MAX_PER_PAGE)
+		per_page = PXCODES_MAX_PER_PAGE;
+	if ((pa = malloc(sizeof(*pa))) == NULL) {
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	pa->page = page;
+	pa->per_page = per_page;
+	snprintf(lim, sizeof(lim), "%lld", per_page);
+	snprintf(off, sizeof(off), "%lld", (page - 1) * per_page);
+	if (db_submit(c, DB_PX_PAGE, 2, p, api_page_cb, pa) == -1) {
+		free(pa);
+		api_db_error(c, NULL);
+	}
+}
+
+static void
+api_insert_cb(struct client *c, PGresult *res, void *arg)
+{
+	char		*code = arg;
+	struct buf	 url;
+
+	if (c == NULL || api_db_error(c, res)) {
+		free(code);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		response_error(c, 409, "pxcode already exists");
+		free(code);
+		return;
+	}
+	cache_notify("starter_pxcodes");
+	buf_init(&url, 4096);
+	api_item_url(c, &url, code);
+	response_header(c, "Location: %s", BUF_PTR(&url));
+	buf_free(&url);
+	response_send(c, 201, "application/json", "{}\n", 3);
+	free(code);
+}
+
+static void
+api_collection_post(struct client *c)
+{
+	cJSON		*j;
+	const char	*code, *proc, *p[2];
+	char		*dup;
+	int		 absent;
+
+	if ((j = api_body_object(c)) == NULL)
+		return;
+	if ((code = api_field(c, j, "pxcode", PXCODE_MAX_CHARS, 1,
+	    &absent)) == NULL ||
+	    (proc = api_field(c, j, "procedure", PROCEDURE_MAX_CHARS, 1,
+	    &absent)) == NULL) {
+		cJSON_Delete(j);
+		return;
+	}
+	p[0] = code;
+	p[1] = proc;
+	if ((dup = strdup(code)) == NULL) {
+		cJSON_Delete(j);
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	if (db_submit(c, DB_PX_INSERT, 2, p, api_insert_cb, dup) == -1) {
+		free(dup);
+		api_db_error(c, NULL);
+	}
+	cJSON_Delete(j);
+}
+
+void
+api_pxcodes_collection(struct client *c)
+{
+	if (c->req.method == HTTP_M_POST)
+		api_collection_post(c);
+	else
+		api_collection_get(c);
+}
+
+/* ---------------------------------------------------------------- item */
+
+static void
+api_item_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct buf	b;
+	int		is_get = arg == NULL;
+
+	if (c == NULL || api_db_error(c, res))
+		return;
+	if (PQntuples(res) == 0) {
+		response_error(c, 404, "invalid resource URI");
+		return;
+	}
+	if (!is_get)
+		cache_notify("starter_pxcodes");
+	buf_init(&b, 65536);
+	api_item_json(c, &b, res, 0);
+	buf_append(&b, "\n", 1);
+	if (is_get)
+		api_send_representation(c, &b);
+	else {
+		char etag[40];
+
+		etag_compute(BUF_PTR(&b), BUF_LEN(&b), etag, sizeof(etag));
+		response_header(c, "ETag: %s", etag);
+		response_json(c, 200, &b);
+	}
+	buf_free(&b);
+}
+
+static void
+api_delete_cb(struct client *c, PGresult *res, void *arg)
+{
+	(void)arg;
+	if (c == NULL || api_db_error(c, res))
+		return;
+	if (PQntuples(res) == 0) {
+		response_error(c, 404, "invalid resource URI");
+		return;
+	}
+	cache_notify("starter_pxcodes");
+	response_send(c, 204, "application/json", NULL, 0);
+}
+
+static void
+api_item_write(struct client *c)
+{
+	cJSON		*j;
+	const char	*code = NULL, *proc = NULL, *p[4];
+	int		 code_absent = 1, proc_absent = 1, rv;
+	static char	 marker;
+
+	if ((j = api_body_object(c)) == NULL)
+		return;
+	if (c->req.method == HTTP_M_PUT) {
+		if ((proc = api_field(c, j, "procedure", PROCEDURE_MAX_CHARS,
+		    1, &proc_absent)) == NULL) {
+			cJSON_Delete(j);
+			return;
+		}
+		p[0] = c->arg;
+		p[1] = proc;
+		rv = db_submit(c, DB_PX_UPDATE, 2, p, api_item_cb, &marker);
+	} else {
+		code = api_field(c, j, "pxcode", PXCODE_MAX_CHARS, 0,
+		    &code_absent);
+		if (code == NULL && !code_absent) {
+			cJSON_Delete(j);
+			return;
+		}
+		proc = api_field(c, j, "procedure", PROCEDURE_MAX_CHARS, 0,
+		    &proc_absent);
+		if (proc == NULL && !proc_absent) {
+			cJSON_Delete(j);
+			return;
+		}
+		if (code_absent && proc_absent) {
+			cJSON_Delete(j);
+			response_error(c, 400, "invalid pxcode: nothing to "
+			    "update (give pxcode and/or procedure)");
+			return;
+		}
+		p[0] = c->arg;
+		p[1] = code;
+		p[2] = proc_absent ? "false" : "true";
+		p[3] = proc;
+		rv = db_submit(c, DB_PX_PATCH, 4, p, api_item_cb, &marker);
+	}
+	cJSON_Delete(j);
+	if (rv == -1)
+		api_db_error(c, NULL);
+}
+
+void
+api_pxcodes_item(struct client *c)
+{
+	const char	*p[1] = { c->arg };
+	int		 rv;
+
+	switch (c->req.method) {
+	case HTTP_M_GET:
+	case HTTP_M_HEAD:
+		rv = db_submit(c, DB_PX_GET, 1, p, api_item_cb, NULL);
+		break;
+	case HTTP_M_DELETE:
+		rv = db_submit(c, DB_PX_DELETE, 1, p, api_delete_cb, NULL);
+		break;
+	default:
+		api_item_write(c);
+		return;
+	}
+	if (rv == -1)
+		api_db_error(c, NULL);
+}
+
+/* -------------------------------------------------------------- health */
+
+void
+api_healthz(struct client *c)
+{
+	static const char body[] = "{\"status\":\"ok\"}\n";
+
+	response_send(c, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void
+api_ready_cb(struct client *c, PGresult *res, void *arg)
+{
+	static const char body[] = "{\"database\":\"ok\",\"status\":\"ok\"}\n";
+
+	(void)arg;
+	if (c == NULL || api_db_error(c, res))
+		return;
+	response_send(c, 200, "application/json", body, sizeof(body) - 1);
+}
+
+void
+api_readyz(struct client *c)
+{
+	if (db_submit(c, DB_PING, 0, NULL, api_ready_cb, NULL) == -1)
+		api_db_error(c, NULL);
+}

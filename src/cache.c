@@ -1,0 +1,16 @@
+/*
+ * cache.c: invalidation entry point for NOTIFY "starterd" payloads.
+ * (The shared-memory response cache builds on this.)
+ */
+#include <string.h>
+
+#include "starterd.h"
+
+/* table: the changed table's name, or NULL when anything may have. */
+int
+cache_notify(const char *table)
+{
+	if (table == NULL || strcmp(table, "starter_users") == 0)
+		auth_cache_flush();
+	return (0);
+}

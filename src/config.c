@@ -1,0 +1,555 @@
+/*
+ * config.c: the settings table and the one precedence rule.
+ *
+ * Every setting has a long flag, an environment variable and a config file
+ * key, all from the table below, so they cannot drift apart.  Values are
+ * applied in rising precedence: built-in default, config file, environment,
+ * command line; a later source simply overwrites an earlier one.
+ *
+ * The config file is "key = value" lines; '#' starts a comment.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "starterd.h"
+
+#ifndef STARTERD_CONFIG_FILE
+#define STARTERD_CONFIG_FILE	"/etc/starterd/starterd.conf"
+#endif
+
+#define CONFIG_MAX_LINE		4096
+
+enum config_type {
+	CT_STR,		/* char array inside struct config */
+	CT_STRP,	/* malloc'd char * */
+	CT_INT,
+	CT_BOOL,
+	CT_SIZE,	/* bytes, with K/M/G suffixes */
+	CT_LEVEL,
+	CT_AUTH,
+	CT_METRICS,
+	CT_FLAG		/* command line only, no value */
+};
+
+struct config_opt {
+	const char	*name;		/* long flag; key with '-' -> '_' */
+	int		 shortopt;
+	enum config_type type;
+	size_t		 off;
+	size_t		 size;		/* CT_STR buffer size */
+	long long	 min, max;	/* CT_INT, CT_SIZE */
+	const char	*def;
+	const char	*arg;		/* argument name for -h */
+	const char	*help;
+};
+
+#define S(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define I(f)	offsetof(struct config, f), 0
+
+static const struct config_opt config_opts[] = {
+	{ "listen", 'b', CT_STR, S(listen), 0, 0, "127.0.0.1", "addr[,addr]",
+	    "addresses to listen on (IPv4 or IPv6)" },
+	{ "port", 'p', CT_INT, I(port), 1, 65535, "5000", "port",
+	    "TCP port" },
+	{ "dsn", 'd', CT_STRP, I(dsn), 0, 0, NULL, "dsn",
+	    "libpq connection string or URI (else DATABASE_URL, PG*)" },
+	{ "dsn-file", 0, CT_STR, S(dsn_file), 0, 0, "", "file",
+	    "read the connection string from this file" },
+	{ "workers", 'w', CT_INT, I(workers), 0, STARTERD_MAX_WORKERS, "0",
+	    "n", "worker processes (0: one per CPU)" },
+	{ "config", 'f', CT_STR, S(config_file), 0, 0, STARTERD_CONFIG_FILE,
+	    "file", "configuration file" },
+	{ "test", 't', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
+	    "check the configuration and the database, then exit" },
+	{ "user", 'u', CT_STR, S(user), 0, 0, "", "user",
+	    "drop privileges to this user after binding" },
+	{ "pidfile", 'P', CT_STR, S(pidfile), 0, 0, "", "file",
+	    "write the master's pid to this file" },
+	{ "cache-size", 'C', CT_SIZE, I(cache_size), 0, 1LL << 36, "64M",
+	    "size", "shared response cache size (0 disables)" },
+	{ "auth-cache-ttl", 0, CT_INT, I(auth_cache_ttl), 0, 86400, "60",
+	    "seconds", "how long verified credentials are remembered" },
+	{ "access-log", 'a', CT_STR, S(access_log), 0, 0, "-", "file",
+	    "access log file, - for stderr, off for none" },
+	{ "log-level", 'l', CT_LEVEL, I(log_level), 0, 0, "info", "level",
+	    "error, warn, info or debug" },
+	{ "syslog", 's', CT_BOOL, I(use_syslog), 0, 0, "no", NULL,
+	    "log errors to syslog instead of stderr" },
+	{ "header-timeout", 0, CT_INT, I(header_timeout), 1, 3600, "10",
+	    "seconds", "time allowed to send a request's head and body" },
+	{ "idle-timeout", 0, CT_INT, I(idle_timeout), 1, 86400, "60",
+	    "seconds", "keep-alive connection idle time" },
+	{ "shutdown-timeout", 0, CT_INT, I(shutdown_timeout), 0, 3600, "10",
+	    "seconds", "time allowed to finish requests at shutdown" },
+	{ "statement-timeout", 0, CT_INT, I(statement_timeout), 0, 3600000,
+	    "5000", "ms", "PostgreSQL statement_timeout of each worker" },
+	{ "token-ttl", 0, CT_INT, I(token_ttl), 1, 31536000, "3600",
+	    "seconds", "lifetime of issued tokens" },
+	{ "token-key-file", 0, CT_STR, S(token_key_file), 0, 0, "", "file",
+	    "token signing key (default: kept in the database)" },
+	{ "auth", 0, CT_AUTH, I(auth_mode), 0, 0, "both", "mode",
+	    "accepted credentials on /api/: both, password or token" },
+	{ "rate-limit", 0, CT_STR, S(rate_limit), 0, 0, "off", "n/secs",
+	    "requests allowed per client per window, or off" },
+	{ "rate-limit-by", 0, CT_STR, S(rate_limit_by), 0, 0, "addr",
+	    "addr|user", "what a rate limit counts by" },
+	{ "trusted-proxy", 0, CT_STR, S(trusted_proxy), 0, 0, "", "addr",
+	    "trust X-Forwarded-For from this peer address" },
+	{ "require-if-match", 0, CT_BOOL, I(require_if_match), 0, 0, "no",
+	    NULL, "writes must carry If-Match (428 otherwise)" },
+	{ "metrics", 0, CT_METRICS, I(metrics), 0, 0, "on", "mode",
+	    "GET /metrics: on, off or loopback" },
+	{ "argon2-memory", 0, CT_INT, I(argon2_memory), 8, 4194304, "19456",
+	    "KiB", "argon2id memory cost for new password hashes" },
+	{ "argon2-time", 0, CT_INT, I(argon2_time), 1, 100, "2", "n",
+	    "argon2id iterations for new password hashes" },
+	{ "help", 'h', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
+	    "show this help and exit" },
+	{ "version", 'V', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
+	    "show the version and exit" },
+};
+#define CONFIG_NOPTS	(sizeof(config_opts) / sizeof(config_opts[0]))
+
+static void
+config_envname(const struct config_opt *o, char *out, size_t len)
+{
+	size_t	i, j;
+
+	j = strlcpy(out, "STARTERD_", len);
+	for (i = 0; o->name[i] != '\0' && j + 1 < len; i++, j++)
+		out[j] = o->name[i] == '-' ? '_' :
+		    (char)toupper((unsigned char)o->name[i]);
+	out[j] = '\0';
+}
+
+static int
+config_size_parse(const char *s, long long *out)
+{
+	char		*end;
+	long long	 v, mul = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v < 0)
+		return (-1);
+	switch (*end) {
+	case 'k': case 'K':
+		mul = 1024;
+		end++;
+		break;
+	case 'm': case 'M':
+		mul = 1024 * 1024;
+		end++;
+		break;
+	case 'g': case 'G':
+		mul = 1024LL * 1024 * 1024;
+		end++;
+		break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end != '\0' || v > LLONG_MAX / mul)
+		return (-1);
+	*out = v * mul;
+	return (0);
+}
+
+static int
+config_bool_parse(const char *s)
+{
+	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0 ||
+	    strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		return (1);
+	if (strcasecmp(s, "no") == 0 || strcasecmp(s, "off") == 0 ||
+	    strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		return (0);
+	return (-1);
+}
+
+/* Set one option from text; where says which source, for the message. */
+static int
+config_set(struct config *c, const struct config_opt *o, const char *val,
+    const char *where)
+{
+	char		*base = (char *)c;
+	const char	*errstr;
+	long long	 n;
+	int		 v;
+
+	switch (o->type) {
+	case CT_STR:
+		if (strlcpy(base + o->off, val, o->size) >= o->size) {
+			fprintf(stderr, "%s: %s: value too long\n", where,
+			    o->name);
+			return (-1);
+		}
+		return (0);
+	case CT_STRP:
+		free(*(char **)(base + o->off));
+		if ((*(char **)(base + o->off) = strdup(val)) == NULL)
+			return (-1);
+		return (0);
+	case CT_INT:
+		n = strtonum(val, o->min, o->max, &errstr);
+		if (errstr != NULL) {
+			fprintf(stderr, "%s: %s: \"%s\" is %s (%lld..%lld)\n",
+			    where, o->name, val, errstr, o->min, o->max);
+			return (-1);
+		}
+		*(int *)(base + o->off) = (int)n;
+		return (0);
+	case CT_SIZE:
+		if (config_size_parse(val, &n) == -1 || n > o->max) {
+			fprintf(stderr, "%s: %s: \"%s\" is not a size\n",
+			    where, o->name, val);
+			return (-1);
+		}
+		*(long long *)(base + o->off) = n;
+		return (0);
+	case CT_BOOL:
+		if ((v = config_bool_parse(val)) == -1) {
+			fprintf(stderr, "%s: %s: \"%s\" is not yes or no\n",
+			    where, o->name, val);
+			return (-1);
+		}
+		*(int *)(base + o->off) = v;
+		return (0);
+	case CT_LEVEL:
+		if ((v = log_level_parse(val)) == -1) {
+			fprintf(stderr, "%s: %s: \"%s\" is not a log level\n",
+			    where, o->name, val);
+			return (-1);
+		}
+		*(int *)(base + o->off) = v;
+		return (0);
+	case CT_AUTH:
+		if (strcmp(val, "both") == 0)
+			v = AUTH_MODE_BOTH;
+		else if (strcmp(val, "password") == 0)
+			v = AUTH_MODE_PASSWORD;
+		else if (strcmp(val, "token") == 0)
+			v = AUTH_MODE_TOKEN;
+		else {
+			fprintf(stderr, "%s: %s: \"%s\" is not both, password"
+			    " or token\n", where, o->name, val);
+			return (-1);
+		}
+		*(int *)(base + o->off) = v;
+		return (0);
+	case CT_METRICS:
+		if (strcmp(val, "loopback") == 0)
+			v = METRICS_LOOPBACK;
+		else if ((v = config_bool_parse(val)) != -1)
+			v = v ? METRICS_ON : METRICS_OFF;
+		else {
+			fprintf(stderr, "%s: %s: \"%s\" is not on, off or "
+			    "loopback\n", where, o->name, val);
+			return (-1);
+		}
+		*(int *)(base + o->off) = v;
+		return (0);
+	case CT_FLAG:
+		break;
+	}
+	return (0);
+}
+
+void
+config_defaults(struct config *c)
+{
+	size_t	i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < CONFIG_NOPTS; i++)
+		if (config_opts[i].def != NULL)
+			(void)config_set(c, &config_opts[i],
+			    config_opts[i].def, "default");
+}
+
+static const struct config_opt *
+config_find(const char *key)
+{
+	size_t	i, j;
+
+	for (i = 0; i < CONFIG_NOPTS; i++) {
+		const char *n = config_opts[i].name;
+
+		for (j = 0; n[j] != '\0' && key[j] != '\0'; j++)
+			if (!(n[j] == key[j] || (n[j] == '-' && key[j] == '_')))
+				break;
+		if (n[j] == '\0' && key[j] == '\0')
+			return (&config_opts[i]);
+	}
+	return (NULL);
+}
+
+static char *
+config_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return (s);
+}
+
+static int
+config_file_read(struct config *c, const char *path, int must_exist)
+{
+	FILE			*fp;
+	char			 line[CONFIG_MAX_LINE], where[PATH_MAX + 32];
+	char			*key, *val, *eq;
+	const struct config_opt	*o;
+	int			 lineno = 0, rv = 0;
+	size_t			 l;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return (0);
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return (-1);
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		l = strlen(line);
+		if (l == sizeof(line) - 1 && line[l - 1] != '\n') {
+			fprintf(stderr, "%s: line too long\n", where);
+			rv = -1;
+			break;
+		}
+		if ((eq = strchr(line, '#')) != NULL)
+			*eq = '\0';
+		key = config_trim(line);
+		if (*key == '\0')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			fprintf(stderr, "%s: expected key = value\n", where);
+			rv = -1;
+			continue;
+		}
+		*eq = '\0';
+		key = config_trim(key);
+		val = config_trim(eq + 1);
+		l = strlen(val);
+		if (l >= 2 && val[0] == '"' && val[l - 1] == '"') {
+			val[l - 1] = '\0';
+			val++;
+		}
+		o = config_find(key);
+		if (o == NULL || o->type == CT_FLAG ||
+		    strcmp(o->name, "config") == 0) {
+			fprintf(stderr, "%s: unknown setting \"%s\"\n", where,
+			    key);
+			rv = -1;
+			continue;
+		}
+		if (config_set(c, o, val, where) == -1)
+			rv = -1;
+	}
+	fclose(fp);
+	explicit_bzero(line, sizeof(line));
+	return (rv);
+}
+
+void
+config_usage(FILE *fp)
+{
+	size_t	 i;
+	char	 left[64], env[64];
+
+	fprintf(fp, "usage: starterd [-ht] [-b addr] [-p port] [-d dsn] "
+	    "[-w workers] [-f file]\n"
+	    "                [-u user] [-P pidfile] [-C size] [-a file] "
+	    "[-l level] [-s] [--option value ...]\n\n");
+	for (i = 0; i < CONFIG_NOPTS; i++) {
+		const struct config_opt *o = &config_opts[i];
+
+		if (o->shortopt)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s",
+			    o->shortopt, o->name, o->arg ? " " : "",
+			    o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(fp, "  %-34s %s", left, o->help);
+		if (o->type != CT_FLAG) {
+			config_envname(o, env, sizeof(env));
+			fprintf(fp, " [%s%s%s]", env,
+			    o->def && *o->def ? ", default " : "",
+			    o->def && *o->def ? o->def : "");
+		}
+		fputc('\n', fp);
+	}
+	fprintf(fp, "\nPrecedence: flag > environment > config file > "
+	    "default.\n");
+}
+
+/*
+ * Load everything.  Returns 0, or exits: 0 after -h/-V, 2 on a usage
+ * error, 1 on a bad config file or value.
+ */
+int
+config_load(struct config *c, int argc, char **argv)
+{
+	struct option		 lopts[CONFIG_NOPTS + 1];
+	char			 sopts[CONFIG_NOPTS * 2 + 2], env[64];
+	const char		*v;
+	size_t			 i, si = 0;
+	int			 ch, idx, bad = 0;
+
+	config_defaults(c);
+	sopts[si++] = ':';
+	for (i = 0; i < CONFIG_NOPTS; i++) {
+		const struct config_opt *o = &config_opts[i];
+
+		lopts[i].name = o->name;
+		lopts[i].has_arg = (o->type == CT_FLAG || o->type == CT_BOOL) ?
+		    no_argument : required_argument;
+		lopts[i].flag = NULL;
+		lopts[i].val = o->shortopt ? o->shortopt : 256 + (int)i;
+		if (o->shortopt) {
+			sopts[si++] = (char)o->shortopt;
+			if (lopts[i].has_arg == required_argument)
+				sopts[si++] = ':';
+		}
+	}
+	memset(&lopts[CONFIG_NOPTS], 0, sizeof(lopts[0]));
+	sopts[si] = '\0';
+
+	/* Pass 1: -h, -V, -t and which config file. */
+	if ((v = getenv("STARTERD_CONFIG")) != NULL && *v != '\0') {
+		strlcpy(c->config_file, v, sizeof(c->config_file));
+		c->config_explicit = 1;
+	}
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, sopts, lopts, &idx)) != -1) {
+		switch (ch) {
+		case 'h':
+			config_usage(stdout);
+			exit(0);
+		case 'V':
+			printf("starterd %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 't':
+			c->test_only = 1;
+			break;
+		case 'f':
+			strlcpy(c->config_file, optarg,
+			    sizeof(c->config_file));
+			c->config_explicit = 1;
+			break;
+		case '?':
+			fprintf(stderr, "starterd: unknown option %s\n",
+			    argv[optind - 1]);
+			config_usage(stderr);
+			exit(2);
+		case ':':
+			fprintf(stderr, "starterd: option %s needs a value\n",
+			    argv[optind - 1]);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "starterd: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		exit(2);
+	}
+
+	/* Config file, then environment. */
+	if (config_file_read(c, c->config_file, c->config_explicit) == -1)
+		exit(1);
+	for (i = 0; i < CONFIG_NOPTS; i++) {
+		const struct config_opt *o = &config_opts[i];
+
+		if (o->type == CT_FLAG || strcmp(o->name, "config") == 0)
+			continue;
+		config_envname(o, env, sizeof(env));
+		if ((v = getenv(env)) != NULL && *v != '\0')
+			if (config_set(c, o, v, env) == -1)
+				bad = 1;
+	}
+	if (bad)
+		exit(1);
+
+	/* Pass 2: flags win. */
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, sopts, lopts, &idx)) != -1) {
+		const struct config_opt *o = NULL;
+		char where[80];
+
+		for (i = 0; i < CONFIG_NOPTS; i++)
+			if (lopts[i].val == ch) {
+				o = &config_opts[i];
+				break;
+			}
+		if (o == NULL || o->type == CT_FLAG ||
+		    strcmp(o->name, "config") == 0)
+			continue;
+		snprintf(where, sizeof(where), "--%s", o->name);
+		if (config_set(c, o, o->type == CT_BOOL ? "yes" : optarg,
+		    where) == -1)
+			exit(1);
+	}
+	if (c->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		c->workers = n < 1 ? 1 : n > STARTERD_MAX_WORKERS ?
+		    STARTERD_MAX_WORKERS : (int)n;
+	}
+	return (config_resolve_dsn(c));
+}
+
+/*
+ * The DSN: --dsn, else --dsn-file, else DATABASE_URL, else empty (libpq
+ * reads PG* itself).  The file form keeps a password out of argv.
+ */
+int
+config_resolve_dsn(struct config *c)
+{
+	FILE		*fp;
+	char		 line[CONFIG_MAX_LINE];
+	const char	*v;
+
+	if (c->dsn != NULL && *c->dsn != '\0')
+		return (0);
+	if (c->dsn_file[0] != '\0') {
+		if ((fp = fopen(c->dsn_file, "r")) == NULL) {
+			fprintf(stderr, "starterd: %s: %s\n", c->dsn_file,
+			    strerror(errno));
+			exit(1);
+		}
+		if (fgets(line, sizeof(line), fp) == NULL)
+			line[0] = '\0';
+		fclose(fp);
+		line[strcspn(line, "\r\n")] = '\0';
+		free(c->dsn);
+		c->dsn = strdup(line);
+		explicit_bzero(line, sizeof(line));
+		return (c->dsn == NULL ? -1 : 0);
+	}
+	if ((v = getenv("DATABASE_URL")) != NULL && *v != '\0') {
+		free(c->dsn);
+		if ((c->dsn = strdup(v)) == NULL)
+			return (-1);
+		return (0);
+	}
+	free(c->dsn);
+	c->dsn = strdup("");
+	return (c->dsn == NULL ? -1 : 0);
+}

@@ -1,0 +1,509 @@
+/*
+ * db.c: the worker's one PostgreSQL connection, asynchronous end to end.
+ *
+ * libpq runs in non-blocking pipeline mode: every query is sent at once,
+ * followed by its own sync point so that one failing statement never
+ * aborts another client's, and results come back in order.  The socket
+ * sits in the worker's epoll set; a query costs no thread and no wait.
+ *
+ * States: DB_CONNECTING (PQconnectPoll driven by the loop; queries are
+ * queued, bounded), DB_READY, DB_DOWN (queries fail at once so clients get
+ * 503; a retry is due at retry_at, with exponential back-off).
+ *
+ * The connection LISTENs on channel "starterd": table triggers NOTIFY the
+ * changed table's name, which invalidates caches (cache_notify).
+ */
+#include <sys/epoll.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "starterd.h"
+
+#define DB_MAX_PARAMS		4
+#define DB_MAX_QUEUED		4096
+#define DB_CONNECT_TIMEOUT_MS	5000
+#define DB_BACKOFF_MIN_MS	100
+#define DB_BACKOFF_MAX_MS	2000
+
+struct db_query {
+	TAILQ_ENTRY(db_query)	 entry;
+	struct client		*c;
+	enum db_stmt		 stmt;	/* DB_NSTMTS: internal setup */
+	db_cb			 cb;
+	void			*arg;
+	int			 nparams;
+	char			*params[DB_MAX_PARAMS];
+	PGresult		*res;
+	int			 done;	/* got the NULL after the result */
+};
+TAILQ_HEAD(db_queue, db_query);
+
+static const struct {
+	const char	*name;
+	int		 nparams;
+	const char	*sql;
+} db_stmts[DB_NSTMTS] = {
+	[DB_USER_BY_NAME] = { "user_by_name", 1,
+	    "SELECT id, password_hash FROM starter_users WHERE username = $1" },
+	[DB_PX_GET] = { "px_get", 1,
+	    "SELECT pxcode, procedure FROM starter_pxcodes WHERE pxcode = $1" },
+	/* One round trip: the total and the page; a row even when empty. */
+	[DB_PX_PAGE] = { "px_page", 2,
+	    "WITH t AS (SELECT count(*) AS n FROM starter_pxcodes) "
+	    "SELECT t.n, p.pxcode, p.procedure FROM t LEFT JOIN LATERAL "
+	    "(SELECT id, pxcode, procedure FROM starter_pxcodes ORDER BY id "
+	    "LIMIT $1::int OFFSET $2::bigint) p ON true ORDER BY p.id" },
+	[DB_PX_INSERT] = { "px_insert", 2,
+	    "INSERT INTO starter_pxcodes (pxcode, procedure) VALUES ($1, $2) "
+	    "ON CONFLICT (pxcode) DO NOTHING RETURNING id" },
+	[DB_PX_UPDATE] = { "px_update", 2,
+	    "UPDATE starter_pxcodes SET procedure = $2 WHERE pxcode = $1 "
+	    "RETURNING pxcode, procedure" },
+	/* $2 new code or NULL; $3 whether to set procedure; $4 its value. */
+	[DB_PX_PATCH] = { "px_patch", 4,
+	    "UPDATE starter_pxcodes SET pxcode = COALESCE($2, pxcode), "
+	    "procedure = CASE WHEN $3::boolean THEN $4 ELSE procedure END "
+	    "WHERE pxcode = $1 RETURNING pxcode, procedure" },
+	[DB_PX_DELETE] = { "px_delete", 1,
+	    "DELETE FROM starter_pxcodes WHERE pxcode = $1 RETURNING id" },
+	[DB_PING] = { "ping", 0, "SELECT 1" },
+};
+
+static PGconn		*db_conn;
+static char		*db_dsn;
+static int		 db_worker;
+static enum db_state	 db_st = DB_DOWN;
+static int		 db_sock = -1;
+static int		 db_want_write;
+static int64_t		 db_retry_at;
+static int64_t		 db_connect_deadline;
+static int		 db_backoff = DB_BACKOFF_MIN_MS;
+static struct db_queue	 db_sent = TAILQ_HEAD_INITIALIZER(db_sent);
+static struct db_queue	 db_wait = TAILQ_HEAD_INITIALIZER(db_wait);
+static int		 db_nqueued;
+static int		 db_ever_connected;
+static int		 db_logged_down;	/* said so once per outage */
+
+static void	db_connect(void);
+static void	db_lost(const char *);
+
+static void
+db_query_free(struct db_query *q)
+{
+	int	i;
+
+	for (i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	if (q->res != NULL)
+		PQclear(q->res);
+	free(q);
+}
+
+/* Finish a query: hand the result to its owner, then free it. */
+static void
+db_complete(struct db_query *q)
+{
+	struct client	*c = q->c;
+
+	db_nqueued--;
+	if (c != NULL)
+		c = worker_release(c);
+	if (q->cb != NULL)
+		q->cb(c, q->res, q->arg);
+	else if (q->res != NULL && PQresultStatus(q->res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(q->res) != PGRES_TUPLES_OK)
+		log_warnx("database setup: %s", PQresultErrorMessage(q->res));
+	if (c != NULL)
+		worker_continue(c);
+	db_query_free(q);
+}
+
+static void
+db_watch(uint32_t events)
+{
+	int	fd = db_conn ? PQsocket(db_conn) : -1;
+
+	if (fd != db_sock) {
+		if (db_sock != -1)
+			(void)worker_watch(EPOLL_CTL_DEL, db_sock, 0, NULL);
+		db_sock = fd;
+		if (fd != -1)
+			(void)worker_watch(EPOLL_CTL_ADD, fd, events,
+			    worker_db_tag());
+		return;
+	}
+	if (fd != -1)
+		(void)worker_watch(EPOLL_CTL_MOD, fd, events, worker_db_tag());
+}
+
+/* Put one query on the wire (pipeline mode); -1 if the link broke. */
+static int
+db_send(struct db_query *q)
+{
+	int	ok;
+
+	if (q->stmt == DB_NSTMTS)
+		ok = 1;		/* already sent by db_setup */
+	else
+		ok = PQsendQueryPrepared(db_conn, db_stmts[q->stmt].name,
+		    q->nparams, (const char *const *)q->params, NULL, NULL,
+		    0);
+	if (!ok || !PQpipelineSync(db_conn))
+		return (-1);
+	TAILQ_INSERT_TAIL(&db_sent, q, entry);
+	return (0);
+}
+
+static void
+db_flush(void)
+{
+	int	rv;
+
+	if ((rv = PQflush(db_conn)) == -1) {
+		db_lost(PQerrorMessage(db_conn));
+		return;
+	}
+	if ((rv == 1) != db_want_write) {
+		db_want_write = rv == 1;
+		db_watch(EPOLLIN | (db_want_write ? EPOLLOUT : 0));
+	}
+}
+
+static struct db_query *
+db_query_new(struct client *c, enum db_stmt stmt, db_cb cb, void *arg)
+{
+	struct db_query	*q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return (NULL);
+	q->c = c;
+	q->stmt = stmt;
+	q->cb = cb;
+	q->arg = arg;
+	return (q);
+}
+
+/* Queue an internal statement that is already written to libpq. */
+static int
+db_setup_entry(void)
+{
+	struct db_query	*q;
+
+	if ((q = db_query_new(NULL, DB_NSTMTS, NULL, NULL)) == NULL)
+		return (-1);
+	db_nqueued++;
+	if (db_send(q) == -1) {
+		db_nqueued--;
+		db_query_free(q);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Connected: enter pipeline mode, prepare, LISTEN, release the queue. */
+static void
+db_setup(void)
+{
+	struct db_query	*q;
+	char		 timeout[16];
+	const char	*p[1] = { timeout };
+	int		 i;
+
+	if (PQsetnonblocking(db_conn, 1) == -1 ||
+	    !PQenterPipelineMode(db_conn)) {
+		db_lost(PQerrorMessage(db_conn));
+		return;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", conf->statement_timeout);
+	if (!PQsendQueryParams(db_conn,
+	    "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p,
+	    NULL, NULL, 0) || db_setup_entry() == -1)
+		goto fail;
+	if (!PQsendQueryParams(db_conn, "LISTEN starterd", 0, NULL, NULL,
+	    NULL, NULL, 0) || db_setup_entry() == -1)
+		goto fail;
+	for (i = 0; i < DB_NSTMTS; i++)
+		if (!PQsendPrepare(db_conn, db_stmts[i].name, db_stmts[i].sql,
+		    db_stmts[i].nparams, NULL) || db_setup_entry() == -1)
+			goto fail;
+	db_st = DB_READY;
+	db_backoff = DB_BACKOFF_MIN_MS;
+	if (db_ever_connected)
+		log_info("database connection re-established");
+	db_ever_connected = 1;
+	db_logged_down = 0;
+	/* Whatever changed while we were away is unknown: forget it all. */
+	cache_notify(NULL);
+	while ((q = TAILQ_FIRST(&db_wait)) != NULL) {
+		TAILQ_REMOVE(&db_wait, q, entry);
+		if (db_send(q) == -1) {
+			TAILQ_INSERT_HEAD(&db_wait, q, entry);
+			goto fail;
+		}
+	}
+	db_flush();
+	return;
+fail:
+	db_lost(PQerrorMessage(db_conn));
+}
+
+/* Fail every query of a queue: the client gets NULL (-> 503). */
+static void
+db_fail_queue(struct db_queue *qu)
+{
+	struct db_query	*q;
+
+	while ((q = TAILQ_FIRST(qu)) != NULL) {
+		TAILQ_REMOVE(qu, q, entry);
+		if (q->res != NULL) {
+			PQclear(q->res);
+			q->res = NULL;
+		}
+		db_complete(q);
+	}
+}
+
+static void
+db_lost(const char *why)
+{
+	char	msg[256];
+	size_t	l;
+
+	strlcpy(msg, why ? why : "", sizeof(msg));
+	l = strlen(msg);
+	while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == '\r'))
+		msg[--l] = '\0';
+	if (db_st == DB_READY || !db_logged_down)
+		log_warnx("database unavailable: %s", msg[0] ? msg :
+		    "connection lost");
+	db_logged_down = 1;
+	if (db_sock != -1) {
+		(void)worker_watch(EPOLL_CTL_DEL, db_sock, 0, NULL);
+		db_sock = -1;
+	}
+	if (db_conn != NULL) {
+		PQfinish(db_conn);
+		db_conn = NULL;
+	}
+	db_st = DB_DOWN;
+	db_want_write = 0;
+	db_retry_at = worker_now_ms() + db_backoff;
+	db_backoff = db_backoff * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS :
+	    db_backoff * 2;
+	db_fail_queue(&db_sent);
+	db_fail_queue(&db_wait);
+}
+
+static void
+db_connect_poll(void)
+{
+	switch (PQconnectPoll(db_conn)) {
+	case PGRES_POLLING_READING:
+		db_watch(EPOLLIN);
+		break;
+	case PGRES_POLLING_WRITING:
+		db_watch(EPOLLOUT);
+		break;
+	case PGRES_POLLING_OK:
+		db_watch(EPOLLIN);
+		db_setup();
+		break;
+	case PGRES_POLLING_FAILED:
+	default:
+		db_lost(PQerrorMessage(db_conn));
+		break;
+	}
+}
+
+static void
+db_connect(void)
+{
+	const char	*keys[3], *vals[3];
+	char		 appname[64];
+
+	snprintf(appname, sizeof(appname), "starterd worker %d", db_worker);
+	keys[0] = "dbname";
+	vals[0] = db_dsn;
+	keys[1] = "application_name";
+	vals[1] = appname;
+	keys[2] = NULL;
+	vals[2] = NULL;
+	/* expand_dbname: a connection string or URI in dbname is parsed. */
+	db_conn = PQconnectStartParams(keys, vals, 1);
+	if (db_conn == NULL || PQstatus(db_conn) == CONNECTION_BAD) {
+		db_lost(db_conn ? PQerrorMessage(db_conn) : "out of memory");
+		return;
+	}
+	db_st = DB_CONNECTING;
+	db_connect_deadline = worker_now_ms() + DB_CONNECT_TIMEOUT_MS;
+	db_connect_poll();
+}
+
+int
+db_init(const char *dsn, int worker)
+{
+	if ((db_dsn = strdup(dsn ? dsn : "")) == NULL)
+		return (-1);
+	db_worker = worker;
+	db_connect();
+	return (0);
+}
+
+/* Read what the server sent; complete every query whose sync arrived. */
+static void
+db_read(void)
+{
+	struct db_query	*q;
+	PGnotify	*n;
+	PGresult	*res;
+	ExecStatusType	 st;
+
+	if (!PQconsumeInput(db_conn)) {
+		db_lost(PQerrorMessage(db_conn));
+		return;
+	}
+	while ((n = PQnotifies(db_conn)) != NULL) {
+		cache_notify(n->extra);
+		PQfreemem(n);
+	}
+	while (db_conn != NULL && !PQisBusy(db_conn)) {
+		q = TAILQ_FIRST(&db_sent);
+		res = PQgetResult(db_conn);
+		if (q == NULL) {
+			if (res == NULL)
+				break;
+			PQclear(res);	/* nothing expected: ignore */
+			continue;
+		}
+		if (res == NULL) {
+			q->done = 1;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			TAILQ_REMOVE(&db_sent, q, entry);
+			db_complete(q);
+			continue;
+		}
+		if (q->res == NULL && !q->done)
+			q->res = res;
+		else
+			PQclear(res);
+	}
+	if (db_conn != NULL && PQstatus(db_conn) == CONNECTION_BAD)
+		db_lost(PQerrorMessage(db_conn));
+}
+
+void
+db_event(uint32_t events)
+{
+	if (db_conn == NULL)
+		return;
+	if (db_st == DB_CONNECTING) {
+		db_connect_poll();
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		db_read();
+	if (db_conn != NULL && (events & EPOLLOUT))
+		db_flush();
+}
+
+void
+db_tick(int64_t now)
+{
+	if (db_st == DB_DOWN && now >= db_retry_at && db_conn == NULL)
+		db_connect();
+	else if (db_st == DB_CONNECTING && now >= db_connect_deadline)
+		db_lost("timed out connecting");
+}
+
+/*
+ * Run a prepared statement for c.  Parameters are copied (NULL means SQL
+ * NULL).  Returns -1 when the database is down: answer 503 now.
+ */
+int
+db_submit(struct client *c, enum db_stmt stmt, int nparams,
+    const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query	*q;
+	int		 i;
+
+	if (db_st == DB_DOWN || db_nqueued >= DB_MAX_QUEUED ||
+	    nparams > DB_MAX_PARAMS)
+		return (-1);
+	if ((q = db_query_new(c, stmt, cb, arg)) == NULL)
+		return (-1);
+	for (i = 0; i < nparams; i++) {
+		if (params[i] == NULL)
+			continue;
+		if ((q->params[i] = strdup(params[i])) == NULL) {
+			q->nparams = i;
+			db_query_free(q);
+			return (-1);
+		}
+	}
+	q->nparams = nparams;
+	if (c != NULL)
+		worker_hold(c);
+	db_nqueued++;
+	if (db_st == DB_CONNECTING) {
+		TAILQ_INSERT_TAIL(&db_wait, q, entry);
+		return (0);
+	}
+	if (db_send(q) == -1) {
+		/* q is not queued yet: fail it through the queue. */
+		TAILQ_INSERT_TAIL(&db_wait, q, entry);
+		db_lost(PQerrorMessage(db_conn));
+		return (0);
+	}
+	db_flush();
+	return (0);
+}
+
+enum db_state
+db_status(void)
+{
+	return (db_st);
+}
+
+int
+db_fd(void)
+{
+	return (db_sock);
+}
+
+/* Seconds a client should wait before retrying (Retry-After). */
+int
+db_retry_after(void)
+{
+	int64_t	left = db_retry_at - worker_now_ms();
+
+	if (left < 1000)
+		return (1);
+	return ((int)((left + 999) / 1000));
+}
+
+const char *
+db_sqlstate(PGresult *res)
+{
+	const char	*s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+	    NULL;
+
+	return (s ? s : "");
+}
+
+void
+db_shutdown(void)
+{
+	if (db_conn != NULL) {
+		PQfinish(db_conn);
+		db_conn = NULL;
+	}
+}

@@ -1,0 +1,54 @@
+/*
+ * main.c: read the settings, check them, then hand over to the master.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/unistd.h>
+
+#include "starterd.h"
+
+static struct config	 main_conf;
+struct config		*conf = &main_conf;
+
+/* starterd -t: the configuration parses; the database answers. */
+static int
+main_test(struct config *c)
+{
+	PGconn	*pg;
+	int	 ok;
+
+	pg = PQconnectdb(c->dsn);
+	ok = PQstatus(pg) == CONNECTION_OK;
+	if (!ok)
+		fprintf(stderr, "starterd: database: %s", PQerrorMessage(pg));
+	PQfinish(pg);
+	if (!ok) {
+		fprintf(stderr, "starterd: configuration test failed\n");
+		return (1);
+	}
+	fprintf(stderr, "starterd: configuration %s is ok, database "
+	    "reachable\n", c->config_file);
+	return (0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	setproctitle_init(argc, argv, environ);
+	if (config_load(conf, argc, argv) == -1) {
+		fprintf(stderr, "starterd: out of memory\n");
+		return (1);
+	}
+	log_init(conf->use_syslog, conf->log_level, STARTERD_NAME);
+	if (conf->test_only)
+		return (main_test(conf));
+	signal(SIGPIPE, SIG_IGN);
+	return (master_run(conf));
+}

@@ -1,0 +1,265 @@
+/*
+ * response.c: writing responses.  Every response gets Date, Server,
+ * Content-Type and Content-Length (none on 204 and 304, where RFC 9110
+ * forbids or makes them describe something else), the extra headers the
+ * handler collected in c->hdrs, and a body unless the request was HEAD.
+ *
+ * Bodies are JSON written the way the original's Flask jsonify writes it:
+ * sorted keys, compact separators, non-ASCII escaped, trailing newline.
+ * Byte-identical output keeps ETags (md5 of the body) equal to the
+ * original stack's and equal across instances.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include <openssl/evp.h>
+
+#include "starterd.h"
+
+static char	 date_str[40];
+static time_t	 date_t;
+
+void
+response_date_update(void)
+{
+	time_t	now = time(NULL);
+
+	if (now == date_t)
+		return;
+	date_t = now;
+	http_date_format(now, date_str, sizeof(date_str));
+}
+
+const char *
+response_date(void)
+{
+	if (date_t == 0)
+		response_date_update();
+	return (date_str);
+}
+
+/* Append an extra header line ("Name: value", no CRLF) for this request. */
+void
+response_header(struct client *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (buf_vappendf(&c->hdrs, fmt, ap) == 0)
+		(void)buf_append(&c->hdrs, "\r\n", 2);
+	va_end(ap);
+}
+
+void
+response_send(struct client *c, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	struct buf	*o = &c->out;
+	int		 nobody = status == 204 || status == 304;
+	int		 rv = 0;
+
+	rv |= buf_appendf(o, "HTTP/1.1 %d %s\r\nServer: " STARTERD_NAME
+	    "\r\nDate: %s\r\n", status, http_status_reason(status),
+	    response_date());
+	if (!nobody)
+		rv |= buf_appendf(o, "Content-Type: %s\r\nContent-Length: "
+		    "%zu\r\n", ctype, len);
+	if (!c->keepalive)
+		rv |= buf_appendstr(o, "Connection: close\r\n");
+	else if (c->req.version_minor == 0)
+		rv |= buf_appendstr(o, "Connection: keep-alive\r\n");
+	if (BUF_LEN(&c->hdrs) > 0)
+		rv |= buf_append(o, BUF_PTR(&c->hdrs), BUF_LEN(&c->hdrs));
+	rv |= buf_append(o, "\r\n", 2);
+	if (!nobody && !c->head_only && len > 0)
+		rv |= buf_append(o, body, len);
+	if (rv != 0) {
+		log_warnx("%s: output buffer full", c->addr);
+		c->keepalive = 0;
+		c->eof = 1;
+	}
+	c->status = status;
+	c->resp_bytes = nobody || c->head_only ? 0 : len;
+	worker_finish(c);
+}
+
+void
+response_json(struct client *c, int status, struct buf *b)
+{
+	response_send(c, status, "application/json", BUF_PTR(b), BUF_LEN(b));
+}
+
+/* The lower-case reason phrase, as the original's error bodies say it. */
+static void
+response_lower_reason(int status, char *out, size_t len)
+{
+	size_t	i;
+
+	strlcpy(out, http_status_reason(status), len);
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] - 'A' + 'a');
+}
+
+/*
+ * {"error":"<reason>","message":"...","status":N}\n, keys sorted like the
+ * original's jsonify.  401 adds the challenge; a 5xx, 4xx framing error or
+ * an unread body closes the connection (the caller sets keepalive).
+ */
+void
+response_error(struct client *c, int status, const char *fmt, ...)
+{
+	struct buf	 b;
+	char		 msg[512], reason[64];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	response_lower_reason(status, reason, sizeof(reason));
+	buf_init(&b, 4096);
+	buf_appendstr(&b, "{\"error\":");
+	json_string(&b, reason, strlen(reason));
+	buf_appendstr(&b, ",\"message\":");
+	json_string(&b, msg, strlen(msg));
+	buf_appendf(&b, ",\"status\":%d}\n", status);
+	if (status == 401)
+		response_header(c, "WWW-Authenticate: Basic realm=\""
+		    STARTERD_REALM "\"");
+	response_json(c, status, &b);
+	buf_free(&b);
+}
+
+/* Decode one UTF-8 sequence; returns its length, 0 if invalid. */
+static size_t
+utf8_decode(const unsigned char *s, size_t len, unsigned int *cp)
+{
+	unsigned int	c = s[0], v;
+	size_t		n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return (1);
+	} else if ((c & 0xe0) == 0xc0) {
+		n = 2;
+		v = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3;
+		v = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4;
+		v = c & 0x07;
+	} else
+		return (0);
+	if (n > len)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return (0);
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) ||
+	    (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return (0);
+	*cp = v;
+	return (n);
+}
+
+/*
+ * Append s as a JSON string the way Python's json.dumps(ensure_ascii=True)
+ * does: \" \\ \n \r \t \b \f, other controls and every non-ASCII code point
+ * as \uXXXX (lower-case hex, surrogate pairs above U+FFFF).  Invalid UTF-8
+ * becomes U+FFFD.
+ */
+int
+json_string(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, start, n;
+	unsigned int		 cp;
+	int			 rv = 0;
+
+	rv |= buf_append(b, "\"", 1);
+	while (i < len) {
+		start = i;
+		while (i < len && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' &&
+		    p[i] != '\\')
+			i++;
+		if (i > start)
+			rv |= buf_append(b, s + start, i - start);
+		if (i == len)
+			break;
+		switch (p[i]) {
+		case '"':
+			rv |= buf_append(b, "\\\"", 2);
+			i++;
+			continue;
+		case '\\':
+			rv |= buf_append(b, "\\\\", 2);
+			i++;
+			continue;
+		case '\n':
+			rv |= buf_append(b, "\\n", 2);
+			i++;
+			continue;
+		case '\r':
+			rv |= buf_append(b, "\\r", 2);
+			i++;
+			continue;
+		case '\t':
+			rv |= buf_append(b, "\\t", 2);
+			i++;
+			continue;
+		case '\b':
+			rv |= buf_append(b, "\\b", 2);
+			i++;
+			continue;
+		case '\f':
+			rv |= buf_append(b, "\\f", 2);
+			i++;
+			continue;
+		}
+		if ((n = utf8_decode(p + i, len - i, &cp)) == 0) {
+			cp = 0xfffd;
+			n = 1;
+		}
+		i += n;
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			rv |= buf_appendf(b, "\\u%04x\\u%04x",
+			    0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+		} else
+			rv |= buf_appendf(b, "\\u%04x", cp);
+	}
+	rv |= buf_append(b, "\"", 1);
+	return (rv ? -1 : 0);
+}
+
+/* Strong ETag: the quoted hex md5 of the body, as the original. */
+void
+etag_compute(const char *body, size_t len, char *out, size_t outlen)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0, i;
+	size_t			 j = 0;
+
+	if (outlen < 35) {
+		out[0] = '\0';
+		return;
+	}
+	EVP_Digest(body, len, md, &mdlen, EVP_md5(), NULL);
+	out[j++] = '"';
+	for (i = 0; i < mdlen && j + 3 < outlen; i++) {
+		out[j++] = hex[md[i] >> 4];
+		out[j++] = hex[md[i] & 0xf];
+	}
+	out[j++] = '"';
+	out[j] = '\0';
+}

@@ -1,0 +1,75 @@
+/*
+ * router.c: the table from path and method to handler.
+ *
+ * A route is either an exact path or a prefix whose remainder is one path
+ * segment (the resource id), percent-decoded into the caller's buffer.
+ */
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "starterd.h"
+
+#define M(m)	(1u << (m))
+#define READ	(M(HTTP_M_GET) | M(HTTP_M_HEAD) | M(HTTP_M_OPTIONS))
+
+static const struct route routes[] = {
+	{ "/healthz", READ, 0, api_healthz },
+	{ "/readyz", READ, 0, api_readyz },
+	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
+	    api_pxcodes_collection },
+	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
+	    M(HTTP_M_PATCH) | M(HTTP_M_DELETE), ROUTE_AUTH | ROUTE_ARG,
+	    api_pxcodes_item },
+};
+#define NROUTES	(sizeof(routes) / sizeof(routes[0]))
+
+/*
+ * Find the route for a path.  *argerr is set when the path matched a
+ * ROUTE_ARG route but its argument could not be decoded.
+ */
+const struct route *
+router_find(const char *path, size_t len, char *arg, size_t arglen,
+    int *argerr)
+{
+	size_t	 i, plen;
+	const char *rest;
+
+	*argerr = 0;
+	arg[0] = '\0';
+	for (i = 0; i < NROUTES; i++) {
+		plen = strlen(routes[i].path);
+		if (!(routes[i].flags & ROUTE_ARG)) {
+			if (len == plen && memcmp(path, routes[i].path, len)
+			    == 0)
+				return (&routes[i]);
+			continue;
+		}
+		if (len <= plen || memcmp(path, routes[i].path, plen) != 0)
+			continue;
+		rest = path + plen;
+		if (memchr(rest, '/', len - plen) != NULL)
+			continue;
+		if (http_pct_decode(rest, len - plen, arg, arglen) < 0 ||
+		    strlen(arg) != strnlen(arg, arglen) || arg[0] == '\0')
+			*argerr = 1;
+		return (&routes[i]);
+	}
+	return (NULL);
+}
+
+/* The Allow header value of a route. */
+void
+router_allow(const struct route *r, char *out, size_t len)
+{
+	int	m;
+
+	out[0] = '\0';
+	for (m = HTTP_M_GET; m <= HTTP_M_CONNECT; m++) {
+		if (!(r->methods & M(m)))
+			continue;
+		if (out[0] != '\0')
+			strlcat(out, ", ", len);
+		strlcat(out, http_method_name((enum http_method)m), len);
+	}
+}
