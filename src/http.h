@@ -31,6 +31,7 @@
 #define HTTP_MAX_BODY		(1024 * 1024)	/* -> 413 */
 #define HTTP_MAX_CHUNK_LINE	1024		/* chunk-size line -> 400 */
 #define HTTP_MAX_TRAILER_BYTES	4096		/* -> 431 */
+#define HTTP_MAX_LEADING_CRLF	32		/* empty-line bytes -> 400 */
 
 enum http_parse_rv {
 	HTTP_PARSE_ERROR = -1,
@@ -70,6 +71,7 @@ struct http_request {
 	size_t		line_start;
 	uint64_t	chunk_left;
 	size_t		trailer_bytes;
+	size_t		hdr_start;	/* offset of the first field line */
 
 	/* request line */
 	enum http_method method;
@@ -99,6 +101,16 @@ struct http_request {
 	const char	*errmsg;	/* static string, for the JSON body */
 };
 
+/*
+ * After http_parse_head DONE: head_len == pos, counted from buf[0] (any
+ * ignored leading empty lines included); path starts with '/' or is "*"
+ * (OPTIONS only); in absolute-form host is the target's authority, else
+ * the Host field.  Always call http_parse_body next, even without a body
+ * (it then returns DONE at once); after its DONE, pos is the end of the
+ * request and buf + pos is the next pipelined request.  After ERROR, pos
+ * is where the error was found; answer, then close.  Chunked
+ * framing requires CRLF; a bare LF is accepted only in the head.
+ */
 void	 http_request_init(struct http_request *);
 int	 http_parse_head(struct http_request *, const char *buf, size_t len);
 int	 http_parse_body(struct http_request *, const char *buf, size_t len,
