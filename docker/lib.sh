@@ -102,13 +102,18 @@ CONTAINER_ENGINE=docker|podman."
 	*)
 		die "CONTAINER_ENGINE must be docker or podman, not '$CONTAINER_ENGINE'" ;;
 	esac
-	if [ "$ENGINE" = podman ]; then
-		# Without systemd, podman logs an error about healthcheck timers
-		# on every start; real errors still print as "Error: ...".
-		E="podman --log-level=fatal"
-	else
-		E=docker
-	fi
+	E=$ENGINE
+}
+
+# quiet COMMAND...: run it, drop its standard output and, from its standard
+# error, the noise of podman without systemd ("unable to get systemd
+# connection" for the healthcheck timers, on every start, stop and rm);
+# keeps its exit status.
+quiet() {
+	_out=$("$@" 2>&1 >/dev/null)
+	_rc=$?
+	[ -z "$_out" ] || printf '%s\n' "$_out" | grep -v -e 'systemd connection' -e 'failed to connect to syslog' >&2
+	return "$_rc"
 }
 
 # compose ARGS...: the project's compose files under the selected engine.
@@ -194,7 +199,7 @@ stack_down() {
 		compose down -t 30 >/dev/null || true
 	fi
 	for _c in $($E ps -aq --filter "label=com.docker.compose.project=$STACK_NAME" 2>/dev/null); do
-		$E rm -f "$_c" >/dev/null 2>&1 || true
+		quiet $E rm -f "$_c" 2>/dev/null || true
 	done
 	for _svc in $SERVICES; do
 		$E rm -f "$(ctr "$_svc")" >/dev/null 2>&1 || true
@@ -220,7 +225,7 @@ stack_start() {
 			case $_svc in db) _img=$DB_IMAGE ;; *) _img=$API_IMAGE ;; esac
 			if [ "$($E container inspect -f '{{.Image}}' "$(ctr "$_svc")")" != "$(image_id "$_img")" ]; then
 				say "replacing $(ctr "$_svc"): $_img was rebuilt"
-				$E rm -f "$(ctr "$_svc")" >/dev/null
+				quiet $E rm -f "$(ctr "$_svc")"
 			fi
 		done
 		_missing=
@@ -234,12 +239,12 @@ stack_start() {
 				ctr_exists "$_svc" || die "podman-compose did not create $(ctr "$_svc") (STACK_VERBOSE=1 shows its output)"
 			done
 		fi
-		$E start "$(ctr db)" >/dev/null || die "cannot start $(ctr db)"
+		quiet $E start "$(ctr db)" || die "cannot start $(ctr db)"
 		wait_healthy db
-		$E start "$(ctr api)" >/dev/null || die "cannot start $(ctr api)"
+		quiet $E start "$(ctr api)" || die "cannot start $(ctr api)"
 		wait_healthy api
 		_since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-		$E start "$(ctr init)" >/dev/null || die "cannot start $(ctr init)"
+		quiet $E start "$(ctr init)" || die "cannot start $(ctr init)"
 	else
 		compose up -d db || die "cannot start $(ctr db)"
 		wait_healthy db
@@ -259,7 +264,7 @@ stack_stop() {
 	for _svc in init api db; do
 		ctr_exists "$_svc" || continue
 		[ "$(ctr_state "$_svc")" = running ] || continue
-		$E stop -t 30 "$(ctr "$_svc")" >/dev/null || die "cannot stop $(ctr "$_svc")"
+		quiet $E stop -t 30 "$(ctr "$_svc")" || die "cannot stop $(ctr "$_svc")"
 		say "stopped $(ctr "$_svc")"
 	done
 }

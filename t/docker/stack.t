@@ -80,7 +80,7 @@ if ($engine !~ /^(docker|podman)$/) {
 	exit 1;
 }
 pass("container engine: $engine");
-my $E = $engine eq 'podman' ? 'podman --log-level=fatal' : 'docker';
+my $E = $engine;
 
 my $finished = 0;
 END {
