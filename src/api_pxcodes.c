@@ -141,7 +141,9 @@ api_send_representation(struct client *c, struct buf *body)
 	}
 	if ((h = http_header_find(&c->req, buf, "If-None-Match")) != NULL &&
 	    http_etag_match(buf + h->off, h->len, etag, 1) == 1) {
-		response_send(c, 304, "application/json", NULL, 0);
+		/* 304 repeats the validators; Content-Length is the 200's. */
+		response_send(c, 304, "application/json", BUF_PTR(body),
+		    BUF_LEN(body));
 		return;
 	}
 	response_json(c, 200, body);
@@ -485,38 +487,44 @@ api_pxcodes_collection(struct client *c)
 
 /* ---------------------------------------------------------------- item */
 
+/* What a write needs across its (at most two) round trips. */
+struct write_ctx {
+	enum http_method	 method;
+	char			*code;		/* from the URL */
+	char			*newcode;	/* PATCH pxcode, or NULL */
+	char			*proc;		/* new procedure, or NULL */
+	int			 set_proc;
+	char			*old_proc;	/* CAS: the matched value */
+	int			 cas;
+};
+
 static void
-api_item_cb(struct client *c, PGresult *res, void *arg)
+write_ctx_free(struct write_ctx *w)
 {
-	struct buf	b;
-	int		is_get = arg == NULL;
-
-	if (c == NULL || api_db_error(c, res))
+	if (w == NULL)
 		return;
-	if (PQntuples(res) == 0) {
-		response_error(c, 404, "invalid resource URI");
-		return;
-	}
-	if (!is_get)
-		cache_notify("starter_pxcodes");
-	buf_init(&b, 65536);
-	api_item_json(c, &b, res, 0);
-	buf_append(&b, "\n", 1);
-	if (is_get)
-		api_send_representation(c, &b);
-	else {
-		char etag[40];
+	free(w->code);
+	free(w->newcode);
+	free(w->proc);
+	free(w->old_proc);
+	free(w);
+}
 
-		etag_compute(BUF_PTR(&b), BUF_LEN(&b), etag, sizeof(etag));
-		response_header(c, "ETag: %s", etag);
-		response_json(c, 200, &b);
-	}
-	buf_free(&b);
+/* The item document and its ETag, for row 0 of res. */
+static void
+api_item_doc(struct client *c, PGresult *res, struct buf *b, char *etag,
+    size_t etaglen)
+{
+	api_item_json(c, b, res, 0);
+	buf_append(b, "\n", 1);
+	etag_compute(BUF_PTR(b), BUF_LEN(b), etag, etaglen);
 }
 
 static void
-api_delete_cb(struct client *c, PGresult *res, void *arg)
+api_item_get_cb(struct client *c, PGresult *res, void *arg)
 {
+	struct buf	b;
+
 	(void)arg;
 	if (c == NULL || api_db_error(c, res))
 		return;
@@ -524,79 +532,258 @@ api_delete_cb(struct client *c, PGresult *res, void *arg)
 		response_error(c, 404, "invalid resource URI");
 		return;
 	}
+	buf_init(&b, 65536);
+	api_item_json(c, &b, res, 0);
+	buf_append(&b, "\n", 1);
+	api_send_representation(c, &b);
+	buf_free(&b);
+}
+
+/* A write's final answer: the item (PUT/PATCH), 201 (create) or 204. */
+static void
+api_write_done_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct write_ctx	*w = arg;
+	struct buf		 b;
+	char			 etag[40];
+
+	if (c == NULL || api_db_error(c, res)) {
+		write_ctx_free(w);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		/* Gone, or changed since the ETag the client holds. */
+		if (w->cas)
+			response_error(c, 412, "precondition failed: the "
+			    "item changed");
+		else if (w->method == HTTP_M_PUT && w->code != NULL &&
+		    http_header_find(&c->req, BUF_PTR(&c->in),
+		    "If-None-Match") != NULL)
+			response_error(c, 412, "precondition failed: the "
+			    "item exists");
+		else
+			response_error(c, 404, "invalid resource URI");
+		write_ctx_free(w);
+		return;
+	}
 	cache_notify("starter_pxcodes");
-	response_send(c, 204, "application/json", NULL, 0);
+	if (w->method == HTTP_M_DELETE) {
+		response_send(c, 204, "application/json", NULL, 0);
+		write_ctx_free(w);
+		return;
+	}
+	buf_init(&b, 65536);
+	api_item_doc(c, res, &b, etag, sizeof(etag));
+	response_header(c, "ETag: %s", etag);
+	if (!w->cas && w->method == HTTP_M_PUT &&
+	    http_header_find(&c->req, BUF_PTR(&c->in), "If-None-Match")) {
+		struct buf url;
+
+		buf_init(&url, 4096);
+		api_item_url(c, &url, PQgetvalue(res, 0, 0));
+		response_header(c, "Location: %s", BUF_PTR(&url));
+		buf_free(&url);
+		response_json(c, 201, &b);
+	} else
+		response_json(c, 200, &b);
+	buf_free(&b);
+	write_ctx_free(w);
+}
+
+/* Send the write itself; -1 when the database is down. */
+static int
+api_write_submit(struct client *c, struct write_ctx *w)
+{
+	const char	*p[5];
+
+	switch (w->method) {
+	case HTTP_M_DELETE:
+		p[0] = w->code;
+		p[1] = w->old_proc;
+		return (db_submit(c, w->cas ? DB_PX_DELETE_CAS : DB_PX_DELETE,
+		    w->cas ? 2 : 1, p, api_write_done_cb, w));
+	case HTTP_M_PUT:
+		p[0] = w->code;
+		p[1] = w->proc;
+		p[2] = w->old_proc;
+		return (db_submit(c, w->cas ? DB_PX_UPDATE_CAS : DB_PX_UPDATE,
+		    w->cas ? 3 : 2, p, api_write_done_cb, w));
+	default:
+		p[0] = w->code;
+		p[1] = w->newcode;
+		p[2] = w->set_proc ? "true" : "false";
+		p[3] = w->proc;
+		p[4] = w->old_proc;
+		return (db_submit(c, w->cas ? DB_PX_PATCH_CAS : DB_PX_PATCH,
+		    w->cas ? 5 : 4, p, api_write_done_cb, w));
+	}
+}
+
+/*
+ * If-Match: read the current row, compare its representation's ETag with
+ * the client's, then write only if the row still holds those values.
+ */
+static void
+api_write_check_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct write_ctx	*w = arg;
+	const struct http_span	*im;
+	struct buf		 b;
+	char			 etag[40];
+	int			 match;
+
+	if (c == NULL || api_db_error(c, res)) {
+		write_ctx_free(w);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		response_error(c, 412, "precondition failed: no such item");
+		write_ctx_free(w);
+		return;
+	}
+	buf_init(&b, 65536);
+	api_item_doc(c, res, &b, etag, sizeof(etag));
+	buf_free(&b);
+	im = http_header_find(&c->req, BUF_PTR(&c->in), "If-Match");
+	match = im != NULL && http_etag_match(BUF_PTR(&c->in) + im->off,
+	    im->len, etag, 0) == 1;
+	if (!match) {
+		response_error(c, 412, "precondition failed: the ETag does "
+		    "not match");
+		write_ctx_free(w);
+		return;
+	}
+	if (!PQgetisnull(res, 0, 1) &&
+	    (w->old_proc = strdup(PQgetvalue(res, 0, 1))) == NULL) {
+		response_error(c, 500, "out of memory");
+		write_ctx_free(w);
+		return;
+	}
+	w->cas = 1;
+	if (api_write_submit(c, w) == -1) {
+		write_ctx_free(w);
+		api_db_error(c, NULL);
+	}
+}
+
+static int
+api_strdup(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (src == NULL)
+		return (0);
+	return ((*dst = strdup(src)) == NULL ? -1 : 0);
 }
 
 static void
 api_item_write(struct client *c)
 {
-	cJSON		*j;
-	const char	*code = NULL, *proc = NULL, *p[4];
-	int		 code_absent = 1, proc_absent = 1, rv;
-	static char	 marker;
+	const char		*buf = BUF_PTR(&c->in);
+	const struct http_span	*im, *inm;
+	struct write_ctx	*w;
+	cJSON			*j = NULL;
+	const char		*code = NULL, *proc = NULL, *p[2];
+	int			 code_absent = 1, proc_absent = 1, rv, star;
 
-	if ((j = api_body_object(c)) == NULL)
+	im = http_header_find(&c->req, buf, "If-Match");
+	inm = http_header_find(&c->req, buf, "If-None-Match");
+	if (im == NULL && conf->require_if_match && !(c->req.method ==
+	    HTTP_M_PUT && inm != NULL)) {
+		response_error(c, 428, "this server requires If-Match on "
+		    "writes");
 		return;
-	if (c->req.method == HTTP_M_PUT) {
-		if ((proc = api_field(c, j, "procedure", PROCEDURE_MAX_CHARS,
-		    1, &proc_absent)) == NULL) {
-			cJSON_Delete(j);
-			return;
-		}
-		p[0] = c->arg;
-		p[1] = proc;
-		rv = db_submit(c, DB_PX_UPDATE, 2, p, api_item_cb, &marker);
-	} else {
-		code = api_field(c, j, "pxcode", PXCODE_MAX_CHARS, 0,
-		    &code_absent);
-		if (code == NULL && !code_absent) {
-			cJSON_Delete(j);
-			return;
-		}
-		proc = api_field(c, j, "procedure", PROCEDURE_MAX_CHARS, 0,
-		    &proc_absent);
-		if (proc == NULL && !proc_absent) {
-			cJSON_Delete(j);
-			return;
-		}
-		if (code_absent && proc_absent) {
-			cJSON_Delete(j);
-			response_error(c, 400, "invalid pxcode: nothing to "
-			    "update (give pxcode and/or procedure)");
-			return;
-		}
-		p[0] = c->arg;
-		p[1] = code;
-		p[2] = proc_absent ? "false" : "true";
-		p[3] = proc;
-		rv = db_submit(c, DB_PX_PATCH, 4, p, api_item_cb, &marker);
 	}
-	cJSON_Delete(j);
-	if (rv == -1)
+	if (im != NULL && http_etag_match(buf + im->off, im->len, "\"\"", 0)
+	    == -1) {
+		response_error(c, 400, "malformed If-Match");
+		return;
+	}
+	if (c->req.method != HTTP_M_DELETE) {
+		if ((j = api_body_object(c)) == NULL)
+			return;
+		if (c->req.method == HTTP_M_PUT) {
+			proc = api_field(c, j, "procedure",
+			    PROCEDURE_MAX_CHARS, 1, &proc_absent);
+			if (proc == NULL)
+				goto done;
+		} else {
+			code = api_field(c, j, "pxcode", PXCODE_MAX_CHARS, 0,
+			    &code_absent);
+			if (code == NULL && !code_absent)
+				goto done;
+			proc = api_field(c, j, "procedure",
+			    PROCEDURE_MAX_CHARS, 0, &proc_absent);
+			if (proc == NULL && !proc_absent)
+				goto done;
+			if (code_absent && proc_absent) {
+				response_error(c, 400, "invalid pxcode: "
+				    "nothing to update (give pxcode and/or "
+				    "procedure)");
+				goto done;
+			}
+		}
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    api_strdup(&w->code, c->arg) == -1 ||
+	    api_strdup(&w->newcode, code) == -1 ||
+	    api_strdup(&w->proc, proc) == -1) {
+		write_ctx_free(w);
+		response_error(c, 500, "out of memory");
+		goto done;
+	}
+	w->method = c->req.method;
+	w->set_proc = !proc_absent;
+
+	/* PUT + If-None-Match: * creates, and only if absent. */
+	if (c->req.method == HTTP_M_PUT && inm != NULL) {
+		if (http_etag_match(buf + inm->off, inm->len, "\"\"", 1) == -1 ||
+		    inm->len != 1 || buf[inm->off] != '*') {
+			write_ctx_free(w);
+			response_error(c, 400, "only If-None-Match: * is "
+			    "supported on PUT");
+			goto done;
+		}
+		if (api_charcount(c->arg) > PXCODE_MAX_CHARS ||
+		    api_charcount(c->arg) < 1) {
+			write_ctx_free(w);
+			response_error(c, 400, "invalid pxcode: pxcode must be "
+			    "1 to %d characters", PXCODE_MAX_CHARS);
+			goto done;
+		}
+		p[0] = w->code;
+		p[1] = w->proc;
+		rv = db_submit(c, DB_PX_CREATE, 2, p, api_write_done_cb, w);
+	} else if (im != NULL) {
+		star = im->len == 1 && buf[im->off] == '*';
+		p[0] = w->code;
+		/* "*" only needs the item to exist: the plain write does. */
+		rv = star ? api_write_submit(c, w) :
+		    db_submit(c, DB_PX_GET, 1, p, api_write_check_cb, w);
+	} else
+		rv = api_write_submit(c, w);
+	if (rv == -1) {
+		write_ctx_free(w);
 		api_db_error(c, NULL);
+	}
+done:
+	cJSON_Delete(j);
 }
 
 void
 api_pxcodes_item(struct client *c)
 {
 	const char	*p[1] = { c->arg };
-	int		 rv;
 
 	switch (c->req.method) {
 	case HTTP_M_GET:
 	case HTTP_M_HEAD:
-		rv = db_submit(c, DB_PX_GET, 1, p, api_item_cb, NULL);
-		break;
-	case HTTP_M_DELETE:
-		rv = db_submit(c, DB_PX_DELETE, 1, p, api_delete_cb, NULL);
-		break;
+		if (db_submit(c, DB_PX_GET, 1, p, api_item_get_cb, NULL) == -1)
+			api_db_error(c, NULL);
+		return;
 	default:
 		api_item_write(c);
 		return;
 	}
-	if (rv == -1)
-		api_db_error(c, NULL);
 }
 
 /* -------------------------------------------------------------- health */

@@ -24,7 +24,7 @@
 
 #include "starterd.h"
 
-#define DB_MAX_PARAMS		4
+#define DB_MAX_PARAMS		5
 #define DB_MAX_QUEUED		4096
 #define DB_CONNECT_TIMEOUT_MS	5000
 #define DB_BACKOFF_MIN_MS	100
@@ -71,6 +71,28 @@ static const struct {
 	    "WHERE pxcode = $1 RETURNING pxcode, procedure" },
 	[DB_PX_DELETE] = { "px_delete", 1,
 	    "DELETE FROM starter_pxcodes WHERE pxcode = $1 RETURNING id" },
+	/*
+	 * Compare-and-set forms for If-Match: the row is changed only if it
+	 * still holds the values whose representation the client's ETag
+	 * names.  Under READ COMMITTED a concurrent writer re-checks the
+	 * condition after the first commits, so exactly one of two writers
+	 * holding the same ETag succeeds.
+	 */
+	[DB_PX_UPDATE_CAS] = { "px_update_cas", 3,
+	    "UPDATE starter_pxcodes SET procedure = $2 WHERE pxcode = $1 "
+	    "AND procedure IS NOT DISTINCT FROM $3 RETURNING pxcode, procedure" },
+	[DB_PX_PATCH_CAS] = { "px_patch_cas", 5,
+	    "UPDATE starter_pxcodes SET pxcode = COALESCE($2, pxcode), "
+	    "procedure = CASE WHEN $3::boolean THEN $4 ELSE procedure END "
+	    "WHERE pxcode = $1 AND procedure IS NOT DISTINCT FROM $5 "
+	    "RETURNING pxcode, procedure" },
+	[DB_PX_DELETE_CAS] = { "px_delete_cas", 2,
+	    "DELETE FROM starter_pxcodes WHERE pxcode = $1 "
+	    "AND procedure IS NOT DISTINCT FROM $2 RETURNING id" },
+	/* PUT with If-None-Match: *: create only. */
+	[DB_PX_CREATE] = { "px_create", 2,
+	    "INSERT INTO starter_pxcodes (pxcode, procedure) VALUES ($1, $2) "
+	    "ON CONFLICT (pxcode) DO NOTHING RETURNING pxcode, procedure" },
 	[DB_PING] = { "ping", 0, "SELECT 1" },
 };
 

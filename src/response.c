@@ -63,12 +63,18 @@ response_send(struct client *c, int status, const char *ctype,
 	int		 nobody = status == 204 || status == 304;
 	int		 rv = 0;
 
+	/*
+	 * 204 has no Content-Length (RFC 9110 8.6: MUST NOT); a 304 carries
+	 * the length and type of the representation it stands for.
+	 */
 	rv |= buf_appendf(o, "HTTP/1.1 %d %s\r\nServer: " STARTERD_NAME
 	    "\r\nDate: %s\r\n", status, http_status_reason(status),
 	    response_date());
-	if (!nobody)
+	if (status != 204)
 		rv |= buf_appendf(o, "Content-Type: %s\r\nContent-Length: "
 		    "%zu\r\n", ctype, len);
+	if (status == 204)
+		rv |= buf_appendf(o, "Content-Type: %s\r\n", ctype);
 	if (!c->keepalive)
 		rv |= buf_appendstr(o, "Connection: close\r\n");
 	else if (c->req.version_minor == 0)

@@ -43,8 +43,10 @@ sub page_doc
 		my ($p) = @_;
 		return "http://$host$BASE?per_page=$per&page=$p";
 	};
-	my @slice = grep { defined } @$rows[($page - 1) * $per
-	    .. $page * $per - 1];
+	# Index the rows, never slice past the end: a slice under grep is an
+	# lvalue and would grow @$rows.
+	my @slice = map { $rows->[$_] } grep { $_ < @$rows }
+	    (($page - 1) * $per .. $page * $per - 1);
 	return {items => [map { item_doc($_, $host) } @slice],
 	    meta => {page => $page, pages => $pages, per_page => $per,
 	    total => $total,
