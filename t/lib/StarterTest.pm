@@ -923,7 +923,9 @@ sub stop
 sub worker_pids
 {
 	my ($self) = @_;
-	return children_of($self->{pid});
+	my @k = children_of($self->{pid});
+	# In scalar context: how many (sort in scalar context is undefined).
+	return wantarray ? @k : scalar @k;
 }
 
 sub children_of
