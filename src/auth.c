@@ -15,6 +15,8 @@
 #include <sys/eventfd.h>
 
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +35,7 @@
 #include "password.h"
 
 #define AUTH_MAX_HEADER		1024
-#define AUTH_CACHE_SLOTS	1024	/* power of two */
+#define AUTH_CACHE_SLOTS	4096	/* power of two */
 #define AUTH_KEYLEN		32
 
 struct auth_job {
@@ -45,15 +47,36 @@ struct auth_job {
 	int			 user_id;
 	int			 dummy;		/* unknown user */
 	int			 result;
+	uint64_t		 gen;		/* users generation at start */
 	unsigned char		 key[AUTH_KEYLEN];
 };
 TAILQ_HEAD(auth_jobs, auth_job);
 
+/*
+ * A credential cache slot in shared memory, guarded by a seqlock: a writer
+ * claims the slot by moving seq from even to odd with a CAS (and records
+ * its pid), writes, then makes seq even again; readers copy the slot and
+ * trust the copy only if seq was even and unchanged.  Nothing ever waits,
+ * so a worker killed at any moment leaves at worst one slot odd; the next
+ * writer finds its owner gone (kill(pid, 0) == ESRCH) and takes it over.
+ * Entries are valid only for the generation they were written in: a
+ * change to starter_users bumps the generation, which drops them all.
+ */
 struct auth_slot {
+	_Atomic uint32_t seq;
+	_Atomic int32_t	 writer;
+	uint64_t	 gen;
+	int64_t		 expires;	/* CLOCK_MONOTONIC ms, system-wide */
 	unsigned char	 key[AUTH_KEYLEN];
-	int64_t		 expires;	/* monotonic ms; 0 = empty */
 	int		 user_id;
 	char		 user[65];
+};
+
+struct auth_shm {
+	_Atomic uint64_t gen;
+	_Atomic uint64_t hits, misses;
+	unsigned char	 secret[32];	/* keys the HMAC of credentials */
+	struct auth_slot slots[AUTH_CACHE_SLOTS];
 };
 
 static pthread_t	 auth_thread;
@@ -63,9 +86,25 @@ static struct auth_jobs	 auth_todo = TAILQ_HEAD_INITIALIZER(auth_todo);
 static struct auth_jobs	 auth_done = TAILQ_HEAD_INITIALIZER(auth_done);
 static int		 auth_stop;
 static int		 auth_efd = -1;
-static unsigned char	 auth_secret[32];
 static char		 auth_dummy[PASSWORD_PHC_MAX];
-static struct auth_slot	 auth_cache[AUTH_CACHE_SLOTS];
+static struct auth_shm	*auth_shm;
+
+size_t
+auth_shm_size(void)
+{
+	return (sizeof(struct auth_shm));
+}
+
+/* Master, before fork: one secret for all workers of this instance. */
+int
+auth_shm_attach(void *p)
+{
+	if (p == NULL)
+		return (-1);
+	auth_shm = p;
+	arc4random_buf(auth_shm->secret, sizeof(auth_shm->secret));
+	return (0);
+}
 
 static void
 auth_job_free(struct auth_job *j)
@@ -112,7 +151,6 @@ auth_init(void)
 	struct password_params	 pp;
 	char			 pw[33];
 
-	arc4random_buf(auth_secret, sizeof(auth_secret));
 	/* The dummy hash: same parameters as real ones, unknown password. */
 	pp.t_cost = (uint32_t)conf->argon2_time;
 	pp.m_cost_kib = (uint32_t)conf->argon2_memory;
@@ -150,7 +188,7 @@ auth_shutdown(void)
 void
 auth_cache_flush(void)
 {
-	explicit_bzero(auth_cache, sizeof(auth_cache));
+	atomic_fetch_add(&auth_shm->gen, 1);
 }
 
 static struct auth_slot *
@@ -159,21 +197,66 @@ auth_cache_slot(const unsigned char *key)
 	uint32_t	h;
 
 	memcpy(&h, key, sizeof(h));
-	return (&auth_cache[h & (AUTH_CACHE_SLOTS - 1)]);
+	return (&auth_shm->slots[h & (AUTH_CACHE_SLOTS - 1)]);
+}
+
+/* Copy the slot for key if it holds a live entry; 0 on a hit. */
+static int
+auth_cache_find(const unsigned char *key, int *user_id, char *user,
+    size_t userlen)
+{
+	struct auth_slot	*s = auth_cache_slot(key);
+	struct auth_slot	 copy;
+	uint32_t		 seq;
+
+	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if (seq & 1)
+		return (-1);
+	memcpy(&copy.gen, &s->gen, sizeof(copy) - offsetof(struct auth_slot,
+	    gen));
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+		return (-1);
+	if (copy.expires <= worker_now_ms() ||
+	    copy.gen != atomic_load(&auth_shm->gen) ||
+	    CRYPTO_memcmp(copy.key, key, AUTH_KEYLEN) != 0)
+		return (-1);
+	*user_id = copy.user_id;
+	copy.user[sizeof(copy.user) - 1] = '\0';
+	strlcpy(user, copy.user, userlen);
+	return (0);
 }
 
 static void
-auth_cache_add(const unsigned char *key, int user_id, const char *user)
+auth_cache_add(const unsigned char *key, int user_id, const char *user,
+    uint64_t gen)
 {
 	struct auth_slot	*s;
+	uint32_t		 seq;
+	int32_t			 owner;
 
 	if (conf->auth_cache_ttl == 0)
 		return;
 	s = auth_cache_slot(key);
+	seq = atomic_load(&s->seq);
+	if (seq & 1) {
+		/* Mid-write: leave it, unless its writer is dead. */
+		owner = atomic_load(&s->writer);
+		if (owner <= 0 || kill(owner, 0) == 0 || errno != ESRCH)
+			return;
+	}
+	/* even -> odd: claim; odd (dead writer) -> next odd: take over. */
+	if (!atomic_compare_exchange_strong(&s->seq, &seq, (seq & 1) ?
+	    seq + 2 : seq + 1))
+		return;
+	atomic_store(&s->writer, (int32_t)getpid());
+	s->gen = gen;
 	memcpy(s->key, key, AUTH_KEYLEN);
 	s->user_id = user_id;
 	strlcpy(s->user, user, sizeof(s->user));
 	s->expires = worker_now_ms() + conf->auth_cache_ttl * 1000LL;
+	atomic_store(&s->writer, 0);
+	atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
 }
 
 /* Decode standard base64; -1 on any malformation. */
@@ -255,7 +338,8 @@ auth_event(void)
 		TAILQ_REMOVE(&done, j, entry);
 		if ((c = worker_release(j->c)) != NULL) {
 			if (j->result == AUTH_OK) {
-				auth_cache_add(j->key, j->user_id, j->user);
+				auth_cache_add(j->key, j->user_id, j->user,
+				    j->gen);
 				auth_set(c, j->user_id, j->user);
 			}
 			worker_authed(c, j->result);
@@ -275,7 +359,6 @@ auth_check(struct client *c)
 {
 	const char		*buf = BUF_PTR(&c->in);
 	const struct http_span	*h;
-	struct auth_slot	*s;
 	struct auth_job		*j;
 	char			 cred[AUTH_MAX_HEADER], *colon;
 	const char		*v, *p[1];
@@ -304,19 +387,25 @@ auth_check(struct client *c)
 		goto done;
 	*colon = '\0';
 	/* HMAC over "user\0password": the cache key, never the secret. */
-	HMAC(EVP_sha256(), auth_secret, sizeof(auth_secret),
+	HMAC(EVP_sha256(), auth_shm->secret, sizeof(auth_shm->secret),
 	    (unsigned char *)cred, (size_t)n, key, &keylen);
-	s = auth_cache_slot(key);
-	if (s->expires > worker_now_ms() &&
-	    CRYPTO_memcmp(s->key, key, AUTH_KEYLEN) == 0) {
-		auth_set(c, s->user_id, s->user);
+	if (auth_cache_find(key, &c->user_id, c->username,
+	    sizeof(c->username)) == 0) {
+		atomic_fetch_add_explicit(&auth_shm->hits, 1,
+		    memory_order_relaxed);
 		rv = AUTH_OK;
 		goto done;
 	}
+	atomic_fetch_add_explicit(&auth_shm->misses, 1, memory_order_relaxed);
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto done;
 	strlcpy(j->user, cred, sizeof(j->user));
 	memcpy(j->key, key, sizeof(key));
+	/*
+	 * The generation before the lookup: if the user changes while we
+	 * verify, the entry we add is already dead.
+	 */
+	j->gen = atomic_load(&auth_shm->gen);
 	if ((j->pass = strdup(colon + 1)) == NULL) {
 		auth_job_free(j);
 		goto done;

@@ -14,3 +14,16 @@ cache_notify(const char *table)
 		auth_cache_flush();
 	return (0);
 }
+
+size_t
+cache_shm_size(void)
+{
+	return (0);
+}
+
+int
+cache_shm_attach(void *p)
+{
+	(void)p;
+	return (0);
+}

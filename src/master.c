@@ -399,6 +399,8 @@ master_run(struct config *c)
 		log_warnx("no address to listen on");
 		return (1);
 	}
+	if (shm_init() == -1)
+		return (1);
 	if (c->pidfile[0] != '\0') {
 		if ((pidfh = pidfile_open(c->pidfile, 0644, &otherpid)) ==
 		    NULL) {

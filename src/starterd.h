@@ -247,8 +247,16 @@ void	 auth_event(void);
 int	 auth_check(struct client *);
 void	 auth_cache_flush(void);
 void	 auth_shutdown(void);
+size_t	 auth_shm_size(void);
+int	 auth_shm_attach(void *);
 
 /* cache.c */
 int	 cache_notify(const char *);
+size_t	 cache_shm_size(void);
+int	 cache_shm_attach(void *);
+
+/* shm.c: regions are listed in shm.c; each module sizes and attaches its */
+int	 shm_init(void);
+size_t	 shm_size(void);
 
 #endif /* STARTERD_H */
