@@ -257,6 +257,18 @@ is($r->{status}, 412, 'If-Match with a weak tag (strong comparison): 412');
 $r = cond("${BASE}NOPE", 'If-None-Match' => '*');
 is($r->{status}, 404, 'If-None-Match * on a missing item: 404');
 
+# --- query string and path decoding ------------------------------------------
+
+$r = get("$BASE?per_page=%31%30");
+is($r->{body}, jsonify(page_doc(1, 10)),
+    'percent-encoded per_page value: decoded');
+$r = get("$BASE?page=2&page=3&per_page=10");
+is($r->{json}{meta}{page}, 2, 'repeated page parameter: the first wins');
+$r = get("$BASE?per_page=10&sort=desc");
+is($r->{body}, jsonify(page_doc(1, 10)),
+    'unknown query parameters are ignored');
+check_error(get("${BASE}'%20OR%20'1'='1"), 404, 'SQL-looking item code');
+
 # --- the whole catalogue, item by item --------------------------------------
 
 {

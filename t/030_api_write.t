@@ -218,6 +218,55 @@ check_error(call('DELETE', "${BASE}T100"), 404, 'DELETE again');
 $r = send_json('POST', $BASE, {pxcode => 'T100', procedure => 'REBORN'});
 is($r->{status}, 201, 'POST a deleted code again: 201');
 
+# --- codes that need escaping in a URL ---------------------------------------
+
+$r = send_json('POST', $BASE, {pxcode => 'A B/C?', procedure => 'ODD'});
+is($r->{status}, 201, 'POST a code with space, slash, question mark: 201');
+is($r->{headers}{location}, "http://$HOST${BASE}A%20B%2FC%3F",
+    'Location percent-encodes the code');
+$r = call('GET', "${BASE}A%20B%2FC%3F");
+is($r->{status}, 200, 'GET the percent-encoded code: 200');
+is($r->{body}, jsonify({url => "http://$HOST${BASE}A%20B%2FC%3F",
+    pxcode => 'A B/C?', procedure => 'ODD'}),
+    'item url percent-encodes the code');
+
+# --- PATCH renames, conflicts, DELETE preconditions -----------------------------
+
+$r = send_json('PATCH', "${BASE}T101", {pxcode => 'T101R'});
+is($r->{status}, 200, 'PATCH pxcode: 200') or diag(explain_response($r));
+is($r->{body}, jsonify(item_doc('T101R', 'WITH CHARSET')),
+    'PATCH pxcode: the renamed item');
+check_error(call('GET', "${BASE}T101"), 404, 'GET the old code after rename');
+check_error(send_json('PATCH', "${BASE}T101R", {pxcode => '039'}), 409,
+    'PATCH pxcode onto an existing code');
+check_error(send_json('PATCH', "${BASE}T101R", {pxcode => '12345678901'}),
+    400, 'PATCH pxcode of 11 characters', message => qr/pxcode/);
+is(db_procedure('T101R'), 'WITH CHARSET', 'failed PATCHes left the row');
+
+check_error(call('DELETE', "${BASE}T101R",
+    headers => {'If-Match' => '"0123456789abcdef"'}), 412,
+    'DELETE with a stale If-Match');
+is(db_procedure('T101R'), 'WITH CHARSET', '412 DELETE kept the row');
+
+# --- concurrent duplicates: one winner, the rest 409 ----------------------------
+
+{
+	my $body = '{"pxcode":"RACE1","procedure":"RACE"}';
+	my @c = map { StarterTest::Conn->new($srv) } 1 .. 8;
+	$_->send(build_request('POST', $BASE, host => $HOST, @AUTH,
+	    body => $body, headers => {'Content-Type' => 'application/json'}))
+	    for @c;
+	my @st = map { my $x = $_->read_response; $x ? $x->{status} : 0 } @c;
+	$_->close for @c;
+	is(scalar(grep { $_ == 201 } @st), 1,
+	    '8 concurrent POSTs of one code: exactly one 201');
+	is(scalar(grep { $_ == 409 } @st), 7,
+	    '8 concurrent POSTs of one code: the others 409')
+	    or diag("statuses: @st");
+	is($pg->psql(q{SELECT count(*) FROM starter_pxcodes
+	    WHERE pxcode = 'RACE1'}), 1, 'concurrent POSTs: one row');
+}
+
 # --- 405 and OPTIONS ---------------------------------------------------------
 
 sub allow_set

@@ -7,6 +7,7 @@ use lib "$FindBin::Bin/lib";
 use MIME::Base64 qw(encode_base64);
 use StarterTest;
 use Test::More;
+use Time::HiRes qw(time);
 
 my $pg = StarterTest::Pg->new;
 StarterTest::setup_db($pg);
@@ -128,6 +129,24 @@ check_401(request($srv, 'GET', "${BASE}039", auth => 'carol:c0l'),
 	}
 	is($bad, 0, 'alternating good and bad credentials on one connection');
 	$c->close;
+}
+
+# --- many clients at once (password checks must not serialise badly) ------------
+
+{
+	my @c = map { StarterTest::Conn->new($srv) } 1 .. 12;
+	my $i = 0;
+	for my $c (@c) {
+		my $cred = $i++ % 3 == 2 ? 'admin:bad' : 'admin:admin';
+		$c->{want} = $cred eq 'admin:admin' ? 200 : 401;
+		$c->send(build_request('GET', "${BASE}039", auth => $cred));
+	}
+	my $t0 = time;
+	my $bad = grep { my $x = $_->read_response(timeout => 20);
+	    !$x || $x->{status} != $_->{want} } @c;
+	is($bad, 0, '12 concurrent clients, good and bad credentials: right answers');
+	ok(time - $t0 < 15, '12 concurrent clients: answered in bounded time');
+	$_->close for @c;
 }
 
 # --- no secrets in the log -------------------------------------------------------

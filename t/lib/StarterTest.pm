@@ -44,6 +44,17 @@ our $TIMEOUT = 10;		# default per-response read timeout, seconds
 
 $SIG{PIPE} = 'IGNORE';		# a server closing early must not kill us
 
+# Interrupted (Ctrl-C, prove's timeout): exit through the END block so that
+# no server or cluster outlives the test.
+my $MAIN_PID = $$;
+for my $sig (qw(INT TERM HUP)) {
+	$SIG{$sig} = sub {
+		POSIX::_exit(1) if $$ != $MAIN_PID;
+		print STDERR "# caught SIG$sig, cleaning up\n";
+		exit 1;
+	};
+}
+
 my $TESTDIR = dirname(abs_path(__FILE__));		# t/lib
 my $TOP = abs_path("$TESTDIR/../..");
 
@@ -815,7 +826,7 @@ sub new
 	my $n = scalar(@SERVERS) + 1;
 	my $self = bless {port => $port, log => "$base/starterd_$n.log",
 	    pg => $opt{pg}, exited => 0}, $class;
-	my @argv = ($bin, '-b', '127.0.0.1', '-p', $port);
+	my @argv = ($bin, '-b', $opt{listen} // '127.0.0.1', '-p', $port);
 	push @argv, '-d', $opt{dsn} // $opt{pg}->dsn
 	    if defined $opt{dsn} || defined $opt{pg};
 	push @argv, '-w', $opt{workers} // 2;
