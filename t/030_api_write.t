@@ -307,4 +307,4 @@ for my $case ([$BASE, [qw(GET HEAD POST OPTIONS)]],
 	check_common_headers($o, "OPTIONS $path");
 }
 
-done_testing();
+finish();

@@ -445,4 +445,4 @@ my $fast = StarterTest::Server->new(pg => $pg,
 }
 $fast->stop;
 
-done_testing();
+finish();

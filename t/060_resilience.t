@@ -159,4 +159,4 @@ ok(wait_until(sub { !grep { !gone($_) } @w }, timeout => 5),
 	ok($refused, 'the port is closed after SIGTERM');
 }
 
-done_testing();
+finish();

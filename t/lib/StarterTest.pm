@@ -38,7 +38,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(request raw build_request parse_responses jsonify etag_of
     wait_until top_builddir top_srcdir run_cmd starterctl check_error
-    check_common_headers explain_response);
+    check_common_headers explain_response finish);
 
 our $TIMEOUT = 10;		# default per-response read timeout, seconds
 
@@ -970,6 +970,33 @@ sub _teardown
 
 # ---------------------------------------------------------------------------
 package StarterTest;
+
+# finish(): stop every server still running and check what they left behind,
+# then done_testing.  Call it instead of done_testing.  Each server must shut
+# down with status 0 and its log must hold no sanitizer report and no
+# worker death other than the SIGKILLs a test sent on purpose.
+sub finish
+{
+	my (%opt) = @_;
+	for my $s (@SERVERS) {
+		my $n = "starterd on port $s->{port}";
+		my $st = $s->stop;
+		ok(!$s->{killed} && defined $st && $st == 0,
+		    "$n: exited with status 0 on SIGTERM")
+		    or diag("wait status " . ($st // 'none'));
+		my $log = $s->log_contents;
+		my @san = $log =~ /^(.*(?:AddressSanitizer|LeakSanitizer|
+		    UndefinedBehaviorSanitizer|ThreadSanitizer|
+		    runtime\ error:).*)$/mgx;
+		ok(!@san, "$n: no sanitizer report in the log")
+		    or diag(join "\n", @san);
+		my @deaths = grep { !/killed by signal 9\b/ }
+		    $log =~ /^(.*(?:killed by signal|exited with status) \d+.*)$/mg;
+		ok(!@deaths, "$n: no worker crashed or failed")
+		    or diag(join "\n", @deaths);
+	}
+	done_testing();
+}
 
 END {
 	my $status = $?;
