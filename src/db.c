@@ -51,6 +51,7 @@ struct db_query {
 	PGresult		*res;
 	int			 done;	/* got the NULL after the result */
 	int			 solo;	/* own sync point: never batched */
+	int			 write;	/* changes data: commits */
 };
 TAILQ_HEAD(db_queue, db_query);
 
@@ -123,6 +124,7 @@ static int		 db_ever_connected;
 static int		 db_logged_down;	/* said so once per outage */
 static int		 db_unsynced;	/* queries sent since the last sync */
 static int		 db_syncs;	/* sync points sent, not yet answered */
+static int		 db_unsynced_writes;
 
 static void	db_connect(void);
 static void	db_lost(const char *);
@@ -183,6 +185,7 @@ db_sync(void)
 	if (db_unsynced == 0)
 		return (0);
 	db_unsynced = 0;
+	db_unsynced_writes = 0;
 	if (!PQpipelineSync(db_conn))
 		return (-1);
 	db_syncs++;
@@ -205,6 +208,8 @@ db_send(struct db_query *q)
 		return (-1);
 	TAILQ_INSERT_TAIL(&db_sent, q, entry);
 	db_unsynced++;
+	if (q->write)
+		db_unsynced_writes++;
 	if ((q->solo || db_unsynced >= DB_MAX_BATCH) && db_sync() == -1)
 		return (-1);
 	return (0);
@@ -345,6 +350,7 @@ db_lost(const char *why)
 	db_st = DB_DOWN;
 	db_want_write = 0;
 	db_unsynced = 0;
+	db_unsynced_writes = 0;
 	db_syncs = 0;
 	db_retry_at = worker_now_ms() + db_backoff;
 	db_backoff = db_backoff * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS :
@@ -573,6 +579,8 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 		}
 	}
 	q->nparams = nparams;
+	q->write = stmt != DB_USER_BY_NAME && stmt != DB_PX_GET &&
+	    stmt != DB_PX_PAGE && stmt != DB_PING;
 	if (c != NULL)
 		worker_hold(c);
 	db_nqueued++;
@@ -597,6 +605,16 @@ void
 db_loop_end(void)
 {
 	if (db_st != DB_READY || db_conn == NULL)
+		return;
+	/*
+	 * Writes wait while a batch is in flight: its answer comes within a
+	 * round trip, and everything that arrived meanwhile then commits
+	 * together.  Under load batches grow by themselves; alone, a write
+	 * is sent at once.  (Reads are answered from the cache mostly; the
+	 * ones sharing a held batch wait the same round trip.)
+	 */
+	if (db_unsynced_writes > 0 && db_syncs > 0 &&
+	    db_unsynced < DB_MAX_BATCH)
 		return;
 	if (db_sync() == -1) {
 		db_lost(PQerrorMessage(db_conn));
