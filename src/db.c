@@ -28,7 +28,7 @@
 #define DB_MAX_QUEUED		4096
 #define DB_CONNECT_TIMEOUT_MS	5000
 #define DB_BACKOFF_MIN_MS	100
-#define DB_BACKOFF_MAX_MS	2000
+#define DB_BACKOFF_MAX_MS	1000	/* back within 1 s of the database */
 
 struct db_query {
 	TAILQ_ENTRY(db_query)	 entry;
