@@ -205,6 +205,23 @@ master_bind(struct config *c)
 	return (nlisteners > 0 ? 0 : -1);
 }
 
+/*
+ * Stopping: let go of the listening sockets, so that once the workers
+ * close theirs new connections are refused instead of waiting in the
+ * backlog for a worker that will never accept them.
+ */
+static void
+master_unlisten(void)
+{
+	int	i;
+
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].fd != -1) {
+			close(listeners[i].fd);
+			listeners[i].fd = -1;
+		}
+}
+
 static int
 master_drop_privileges(struct config *c)
 {
@@ -399,21 +416,13 @@ master_all_ready(void)
 	return (1);
 }
 
-/* The new generation serves (or took too long): retire the old one. */
-static void
-master_ready_check(int force)
+/* SIGTERM the previous generation; how many were sent it. */
+static int
+master_retire_old(void)
 {
 	size_t	i;
 	int	n = 0;
 
-	if (!want_ready)
-		return;
-	if (!force && !master_all_ready()) {
-		if (ready_deadline == 0 || master_now() < ready_deadline)
-			return;
-		log_warnx("workers not ready after %d ms; going on",
-		    MASTER_READY_TIMEOUT_MS);
-	}
 	for (i = 0; i < MASTER_NSLOTS; i++) {
 		if (slots[i].pid > 0 && slots[i].retire_pending) {
 			slots[i].retire_pending = 0;
@@ -421,6 +430,24 @@ master_ready_check(int force)
 			n++;
 		}
 	}
+	return (n);
+}
+
+/* The new generation serves (or took too long): retire the old one. */
+static void
+master_ready_check(void)
+{
+	int	n;
+
+	if (!want_ready)
+		return;
+	if (!master_all_ready()) {
+		if (ready_deadline == 0 || master_now() < ready_deadline)
+			return;
+		log_warnx("workers not ready after %d ms; going on",
+		    MASTER_READY_TIMEOUT_MS);
+	}
+	n = master_retire_old();
 	want_ready = 0;
 	ready_deadline = 0;
 	if (n > 0)
@@ -514,22 +541,21 @@ master_reload(void)
 		return;
 	}
 	/* What needs the sockets, privileges or the mapping again. */
-#define KEEP(f, name) do {						\
-	if (memcmp(&nc.f, &conf->f, sizeof(nc.f)) != 0) {		\
+#define KEEP(changed, f, name) do {					\
+	if (changed) {							\
 		log_warnx("reload: %s changed; it takes effect after a "	\
 		    "restart", name);					\
 		memcpy(&nc.f, &conf->f, sizeof(nc.f));			\
 	}								\
 } while (0)
-	KEEP(listen, "listen");
-	KEEP(port, "port");
-	KEEP(user, "user");
-	KEEP(pidfile, "pidfile");
-	KEEP(cache_size, "cache_size");
-	KEEP(use_syslog, "syslog");
+	KEEP(strcmp(nc.listen, conf->listen) != 0, listen, "listen");
+	KEEP(nc.port != conf->port, port, "port");
+	KEEP(strcmp(nc.user, conf->user) != 0, user, "user");
+	KEEP(strcmp(nc.pidfile, conf->pidfile) != 0, pidfile, "pidfile");
+	KEEP(nc.cache_size != conf->cache_size, cache_size, "cache_size");
+	KEEP(nc.use_syslog != conf->use_syslog, use_syslog, "syslog");
 #undef KEEP
-	if (want_ready)
-		master_ready_check(1);	/* finish the previous reload */
+	(void)master_retire_old();	/* a pending reload: its old go now */
 	free(conf->dsn);
 	*conf = nc;
 	log_setlevel(conf->log_level);
@@ -668,6 +694,7 @@ master_run(struct config *c)
 			log_info("shutting down");
 			notify_send("STOPPING=1\nSTATUS=finishing requests");
 			master_signal_all(SIGTERM);
+			master_unlisten();
 			deadline = master_now() +
 			    (int64_t)c->shutdown_timeout * 1000 + 1000;
 		}
@@ -679,7 +706,7 @@ master_run(struct config *c)
 				sig_hup = 0;
 				master_reload();
 			}
-			master_ready_check(0);
+			master_ready_check();
 			master_watchdog();
 		}
 		if (sig_usr1) {
