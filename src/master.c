@@ -369,6 +369,9 @@ master_reap(int stopping)
 		s->pid = 0;
 		metrics_proc_end(s->proc);
 		if (stopping || s->retiring) {
+			/* Retired in place (reload overflow): replace it. */
+			if (!stopping && s >= slots && s < slots + conf->workers)
+				s->respawn_at = now;
 			s->retiring = 0;
 			s->retire_pending = 0;
 			continue;
