@@ -151,6 +151,7 @@ struct client {
 	char			 username[65];
 	struct buf		 hdrs;		/* extra response headers */
 	char			 reqid[REQID_MAX + 1];	/* reqid.c */
+	unsigned int		 nreq;		/* responses sent so far */
 };
 
 void	 worker_main(int, struct listener *, int)

@@ -496,6 +496,7 @@ worker_finish(struct client *c)
 {
 	access_log(c);
 	metrics_request(c);
+	c->nreq++;
 	buf_consume(&c->in, c->req.pos);
 	client_reset_request(c);
 	c->state = CLIENT_READ_HEAD;
@@ -657,7 +658,12 @@ worker_sweep(int64_t now)
 	}
 }
 
-/* Stop accepting; close idle connections; busy ones close after. */
+/*
+ * Stop accepting; close idle keep-alive connections; busy ones close
+ * after their response.  A connection that has not sent its first
+ * request yet is not idle: its client has just connected and is sending,
+ * so it is served once (within the header timeout) like a busy one.
+ */
 static void
 worker_drain(void)
 {
@@ -678,7 +684,7 @@ worker_drain(void)
 	for (c = TAILQ_FIRST(&clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CLIENT_READ_HEAD && BUF_LEN(&c->in) == 0 &&
-		    BUF_LEN(&c->out) == 0)
+		    BUF_LEN(&c->out) == 0 && c->nreq > 0)
 			client_close(c);
 		else
 			c->keepalive = 0;
