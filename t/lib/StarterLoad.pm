@@ -3,8 +3,8 @@
 #
 #   my $load = StarterLoad->start($srv, path => '/healthz', auth => 'u:p');
 #   ...				# SIGHUP, stop PostgreSQL, ...
-#   my @r = $load->stop;	# ({t, status, retry_after, conn, retried,
-#				#   error}, ...) in order
+#   my @r = $load->stop;	# ({t0 (sent), t (answered), status,
+#				#   retry_after, conn, retried, error}, ...)
 #
 # The child alternates a keep-alive connection (several requests in a row)
 # and fresh connections.  Like any HTTP client (RFC 9112 9.3.1), it retries
@@ -54,6 +54,7 @@ sub _run
 	my $n = 0;
 	while (!$$stop) {
 		my ($r, $kind, $retried) = (undef, 'new', 0);
+		my $t0 = time;
 		if ($n++ % 2 == 0) {
 			# keep-alive: up to 10 requests on one connection
 			if (!$ka || $ka_left <= 0 || $ka->closed) {
@@ -93,7 +94,7 @@ sub _run
 		}
 		my $err = $r->{error} // '';
 		$err =~ s/\s+/ /g;
-		printf $fh "%.6f %d %s %s %d %s\n", time, $r->{status},
+		printf $fh "%.6f %.6f %d %s %s %d %s\n", $t0, time, $r->{status},
 		    $r->{headers}{'retry-after'} // '-', $kind, $retried,
 		    $err eq '' ? '-' : $err;
 		sleep($opt{interval}) if $opt{interval};
@@ -119,9 +120,9 @@ sub stop
 	open my $fh, '<', $self->{out} or return ();
 	while (my $l = <$fh>) {
 		chomp $l;
-		my ($t, $st, $ra, $kind, $retried, $err) = split / /, $l, 6;
+		my ($t0, $t, $st, $ra, $kind, $retried, $err) = split / /, $l, 7;
 		next unless defined $err;
-		push @r, {t => $t, status => $st, retry_after => $ra,
+		push @r, {t0 => $t0, t => $t, status => $st, retry_after => $ra,
 		    conn => $kind, retried => $retried, error => $err};
 	}
 	close $fh;
