@@ -112,6 +112,11 @@ api_db_error(struct client *c, PGresult *res)
 	} else if (strcmp(state, "57014") == 0) {
 		response_header(c, "Retry-After: 1");
 		response_error(c, 503, "the query took too long");
+	} else if (strncmp(state, "57P", 3) == 0 ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0) {
+		/* Server shutting down, connection trouble, no resources. */
+		response_header(c, "Retry-After: %d", db_retry_after());
+		response_error(c, 503, "the database is unavailable");
 	} else {
 		log_warnx("database error %s: %s", state,
 		    PQresultErrorMessage(res));
