@@ -220,7 +220,12 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 
 	if (!cache_enabled())
 		return (0);
-	down = db_failed || db_status() != DB_READY;
+	/*
+	 * Stale only when the database is known to be unreachable: a
+	 * worker still making its first connection (just respawned) must
+	 * not serve what other workers' writes made outdated.
+	 */
+	down = db_failed || db_status() == DB_DOWN;
 	buf_init(&body, CLIENT_MAX_OUTPUT);
 	if (cache_lookup(BUF_PTR(&g->key), BUF_LEN(&g->key), down, &body,
 	    etag, sizeof(etag), &age, &stale) == -1) {
