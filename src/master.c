@@ -222,33 +222,51 @@ master_unlisten(void)
 		}
 }
 
+/*
+ * Workers never run as root.  Started as root, the master drops to -u
+ * USER after binding and mapping shared memory, or to "nobody" (as nginx
+ * does) when no user is given; -u root is refused.  The pidfile is handed
+ * to that user so that it can be removed at exit.
+ */
 static int
 master_drop_privileges(struct config *c)
 {
 	struct passwd	*pw;
+	const char	*user = c->user;
 
-	if (c->user[0] == '\0') {
-		if (geteuid() == 0)
-			log_warnx("running as root: use -u to drop privileges");
-		return (0);
-	}
-	if ((pw = getpwnam(c->user)) == NULL) {
-		log_warnx("unknown user %s", c->user);
-		return (-1);
-	}
 	if (geteuid() != 0) {
+		if (user[0] == '\0')
+			return (0);
+		if ((pw = getpwnam(user)) == NULL) {
+			log_warnx("unknown user %s", user);
+			return (-1);
+		}
 		if (pw->pw_uid == geteuid())
 			return (0);
-		log_warnx("-u %s needs root", c->user);
+		log_warnx("-u %s needs root", user);
 		return (-1);
 	}
+	if (user[0] == '\0')
+		user = STARTERD_DEFAULT_USER;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("unknown user %s (give -u USER)", user);
+		return (-1);
+	}
+	if (pw->pw_uid == 0) {
+		log_warnx("refusing to run workers as root (-u %s): give an "
+		    "unprivileged user", user);
+		return (-1);
+	}
+	if (c->pidfile[0] != '\0' &&
+	    chown(c->pidfile, pw->pw_uid, pw->pw_gid) == -1)
+		log_warn("chown %s", c->pidfile);
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		log_warn("dropping privileges to %s", c->user);
+		log_warn("dropping privileges to %s", user);
 		return (-1);
 	}
-	log_info("running as %s", c->user);
+	log_info("running as %s", user);
 	return (0);
 }
 

@@ -32,6 +32,7 @@
 #define STARTERD_MAX_LISTEN	8
 #define STARTERD_API_PREFIX	"/api/v1.0"
 #define STARTERD_REALM		"starterd"
+#define STARTERD_DEFAULT_USER	"nobody"	/* started as root, no -u */
 
 /* Per-connection bounds. */
 #define CLIENT_MAX_INPUT	(HTTP_MAX_REQLINE + HTTP_MAX_HEADER_BYTES + \

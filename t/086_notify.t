@@ -37,6 +37,9 @@ sub recv_msgs
 my $path = "$dir/notify.sock";
 my $ns = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $path)
     or BAIL_OUT("notify socket $path: $!");
+# Like systemd's own notify socket: writable by the unprivileged user a
+# root-started starterd runs as.
+chmod 0777, $path;
 
 my $srv = StarterTest::Server->new(pg => $pg, workers => 2,
     env => {NOTIFY_SOCKET => $path, WATCHDOG_USEC => 1000000});

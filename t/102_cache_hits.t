@@ -137,9 +137,22 @@ $r = $conn->request('GET', $ITEM, @AUTH);
 like(cs($r), qr/^starterd; fwd=miss; stored$/, 'GET after the PUT: a miss');
 is($r->{json}{procedure}, 'CHANGED', 'GET after the PUT: the new value');
 is(calls('item') - $c1, 1, 'the miss ran the item statement once');
-$r = $conn->request('GET', $ITEM, @AUTH);
-like(cs($r), qr/^starterd; hit$/, 'and the GET after that is a hit again');
-is(calls('item') - $c1, 1, 'which ran no statement');
+# The PUT's own NOTIFY reaches the workers asynchronously: it may land
+# after that miss stored its entry and invalidate it once more (an extra
+# miss, never a stale answer).  So: a hit within a few GETs, and a hit
+# runs no statement.
+my ($hit, $tries) = (0, 0);
+while (!$hit && $tries < 5) {
+	$tries++;
+	my $c2 = calls('item');
+	$r = $conn->request('GET', $ITEM, @AUTH);
+	if (cs($r) =~ /^starterd; hit$/) {
+		$hit = 1;
+		is(calls('item') - $c2, 0, 'a hit after the PUT ran no statement');
+	}
+	select(undef, undef, undef, 0.05) unless $hit;
+}
+ok($hit, "and a later GET is a hit again ($tries tries)");
 $conn->close;
 $srv->stop;
 

@@ -76,7 +76,9 @@ sub basedir
 	return $BASEDIR if defined $BASEDIR;
 	# Under /tmp so that the postgres user can traverse the path.
 	$BASEDIR = tempdir('starterd_t_XXXXXX', DIR => '/tmp', CLEANUP => 0);
-	chmod 0755, $BASEDIR;
+	# Sticky and writable by all, like /tmp: started as root, starterd's
+	# workers run as nobody and write their logs here.
+	chmod 01777, $BASEDIR;
 	return $BASEDIR;
 }
 
@@ -694,7 +696,9 @@ sub new
 		    . 'PostgreSQL as') unless defined $uid;
 		chown $uid, $gid, $dir or BAIL_OUT("chown $dir: $!");
 	}
-	chmod 0700, $dir;
+	# The data directory inside stays 0700; the socket here must be
+	# reachable by starterd's unprivileged workers.
+	chmod 0755, $dir;
 
 	my $r = StarterTest::run_cmd([$self->_as_owner("$bindir/initdb",
 	    '-D', $self->{datadir}, '-A', 'trust', '-U', $self->{user},
