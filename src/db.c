@@ -301,10 +301,17 @@ db_setup(void)
 		log_info("database connection re-established");
 		metrics_db_reconnect();
 	}
+	/*
+	 * Whatever changed while we were away is unknown: forget it all.
+	 * That is after a reconnect, and in a worker that replaces one that
+	 * died (its backend may still have committed a write it never
+	 * reported); a worker of a fresh start or a reload missed nothing,
+	 * the others were listening.
+	 */
+	if (db_ever_connected || worker_replaces_dead)
+		cache_notify(NULL);
 	db_ever_connected = 1;
 	db_logged_down = 0;
-	/* Whatever changed while we were away is unknown: forget it all. */
-	cache_notify(NULL);
 	while ((q = TAILQ_FIRST(&db_wait)) != NULL) {
 		TAILQ_REMOVE(&db_wait, q, entry);
 		if (db_send(q) == -1) {

@@ -65,6 +65,7 @@ struct worker_slot {
 	int		 fails;		/* consecutive early deaths */
 	int64_t		 started;
 	int64_t		 respawn_at;	/* 0: none pending */
+	int		 died;		/* the last one here died unasked */
 };
 
 static volatile sig_atomic_t	 sig_chld, sig_term, sig_quit, sig_hup;
@@ -316,6 +317,7 @@ master_spawn(struct worker_slot *s)
 		if (pidfh != NULL)
 			pidfile_close(pidfh);
 		metrics_child(s->proc, s->id);
+		worker_replaces_dead = s->died;
 		worker_main(s->id, listeners, nlisteners);
 		/* NOTREACHED */
 	}
@@ -395,6 +397,7 @@ master_reap(int stopping)
 			continue;
 		}
 		metrics_worker_restarted();
+		s->died = 1;
 		if (now - s->started < MASTER_CRASH_WINDOW_MS)
 			s->fails++;
 		else

@@ -167,6 +167,7 @@ void	*worker_db_tag(void);
 int64_t	 worker_now_ms(void);
 int64_t	 worker_now_us(void);
 extern int	 worker_id;
+extern int	 worker_replaces_dead;
 
 /* response.c */
 void	 response_send(struct client *, int, const char *, const char *,

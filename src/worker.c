@@ -43,6 +43,7 @@
 TAILQ_HEAD(clientlist, client);
 
 int				 worker_id;
+int				 worker_replaces_dead;	/* set by the master */
 int				 worker_epfd = -1;
 static struct clientlist	 clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct clientlist	 garbage = TAILQ_HEAD_INITIALIZER(garbage);
