@@ -2,7 +2,7 @@
  * ratelimit.c: request rate limits and brute-force throttling, counted in
  * shared memory so that every worker of an instance sees the same counts.
  *
- * Windows are fixed and aligned on the epoch, like the original's
+ * Request windows are fixed and aligned on the epoch, like the original's
  * (Grinberg's rate_limit decorator): with --rate-limit N/S a window ends
  * at the next multiple of S seconds, X-RateLimit-Reset names that instant
  * in epoch seconds, and the count starts again from zero there.  A fixed
@@ -21,7 +21,8 @@
  * shares the first one (counting can only be too strict, never lost).
  *
  * Brute force: failed password checks are counted per client address and
- * per username in the same table (--auth-fail-limit K/S, default 10/60).
+ * per username in the same table (--auth-fail-limit K/S, default 10/60),
+ * in fixed windows that start with the first failure (not aligned).
  * Each check is charged before argon2 runs and refunded when it succeeds,
  * so a concurrent burst is capped at K checks in flight, not only after K
  * failures have completed.  Past K the answer is 429 with Retry-After,
@@ -66,6 +67,7 @@ struct rl_shm {
 struct rl_limit {
 	unsigned int	 n;		/* 0: off */
 	unsigned int	 secs;
+	int		 aligned;	/* windows on multiples of secs */
 };
 
 static struct rl_shm	*rl_shm;
@@ -114,6 +116,7 @@ ratelimit_shm_attach(void *p)
 	if (rl_parse(conf->rate_limit, &rl_req, "rate-limit") == -1 ||
 	    rl_parse(conf->auth_fail_limit, &rl_fail, "auth-fail-limit") == -1)
 		return (-1);
+	rl_req.aligned = 1;
 	if (strcmp(conf->rate_limit_by, "user") == 0)
 		rl_by_user = 1;
 	else if (strcmp(conf->rate_limit_by, "addr") != 0) {
@@ -139,11 +142,29 @@ rl_hash(const char *key)
 	return (h == 0 ? 1 : h);
 }
 
-/* The window ending after now, in epoch seconds. */
+/*
+ * The end of the window a new count starts, in epoch seconds: the next
+ * multiple of secs for request limits (the original's), secs after the
+ * first failure for the brute-force throttle, so that an attacker cannot
+ * time a burst across an aligned boundary to get 2K guesses.
+ */
 static uint32_t
 rl_window_end(const struct rl_limit *l, time_t now)
 {
+	if (!l->aligned)
+		return ((uint32_t)now + l->secs);
 	return ((uint32_t)((now / l->secs) * l->secs + l->secs));
+}
+
+/* The count in state, if its window is the current one. */
+static uint32_t
+rl_current(const struct rl_limit *l, uint64_t st, time_t now)
+{
+	uint32_t	wend = (uint32_t)(st >> 32);
+
+	if (l->aligned)
+		return (wend == rl_window_end(l, now) ? (uint32_t)st : 0);
+	return (wend > (uint32_t)now ? (uint32_t)st : 0);
 }
 
 static struct rl_slot *
@@ -186,14 +207,14 @@ rl_count(const char *key, const struct rl_limit *l, int delta,
 {
 	struct rl_slot	*s;
 	time_t		 now = time(NULL);
-	uint32_t	 end = rl_window_end(l, now), cnt, wend;
+	uint32_t	 end, cnt;
 	uint64_t	 st, nst;
 
 	s = rl_slot_find(rl_hash(key), (uint32_t)now);
 	st = atomic_load(&s->state);
 	do {
-		wend = (uint32_t)(st >> 32);
-		cnt = wend == end ? (uint32_t)st : 0;
+		cnt = rl_current(l, st, now);
+		end = cnt > 0 ? (uint32_t)(st >> 32) : rl_window_end(l, now);
 		if (delta < 0) {
 			if (cnt == 0)
 				break;
@@ -216,13 +237,14 @@ rl_peek(const char *key, const struct rl_limit *l, uint32_t *reset)
 {
 	struct rl_slot	*s;
 	time_t		 now = time(NULL);
-	uint32_t	 end = rl_window_end(l, now);
+	uint32_t	 cnt;
 	uint64_t	 st;
 
 	s = rl_slot_find(rl_hash(key), (uint32_t)now);
 	st = atomic_load(&s->state);
-	*reset = end;
-	return ((uint32_t)(st >> 32) == end ? (uint32_t)st : 0);
+	cnt = rl_current(l, st, now);
+	*reset = cnt > 0 ? (uint32_t)(st >> 32) : rl_window_end(l, now);
+	return (cnt);
 }
 
 /*
