@@ -89,6 +89,27 @@ $r = with_token($srv, $tok, bearer => 1, path => "${BASE}039");
 is($r->{status}, 200, 'Bearer on an item: 200');
 is($r->{headers}{'x-ratelimit-limit'}, undef, 'no rate-limit headers when off');
 
+# --- a repeated token costs no database round trip ---------------------------
+
+$pg->psql(q{ALTER SYSTEM SET log_statement = 'all'});
+$pg->psql(q{SELECT pg_reload_conf()});
+sleep 0.5;
+with_token($srv, $tok) for 1 .. 2;
+sub executes
+{
+	my ($stmt) = @_;
+	return scalar(() = $pg->log_contents =~ /execute \Q$stmt\E\b/g);
+}
+my ($v0, $p0) = (executes('user_token_ver'), executes('px_page'));
+is(with_token($srv, $tok, bearer => $_ % 2)->{status}, 200, "token use $_")
+    for 1 .. 20;
+ok(wait_until(sub { executes('px_page') >= $p0 + 20 }, timeout => 3),
+    'the statement log sees the 20 page queries');
+is(executes('user_token_ver') - $v0, 0,
+    '20 token uses: no token version lookup (shared-memory cache)');
+$pg->psql(q{ALTER SYSTEM RESET log_statement});
+$pg->psql(q{SELECT pg_reload_conf()});
+
 # --- bad tokens ----------------------------------------------------------------
 
 my @sig = split //, (split /\./, $tok)[2];
