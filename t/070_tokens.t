@@ -216,6 +216,18 @@ is(with_token($short, make_token($KEY, {%c, sub => '12345'}))->{status},
 sleep 3;
 check_error(with_token($short, $tok), 401, 'token after its lifetime');
 $short->stop;
+my $ek = 'e' x 32;
+my $envk = StarterTest::Server->new(pg => $pg,
+    env => {STARTERD_TOKEN_KEY => $ek});
+is(with_token($envk, make_token($ek, \%c))->{status}, 200,
+    'key from STARTERD_TOKEN_KEY');
+is(with_token($envk, make_token($KEY, \%c))->{status}, 401,
+    '... and not the file\'s');
+$envk->stop;
+my $nokey = StarterTest::Server->new(pg => $pg, nowait => 1,
+    args => ['--token-key-file', StarterTest::basedir() . '/nonexistent']);
+ok(wait_until(sub { !$nokey->alive }, timeout => 5),
+    'a missing --token-key-file: starterd refuses to start');
 
 # --- two instances, one database ---------------------------------------------------
 
