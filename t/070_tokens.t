@@ -101,8 +101,10 @@ sub executes
 	return scalar(() = $pg->log_contents =~ /execute \Q$stmt\E\b/g);
 }
 my ($v0, $p0) = (executes('user_token_ver'), executes('px_page'));
-is(with_token($srv, $tok, bearer => $_ % 2)->{status}, 200, "token use $_")
-    for 1 .. 20;
+# Distinct pages, so that each one is a query (a response cache would
+# answer repeats without one): the statement log must see those.
+is(with_token($srv, $tok, bearer => $_ % 2, path => "$BASE?per_page=$_")
+    ->{status}, 200, "token use $_") for 1 .. 20;
 ok(wait_until(sub { executes('px_page') >= $p0 + 20 }, timeout => 3),
     'the statement log sees the 20 page queries');
 is(executes('user_token_ver') - $v0, 0,
