@@ -17,6 +17,15 @@ API_BIND=${API_BIND:-127.0.0.1}
 DB_PORT=${DB_PORT:-5432}
 export STACK_NAME IMAGE_TAG API_PORT API_BIND DB_PORT
 
+# A checksum of the settings that shape the containers, as a label on each:
+# podman-compose 1.0.x does not recreate a container whose configuration
+# changed, so stack_start compares it (docker compose does that itself).
+STACK_CONFIG=$(printf '%s|' "$IMAGE_TAG" "$API_BIND" "$API_PORT" \
+    "${DB_BIND:-}" "$DB_PORT" "${POSTGRES_USER:-}" "${POSTGRES_PASSWORD:-}" \
+    "${POSTGRES_DB:-}" "${ADMIN_USER:-}" "${ADMIN_PASSWORD:-}" \
+    "${LOAD_DEMO:-}" "${STARTERD_WORKERS:-}" | cksum | cut -d' ' -f1)
+export STACK_CONFIG
+
 API_IMAGE=starter/starter-api:$IMAGE_TAG
 DB_IMAGE=starter/postgres:$IMAGE_TAG
 # Every stage of both Dockerfiles carries this label (build cache included).
@@ -226,6 +235,9 @@ stack_start() {
 			if [ "$($E container inspect -f '{{.Image}}' "$(ctr "$_svc")")" != "$(image_id "$_img")" ]; then
 				say "replacing $(ctr "$_svc"): $_img was rebuilt"
 				quiet $E rm -f "$(ctr "$_svc")"
+			elif [ "$($E container inspect -f '{{index .Config.Labels "io.starterd.config"}}' "$(ctr "$_svc")")" != "$STACK_CONFIG" ]; then
+				say "replacing $(ctr "$_svc"): the settings changed"
+				quiet $E rm -f "$(ctr "$_svc")"
 			fi
 		done
 		_missing=
@@ -241,14 +253,16 @@ stack_start() {
 		fi
 		quiet $E start "$(ctr db)" || die "cannot start $(ctr db)"
 		wait_healthy db
-		quiet $E start "$(ctr api)" || die "cannot start $(ctr api)"
+		quiet $E start "$(ctr api)" ||
+		    die "cannot start $(ctr api) (is port $API_PORT free? API_PORT chooses another)"
 		wait_healthy api
 		_since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 		quiet $E start "$(ctr init)" || die "cannot start $(ctr init)"
 	else
 		compose up -d db || die "cannot start $(ctr db)"
 		wait_healthy db
-		compose up -d api || die "cannot start $(ctr api)"
+		compose up -d api ||
+		    die "cannot start $(ctr api) (is port $API_PORT free? API_PORT chooses another)"
 		wait_healthy api
 		_since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 		compose up -d --no-deps init || die "cannot start $(ctr init)"

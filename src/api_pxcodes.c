@@ -121,24 +121,35 @@ api_db_error(struct client *c, PGresult *res)
 }
 
 /*
- * Answer a 200 GET/HEAD representation with its ETag, honouring
- * If-Match and If-None-Match (RFC 9110 13.2.2 order).
+ * Answer a 200 GET/HEAD representation with its ETag, honouring the
+ * preconditions in RFC 9110 13.2.2 order: If-Match, (If-Unmodified-Since:
+ * ignored, there is no Last-Modified), If-None-Match, (If-Modified-Since:
+ * likewise).  etag may be NULL (computed here).  status is the
+ * Cache-Status parameters for this answer.
  */
 static void
-api_send_representation(struct client *c, struct buf *body)
+api_send_representation(struct client *c, struct buf *body, const char *tag,
+    const char *status)
 {
 	const char		*buf = BUF_PTR(&c->in);
 	const struct http_span	*h;
 	char			 etag[40];
 
-	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
-	response_header(c, "ETag: %s", etag);
+	if (tag == NULL)
+		etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
+	else
+		strlcpy(etag, tag, sizeof(etag));
 	if ((h = http_header_find(&c->req, buf, "If-Match")) != NULL &&
 	    http_etag_match(buf + h->off, h->len, etag, 0) != 1) {
-		buf_reset(&c->hdrs);
 		response_error(c, 412, "precondition failed");
 		return;
 	}
+	response_header(c, "ETag: %s", etag);
+	/* Authenticated: browsers may keep it, shared caches may not. */
+	response_header(c, "Cache-Control: private, no-cache");
+	if (status != NULL)
+		response_header(c, "Cache-Status: " STARTERD_NAME "; %s",
+		    status);
 	if ((h = http_header_find(&c->req, buf, "If-None-Match")) != NULL &&
 	    http_etag_match(buf + h->off, h->len, etag, 1) == 1) {
 		/* 304 repeats the validators; Content-Length is the 200's. */
@@ -147,6 +158,106 @@ api_send_representation(struct client *c, struct buf *body)
 		return;
 	}
 	response_json(c, 200, body);
+}
+
+/*
+ * A GET whose answer may come from the cache.  key says what shapes the
+ * bytes; version is the cache version read before the query was sent.
+ */
+struct get_ctx {
+	struct buf	 key;
+	uint64_t	 version;
+	long long	 page;
+	long long	 per_page;
+};
+
+static void
+get_ctx_free(struct get_ctx *g)
+{
+	if (g == NULL)
+		return;
+	buf_free(&g->key);
+	free(g);
+}
+
+/* Item key "I <scheme://host> <code>"; page key "C <base> page per_page". */
+static struct get_ctx *
+get_ctx_new(struct client *c, char kind, long long page, long long per_page)
+{
+	struct get_ctx	*g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return (NULL);
+	buf_init(&g->key, 1024);
+	buf_appendf(&g->key, "%c ", kind);
+	api_base(c, &g->key);
+	if (kind == 'I')
+		buf_appendf(&g->key, " %s", c->arg);
+	else
+		buf_appendf(&g->key, " %lld %lld", page, per_page);
+	g->page = page;
+	g->per_page = per_page;
+	return (g);
+}
+
+/*
+ * Try the cache.  Returns 1 when the request was answered from it.
+ * While the database is down a stale entry is better than a 503
+ * (stale-if-error): it is served with its Age and marked stale.
+ */
+static int
+api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
+{
+	struct buf	 body;
+	char		 etag[40], status[96];
+	long long	 age;
+	int		 stale, down;
+
+	if (!cache_enabled())
+		return (0);
+	down = db_failed || db_status() != DB_READY;
+	buf_init(&body, CLIENT_MAX_OUTPUT);
+	if (cache_lookup(BUF_PTR(&g->key), BUF_LEN(&g->key), down, &body,
+	    etag, sizeof(etag), &age, &stale) == -1) {
+		buf_free(&body);
+		return (0);
+	}
+	if (stale || down) {
+		/* Not revalidated: say so, and how old it is. */
+		response_header(c, "Age: %lld", age);
+		snprintf(status, sizeof(status), "hit; detail=\"stale: "
+		    "database unavailable\"");
+	} else
+		snprintf(status, sizeof(status), "hit");
+	api_send_representation(c, &body, etag, status);
+	buf_free(&body);
+	return (1);
+}
+
+/* A fresh representation from the database: store it, then answer. */
+static void
+api_answer_fresh(struct client *c, struct get_ctx *g, struct buf *body)
+{
+	char	etag[40];
+
+	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
+	if (cache_enabled())
+		cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key), g->version,
+		    BUF_PTR(body), BUF_LEN(body), etag);
+	api_send_representation(c, body, etag, cache_enabled() ?
+	    "fwd=miss; stored" : "fwd=bypass");
+}
+
+/* The database failed a GET: a stale cached copy, else the error. */
+static int
+api_get_failed(struct client *c, struct get_ctx *g, PGresult *res)
+{
+	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK))
+		return (0);
+	if (res == NULL && api_cache_answer(c, g, 1))
+		return (1);
+	return (api_db_error(c, res));
 }
 
 /* Count UTF-8 characters; -1 if s is not valid UTF-8 or has controls. */
@@ -278,11 +389,6 @@ api_field(struct client *c, cJSON *obj, const char *name, long maxchars,
 
 /* ---------------------------------------------------------- collection */
 
-struct page_arg {
-	long long	page;
-	long long	per_page;
-};
-
 static void
 api_page_link(struct client *c, struct buf *b, long long per_page,
     long long page)
@@ -300,13 +406,13 @@ api_page_link(struct client *c, struct buf *b, long long per_page,
 static void
 api_page_cb(struct client *c, PGresult *res, void *arg)
 {
-	struct page_arg	*pa = arg;
+	struct get_ctx	*pa = arg;
 	struct buf	 b;
 	long long	 total, pages;
 	int		 i, n, first = 1;
 
-	if (c == NULL || api_db_error(c, res)) {
-		free(pa);
+	if (c == NULL || api_get_failed(c, pa, res)) {
+		get_ctx_free(pa);
 		return;
 	}
 	n = PQntuples(res);
@@ -315,7 +421,7 @@ api_page_cb(struct client *c, PGresult *res, void *arg)
 	if (pa->page > (pages > 0 ? pages : 1)) {
 		response_error(c, 404, "page %lld is past the last page (%lld)",
 		    pa->page, pages);
-		free(pa);
+		get_ctx_free(pa);
 		return;
 	}
 	buf_init(&b, CLIENT_MAX_OUTPUT);
@@ -363,9 +469,9 @@ api_page_cb(struct client *c, PGresult *res, void *arg)
 	else
 		buf_appendstr(&b, "null");
 	buf_appendf(&b, ",\"total\":%lld}}\n", total);
-	api_send_representation(c, &b);
+	api_answer_fresh(c, pa, &b);
 	buf_free(&b);
-	free(pa);
+	get_ctx_free(pa);
 }
 
 /* page / per_page: absent -> default; otherwise a positive integer. */
@@ -396,7 +502,7 @@ api_query_int(struct client *c, const char *name, long long def,
 static void
 api_collection_get(struct client *c)
 {
-	struct page_arg	*pa;
+	struct get_ctx	*pa;
 	char		 lim[24], off[24];
 	const char	*p[2] = { lim, off };
 	long long	 page, per_page;
@@ -407,17 +513,21 @@ api_collection_get(struct client *c)
 		return;
 	if (per_page > PXCODES_MAX_PER_PAGE)
 		per_page = PXCODES_MAX_PER_PAGE;
-	if ((pa = malloc(sizeof(*pa))) == NULL) {
+	if ((pa = get_ctx_new(c, 'C', page, per_page)) == NULL) {
 		response_error(c, 500, "out of memory");
 		return;
 	}
-	pa->page = page;
-	pa->per_page = per_page;
+	if (api_cache_answer(c, pa, 0)) {
+		get_ctx_free(pa);
+		return;
+	}
 	snprintf(lim, sizeof(lim), "%lld", per_page);
 	snprintf(off, sizeof(off), "%lld", (page - 1) * per_page);
+	pa->version = cache_version();
 	if (db_submit(c, DB_PX_PAGE, 2, p, api_page_cb, pa) == -1) {
-		free(pa);
-		api_db_error(c, NULL);
+		if (!api_cache_answer(c, pa, 1))
+			api_db_error(c, NULL);
+		get_ctx_free(pa);
 	}
 }
 
@@ -523,20 +633,46 @@ api_item_doc(struct client *c, PGresult *res, struct buf *b, char *etag,
 static void
 api_item_get_cb(struct client *c, PGresult *res, void *arg)
 {
-	struct buf	b;
+	struct get_ctx	*g = arg;
+	struct buf	 b;
 
-	(void)arg;
-	if (c == NULL || api_db_error(c, res))
+	if (c == NULL || api_get_failed(c, g, res)) {
+		get_ctx_free(g);
 		return;
+	}
 	if (PQntuples(res) == 0) {
 		response_error(c, 404, "invalid resource URI");
+		get_ctx_free(g);
 		return;
 	}
 	buf_init(&b, 65536);
 	api_item_json(c, &b, res, 0);
 	buf_append(&b, "\n", 1);
-	api_send_representation(c, &b);
+	api_answer_fresh(c, g, &b);
 	buf_free(&b);
+	get_ctx_free(g);
+}
+
+static void
+api_item_get(struct client *c)
+{
+	struct get_ctx	*g;
+	const char	*p[1] = { c->arg };
+
+	if ((g = get_ctx_new(c, 'I', 0, 0)) == NULL) {
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	if (api_cache_answer(c, g, 0)) {
+		get_ctx_free(g);
+		return;
+	}
+	g->version = cache_version();
+	if (db_submit(c, DB_PX_GET, 1, p, api_item_get_cb, g) == -1) {
+		if (!api_cache_answer(c, g, 1))
+			api_db_error(c, NULL);
+		get_ctx_free(g);
+	}
 }
 
 /* A write's final answer: the item (PUT/PATCH), 201 (create) or 204. */
@@ -772,13 +908,10 @@ done:
 void
 api_pxcodes_item(struct client *c)
 {
-	const char	*p[1] = { c->arg };
-
 	switch (c->req.method) {
 	case HTTP_M_GET:
 	case HTTP_M_HEAD:
-		if (db_submit(c, DB_PX_GET, 1, p, api_item_get_cb, NULL) == -1)
-			api_db_error(c, NULL);
+		api_item_get(c);
 		return;
 	default:
 		api_item_write(c);

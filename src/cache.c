@@ -1,29 +1,505 @@
 /*
- * cache.c: invalidation entry point for NOTIFY "starterd" payloads.
- * (The shared-memory response cache builds on this.)
+ * cache.c: the shared-memory response cache, and the invalidation entry
+ * point for NOTIFY "starterd" payloads.
+ *
+ * What is cached: the bytes and ETag of a 200 GET representation, under a
+ * key made of everything that shapes those bytes (resource, canonical
+ * query, scheme and Host of the links).  A repeated GET, or a conditional
+ * one, is answered from here without a database round trip.
+ *
+ * Coherence: one version counter for starter_pxcodes lives in shared
+ * memory.  A worker reads it *before* it sends the query whose result it
+ * will store, and stores the entry under that version; a lookup serves an
+ * entry only if its version is still the current one.  The counter is
+ * bumped by the worker that committed a write (after the commit: read your
+ * writes) and by every worker that receives the table's NOTIFY, which the
+ * triggers of migration 002 send for any change by anyone (psql, COPY,
+ * TRUNCATE, another instance).  A result computed from data older than a
+ * bump therefore can never be served as current.
+ *
+ * Layout: the region is cut into CACHE_STRIPES stripes, each a small cache
+ * of its own: a robust process-shared mutex, hash buckets, entry slots and
+ * a pool of fixed 256-byte chunks; an entry's key and body are a chain of
+ * chunks.  Eviction is CLOCK over the entry slots (a hit sets the
+ * reference bit, the hand clears it or evicts).  Everything is indexed by
+ * int32 offsets, never pointers.
+ *
+ * Worker death: the mutexes are PTHREAD_MUTEX_ROBUST.  If a worker dies
+ * holding one (SIGKILL in mid-store), the next locker gets EOWNERDEAD and
+ * empties that stripe before marking the mutex consistent, so a half-
+ * written entry is never read and the stripe is never left locked.  The
+ * critical sections are short (a hash walk and one memcpy of at most one
+ * body), so a mutex costs less than a lock-free scheme would in copies.
  */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
 
 #include "starterd.h"
 
-/* table: the changed table's name, or NULL when anything may have. */
-int
-cache_notify(const char *table)
+#define CACHE_STRIPES		16
+#define CACHE_CHUNK		256
+#define CACHE_MIN_SIZE		(1024 * 1024)
+#define CACHE_MAX_ENTRY_FRAC	4	/* an entry takes <= 1/4 of a stripe */
+
+struct cache_entry {
+	uint64_t	 hash;
+	uint64_t	 version;
+	int64_t		 stored;	/* CLOCK_REALTIME seconds, for Age */
+	int32_t		 next;		/* bucket chain or free list */
+	int32_t		 first;		/* first chunk */
+	uint32_t	 keylen;
+	uint32_t	 bodylen;
+	uint32_t	 nchunks;
+	uint8_t		 used;
+	uint8_t		 ref;		/* CLOCK reference bit */
+	char		 etag[40];
+};
+
+struct cache_stripe {
+	pthread_mutex_t	 mtx;
+	int32_t		 free_entry;
+	int32_t		 free_chunk;
+	int32_t		 nfree_chunks;
+	int32_t		 hand;
+	uint64_t	 hits, misses, stores, evictions, invalidations;
+	uint64_t	 stale, resets;
+};
+
+struct cache_shm {
+	_Atomic uint64_t version;	/* starter_pxcodes */
+	int32_t		 nbuckets;	/* per stripe */
+	int32_t		 nentries;
+	int32_t		 nchunks;
+	size_t		 stripe_bytes;
+	size_t		 off_buckets, off_entries, off_next, off_chunks;
+};
+
+static struct cache_shm	*cache;
+
+/* ---------------------------------------------------------------- layout */
+
+static struct cache_stripe *
+cache_stripe(int i)
 {
-	if (table == NULL || strcmp(table, "starter_users") == 0)
-		auth_cache_flush();
-	return (0);
+	return ((struct cache_stripe *)((char *)(cache + 1) +
+	    (size_t)i * cache->stripe_bytes));
+}
+
+#define S_BUCKETS(s)	((int32_t *)((char *)(s) + cache->off_buckets))
+#define S_ENTRIES(s)	((struct cache_entry *)((char *)(s) + \
+			    cache->off_entries))
+#define S_NEXT(s)	((int32_t *)((char *)(s) + cache->off_next))
+#define S_CHUNK(s, i)	((char *)(s) + cache->off_chunks + \
+			    (size_t)(i) * CACHE_CHUNK)
+
+static size_t
+cache_align(size_t n)
+{
+	return ((n + 63) & ~(size_t)63);
 }
 
 size_t
 cache_shm_size(void)
 {
-	return (0);
+	if (conf->cache_size <= 0)
+		return (0);
+	if (conf->cache_size < CACHE_MIN_SIZE)
+		return (CACHE_MIN_SIZE);
+	return ((size_t)conf->cache_size);
 }
 
+/* Empty a stripe: every entry and chunk on its free list. */
+static void
+cache_stripe_reset(struct cache_stripe *s)
+{
+	struct cache_entry	*e = S_ENTRIES(s);
+	int32_t			*b = S_BUCKETS(s), *nx = S_NEXT(s);
+	int32_t			 i;
+
+	for (i = 0; i < cache->nbuckets; i++)
+		b[i] = -1;
+	for (i = 0; i < cache->nentries; i++) {
+		memset(&e[i], 0, sizeof(e[i]));
+		e[i].next = i + 1 < cache->nentries ? i + 1 : -1;
+	}
+	for (i = 0; i < cache->nchunks; i++)
+		nx[i] = i + 1 < cache->nchunks ? i + 1 : -1;
+	s->free_entry = 0;
+	s->free_chunk = 0;
+	s->nfree_chunks = cache->nchunks;
+	s->hand = 0;
+}
+
+/* Master, before fork: carve the region, initialise the mutexes. */
 int
 cache_shm_attach(void *p)
 {
-	(void)p;
+	pthread_mutexattr_t	 ma;
+	size_t			 total = cache_shm_size(), per, hdr;
+	size_t			 per_chunk;
+	int			 i;
+
+	if (p == NULL || total == 0) {
+		cache = NULL;
+		return (0);
+	}
+	cache = p;
+	per = (total - sizeof(*cache)) / CACHE_STRIPES;
+	per &= ~(size_t)63;
+	hdr = cache_align(sizeof(struct cache_stripe));
+	/*
+	 * Per chunk: its bytes, its next link, half an entry slot and half
+	 * a bucket (one entry per two chunks on average: an item fits one
+	 * chunk, a page of 100 items takes about fifty).
+	 */
+	per_chunk = CACHE_CHUNK + sizeof(int32_t) +
+	    (sizeof(struct cache_entry) + sizeof(int32_t)) / 2 + 1;
+	cache->nchunks = (int32_t)((per - hdr - 4 * 64) / per_chunk);
+	cache->nentries = cache->nchunks / 2;
+	cache->nbuckets = cache->nentries;
+	cache->off_buckets = hdr;
+	cache->off_entries = cache_align(cache->off_buckets +
+	    (size_t)cache->nbuckets * sizeof(int32_t));
+	cache->off_next = cache_align(cache->off_entries +
+	    (size_t)cache->nentries * sizeof(struct cache_entry));
+	cache->off_chunks = cache_align(cache->off_next +
+	    (size_t)cache->nchunks * sizeof(int32_t));
+	cache->stripe_bytes = per;
+	if (cache->nentries < 4 || cache->off_chunks +
+	    (size_t)cache->nchunks * CACHE_CHUNK > per)
+		return (-1);
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	for (i = 0; i < CACHE_STRIPES; i++) {
+		struct cache_stripe *s = cache_stripe(i);
+
+		if (pthread_mutex_init(&s->mtx, &ma) != 0)
+			return (-1);
+		cache_stripe_reset(s);
+	}
+	pthread_mutexattr_destroy(&ma);
+	log_debug("cache: %d stripes x %d entries, %d chunks of %d bytes",
+	    CACHE_STRIPES, cache->nentries, cache->nchunks, CACHE_CHUNK);
+	return (0);
+}
+
+static int
+cache_lock(struct cache_stripe *s)
+{
+	int	rv = pthread_mutex_lock(&s->mtx);
+
+	if (rv == EOWNERDEAD) {
+		/* Its owner died inside: trust nothing in it. */
+		cache_stripe_reset(s);
+		s->resets++;
+		pthread_mutex_consistent(&s->mtx);
+		log_warnx("cache: a worker died holding a stripe; emptied it");
+		return (0);
+	}
+	return (rv == 0 ? 0 : -1);
+}
+
+static void
+cache_unlock(struct cache_stripe *s)
+{
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* FNV-1a, 64 bits: the stripe, the bucket and a quick key filter. */
+static uint64_t
+cache_hash(const char *k, size_t len)
+{
+	uint64_t	h = 1469598103934665603ULL;
+	size_t		i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return (h);
+}
+
+/* ------------------------------------------------------------- entries */
+
+/* Compare or copy bytes [off, off+len) of an entry's chunk chain. */
+static int
+cache_chain_io(struct cache_stripe *s, const struct cache_entry *e,
+    size_t off, size_t len, const char *cmp, struct buf *out)
+{
+	int32_t	 c = e->first, *nx = S_NEXT(s);
+	size_t	 pos = 0, n, skip;
+
+	while (c != -1 && len > 0) {
+		if (pos + CACHE_CHUNK <= off) {
+			pos += CACHE_CHUNK;
+			c = nx[c];
+			continue;
+		}
+		skip = off > pos ? off - pos : 0;
+		n = CACHE_CHUNK - skip;
+		if (n > len)
+			n = len;
+		if (cmp != NULL) {
+			if (memcmp(S_CHUNK(s, c) + skip, cmp, n) != 0)
+				return (-1);
+			cmp += n;
+		} else if (buf_append(out, S_CHUNK(s, c) + skip, n) == -1)
+			return (-1);
+		off += n;
+		len -= n;
+		pos += CACHE_CHUNK;
+		c = nx[c];
+	}
+	return (len == 0 ? 0 : -1);
+}
+
+static void
+cache_evict(struct cache_stripe *s, int32_t idx)
+{
+	struct cache_entry	*e = S_ENTRIES(s), *x = &e[idx];
+	int32_t			*b = &S_BUCKETS(s)[x->hash %
+				    (uint64_t)cache->nbuckets];
+	int32_t			*nx = S_NEXT(s), c, last;
+
+	while (*b != -1 && *b != idx)
+		b = &e[*b].next;
+	if (*b == idx)
+		*b = x->next;
+	if ((c = x->first) != -1) {
+		for (last = c; nx[last] != -1; last = nx[last])
+			;
+		nx[last] = s->free_chunk;
+		s->free_chunk = c;
+		s->nfree_chunks += (int32_t)x->nchunks;
+	}
+	memset(x, 0, sizeof(*x));
+	x->first = -1;
+	x->next = s->free_entry;
+	s->free_entry = idx;
+}
+
+static int32_t
+cache_find(struct cache_stripe *s, uint64_t h, const char *key, size_t klen)
+{
+	struct cache_entry	*e = S_ENTRIES(s);
+	int32_t			 i = S_BUCKETS(s)[h % (uint64_t)cache->nbuckets];
+
+	for (; i != -1; i = e[i].next)
+		if (e[i].hash == h && e[i].keylen == klen &&
+		    cache_chain_io(s, &e[i], 0, klen, key, NULL) == 0)
+			return (i);
+	return (-1);
+}
+
+/* CLOCK: clear reference bits until an unreferenced entry is found. */
+static int
+cache_evict_one(struct cache_stripe *s)
+{
+	struct cache_entry	*e = S_ENTRIES(s);
+	int32_t			 n;
+
+	for (n = 0; n < 2 * cache->nentries + 1; n++) {
+		int32_t i = s->hand;
+
+		s->hand = (s->hand + 1) % cache->nentries;
+		if (!e[i].used)
+			continue;
+		if (e[i].ref) {
+			e[i].ref = 0;
+			continue;
+		}
+		cache_evict(s, i);
+		s->evictions++;
+		return (0);
+	}
+	return (-1);
+}
+
+/* --------------------------------------------------------------- API */
+
+int
+cache_enabled(void)
+{
+	return (cache != NULL);
+}
+
+/* The version to record before sending a query whose result is stored. */
+uint64_t
+cache_version(void)
+{
+	return (cache ? atomic_load(&cache->version) : 0);
+}
+
+/*
+ * Look key up.  On a hit the body is appended to body, etag filled, *age
+ * set to the entry's age in seconds and 0 returned.  allow_stale serves an
+ * entry whose version moved (the database is unreachable: stale-if-error);
+ * *stale says whether that happened.
+ */
+int
+cache_lookup(const char *key, size_t klen, int allow_stale, struct buf *body,
+    char *etag, size_t etaglen, long long *age, int *stale)
+{
+	struct cache_stripe	*s;
+	struct cache_entry	*e;
+	uint64_t		 h;
+	int32_t			 i;
+	int			 rv = -1;
+
+	*stale = 0;
+	if (cache == NULL)
+		return (-1);
+	h = cache_hash(key, klen);
+	s = cache_stripe((int)(h % CACHE_STRIPES));
+	if (cache_lock(s) == -1)
+		return (-1);
+	if ((i = cache_find(s, h, key, klen)) == -1) {
+		s->misses++;
+		goto done;
+	}
+	e = &S_ENTRIES(s)[i];
+	if (e->version != atomic_load(&cache->version)) {
+		if (!allow_stale) {
+			cache_evict(s, i);
+			s->invalidations++;
+			s->misses++;
+			goto done;
+		}
+		*stale = 1;
+		s->stale++;
+	}
+	if (cache_chain_io(s, e, e->keylen, e->bodylen, NULL, body) == -1) {
+		s->misses++;
+		goto done;
+	}
+	e->ref = 1;
+	strlcpy(etag, e->etag, etaglen);
+	*age = (long long)(time(NULL) - e->stored);
+	if (*age < 0)
+		*age = 0;
+	s->hits++;
+	rv = 0;
+done:
+	cache_unlock(s);
+	return (rv);
+}
+
+/* Store a 200 representation computed from data read at version v. */
+void
+cache_store(const char *key, size_t klen, uint64_t v, const char *body,
+    size_t blen, const char *etag)
+{
+	struct cache_stripe	*s;
+	struct cache_entry	*e;
+	uint64_t		 h;
+	size_t			 total, off, n;
+	int32_t			 i, c, need, prev = -1, *nx;
+
+	if (cache == NULL || v != atomic_load(&cache->version))
+		return;		/* already outdated */
+	total = klen + blen;
+	need = (int32_t)((total + CACHE_CHUNK - 1) / CACHE_CHUNK);
+	if (need == 0 || need > cache->nchunks / CACHE_MAX_ENTRY_FRAC)
+		return;
+	h = cache_hash(key, klen);
+	s = cache_stripe((int)(h % CACHE_STRIPES));
+	if (cache_lock(s) == -1)
+		return;
+	if ((i = cache_find(s, h, key, klen)) != -1)
+		cache_evict(s, i);
+	while (s->nfree_chunks < need || s->free_entry == -1)
+		if (cache_evict_one(s) == -1)
+			goto done;
+	i = s->free_entry;
+	e = &S_ENTRIES(s)[i];
+	s->free_entry = e->next;
+	memset(e, 0, sizeof(*e));
+	nx = S_NEXT(s);
+	e->first = -1;
+	for (off = 0; off < total; off += n) {
+		c = s->free_chunk;
+		s->free_chunk = nx[c];
+		s->nfree_chunks--;
+		nx[c] = -1;
+		if (prev == -1)
+			e->first = c;
+		else
+			nx[prev] = c;
+		prev = c;
+		n = total - off > CACHE_CHUNK ? CACHE_CHUNK : total - off;
+		/* key bytes first, then body bytes */
+		if (off + n <= klen)
+			memcpy(S_CHUNK(s, c), key + off, n);
+		else if (off >= klen)
+			memcpy(S_CHUNK(s, c), body + (off - klen), n);
+		else {
+			memcpy(S_CHUNK(s, c), key + off, klen - off);
+			memcpy(S_CHUNK(s, c) + (klen - off), body,
+			    n - (klen - off));
+		}
+	}
+	e->nchunks = (uint32_t)need;
+	e->hash = h;
+	e->version = v;
+	e->stored = (int64_t)time(NULL);
+	e->keylen = (uint32_t)klen;
+	e->bodylen = (uint32_t)blen;
+	e->used = 1;
+	e->ref = 0;
+	strlcpy(e->etag, etag, sizeof(e->etag));
+	e->next = S_BUCKETS(s)[h % (uint64_t)cache->nbuckets];
+	S_BUCKETS(s)[h % (uint64_t)cache->nbuckets] = i;
+	s->stores++;
+done:
+	cache_unlock(s);
+}
+
+void
+cache_stats(struct cache_stats *st)
+{
+	int	i;
+
+	memset(st, 0, sizeof(*st));
+	if (cache == NULL)
+		return;
+	for (i = 0; i < CACHE_STRIPES; i++) {
+		struct cache_stripe *s = cache_stripe(i);
+
+		if (cache_lock(s) == -1)
+			continue;
+		st->hits += s->hits;
+		st->misses += s->misses;
+		st->stores += s->stores;
+		st->evictions += s->evictions;
+		st->invalidations += s->invalidations;
+		st->stale += s->stale;
+		st->resets += s->resets;
+		cache_unlock(s);
+	}
+	st->version = atomic_load(&cache->version);
+}
+
+/*
+ * A table changed (NOTIFY payload, or our own committed write); NULL when
+ * anything may have changed (a reconnect: notifications were missed).
+ */
+int
+cache_notify(const char *table)
+{
+	if (table == NULL || strcmp(table, "starter_users") == 0)
+		auth_cache_flush();
+	if (cache != NULL && (table == NULL ||
+	    strcmp(table, "starter_pxcodes") == 0))
+		atomic_fetch_add(&cache->version, 1);
 	return (0);
 }

@@ -386,6 +386,28 @@ master_reload(int argc, char **argv)
 	}
 }
 
+/*
+ * Every worker has exited: nobody writes the shared memory any more, so
+ * reading its counters cannot race or wedge anything.
+ */
+static void
+master_log_stats(void)
+{
+	struct cache_stats	st;
+
+	cache_stats(&st);
+	if (cache_enabled())
+		log_info("cache: %llu hits, %llu misses, %llu stored, "
+		    "%llu evictions, %llu invalidations, %llu stale served, "
+		    "%llu stripe resets", (unsigned long long)st.hits,
+		    (unsigned long long)st.misses,
+		    (unsigned long long)st.stores,
+		    (unsigned long long)st.evictions,
+		    (unsigned long long)st.invalidations,
+		    (unsigned long long)st.stale,
+		    (unsigned long long)st.resets);
+}
+
 int
 master_run(struct config *c)
 {
@@ -491,6 +513,7 @@ master_run(struct config *c)
 	}
 	if (pidfh != NULL)
 		pidfile_remove(pidfh);
+	master_log_stats();
 	log_info("stopped");
 	return (0);
 }

@@ -273,7 +273,19 @@ size_t	 ratelimit_shm_size(void);
 int	 ratelimit_shm_attach(void *);
 
 /* cache.c */
+struct cache_stats {
+	uint64_t	hits, misses, stores, evictions, invalidations;
+	uint64_t	stale, resets, version;
+};
+
 int	 cache_notify(const char *);
+int	 cache_enabled(void);
+uint64_t cache_version(void);
+int	 cache_lookup(const char *, size_t, int, struct buf *, char *, size_t,
+	    long long *, int *);
+void	 cache_store(const char *, size_t, uint64_t, const char *, size_t,
+	    const char *);
+void	 cache_stats(struct cache_stats *);
 size_t	 cache_shm_size(void);
 int	 cache_shm_attach(void *);
 

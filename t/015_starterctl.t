@@ -174,4 +174,4 @@ is($pg->psql('SELECT count(*) FROM starter_pxcodes',
     dbname => 'import_check'), 100,
     'load-demo over the original import: still 100 rows');
 
-done_testing();
+finish();

@@ -284,4 +284,4 @@ check_error(get("${BASE}'%20OR%20'1'='1"), 404, 'SQL-looking item code');
 	$c->close;
 }
 
-done_testing();
+finish();

@@ -267,6 +267,60 @@ is(db_procedure('T101R'), 'WITH CHARSET', '412 DELETE kept the row');
 	    WHERE pxcode = 'RACE1'}), 1, 'concurrent POSTs: one row');
 }
 
+# --- every worker sees every write at once (no stale answers) --------------------
+
+{
+	my $code = 'COH1';
+	is(send_json('POST', $BASE, {pxcode => $code, procedure => 'V0'})
+	    ->{status}, 201, 'coherence: POST');
+	my $stale = 0;
+	my $old_etag;
+	for my $i (1 .. 10) {
+		my $p = send_json('PUT', "$BASE$code", {procedure => "V$i"});
+		$stale++ unless $p->{status} == 200;
+		for (1 .. 4) {		# fresh connections: any worker
+			my $g = call('GET', "$BASE$code");
+			$stale++ unless ($g->{json}{procedure} // '') eq "V$i";
+		}
+		if (defined $old_etag) {
+			my $c = call('GET', "$BASE$code",
+			    headers => {'If-None-Match' => $old_etag});
+			$stale++ unless $c->{status} == 200;
+		}
+		$old_etag = call('GET', "$BASE$code")->{headers}{etag};
+	}
+	is($stale, 0, 'coherence: after each PUT every GET sees it, '
+	    . 'and the old ETag no longer matches');
+
+	my $total = call('GET', "$BASE?per_page=1")->{json}{meta}{total};
+	is(send_json('POST', $BASE, {pxcode => 'COH2', procedure => 'X'})
+	    ->{status}, 201, 'coherence: a second POST');
+	my @t = map { call('GET', "$BASE?per_page=1")->{json}{meta}{total} }
+	    1 .. 4;
+	is("@t", join(' ', ($total + 1) x 4),
+	    'coherence: every worker counts the new row at once');
+	is(call('DELETE', "${BASE}COH2")->{status}, 204, 'coherence: DELETE');
+	my @s = map { call('GET', "${BASE}COH2")->{status} } 1 .. 4;
+	is("@s", '404 404 404 404', 'coherence: every worker sees the DELETE');
+	@t = map { call('GET', "$BASE?per_page=1")->{json}{meta}{total} }
+	    1 .. 4;
+	is("@t", join(' ', ($total) x 4),
+	    'coherence: every worker counts the DELETE at once');
+
+	# A change made in the database directly shows within seconds.
+	call('GET', "$BASE$code") for 1 .. 4;
+	$pg->psql("UPDATE starter_pxcodes SET procedure = 'BY SQL' "
+	    . "WHERE pxcode = '$code'");
+	ok(wait_until(sub {
+		for (1 .. 4) {
+			return 0 unless (call('GET', "$BASE$code")->{json}{procedure}
+			    // '') eq 'BY SQL';
+		}
+		return 1;
+	}, timeout => 5, interval => 0.2),
+	    'an UPDATE made with psql is served within 5 s');
+}
+
 # --- 405 and OPTIONS ---------------------------------------------------------
 
 sub allow_set
@@ -307,4 +361,4 @@ for my $case ([$BASE, [qw(GET HEAD POST OPTIONS)]],
 	check_common_headers($o, "OPTIONS $path");
 }
 
-done_testing();
+finish();

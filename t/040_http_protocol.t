@@ -225,6 +225,28 @@ sub expect_error_close
 	$c->close;
 }
 
+# --- request targets and versions ---------------------------------------------
+
+{
+	my $r = request($srv, 'GET', "http://localhost${BASE}039", @AUTH);
+	is($r->{status}, 200, 'absolute-form request target: 200');
+	is($r->{json}{pxcode}, '039', 'absolute-form request target: the item');
+	expect_error_close("GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505,
+	    'HTTP/2.0 request line');
+	$r = request($srv, 'TRACE', '/healthz');
+	is($r->{status}, 405, 'TRACE: 405, not echoed');
+	unlike($r->{body}, qr/TRACE \/healthz/, 'TRACE: request not reflected');
+}
+TODO: {
+	local $TODO = 'RFC 9112 2.6: a higher minor version SHOULD be served '
+	    . 'as HTTP/1.1';
+	my ($d) = StarterTest::raw($srv,
+	    "GET /healthz HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n",
+	    timeout => 5);
+	my @r = parse_responses($d);
+	is(@r ? $r[0]{status} : 0, 200, 'HTTP/1.2 request: served as 1.1');
+}
+
 # --- limits ------------------------------------------------------------------------
 
 {
@@ -445,4 +467,4 @@ my $fast = StarterTest::Server->new(pg => $pg,
 }
 $fast->stop;
 
-done_testing();
+finish();

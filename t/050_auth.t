@@ -160,4 +160,4 @@ unlike($log, qr/\Q${\ encode_base64("carol:$PW", '')}\E/,
     'log does not contain an Authorization value');
 unlike($log, qr/nimda/, 'log does not contain a wrong password');
 
-done_testing();
+finish();
