@@ -227,6 +227,7 @@ is(with_token($envk, make_token($KEY, \%c))->{status}, 401,
     '... and not the file\'s');
 $envk->stop;
 my $nokey = StarterTest::Server->new(pg => $pg, nowait => 1,
+    expect_fail => 1,
     args => ['--token-key-file', StarterTest::basedir() . '/nonexistent']);
 ok(wait_until(sub { !$nokey->alive }, timeout => 5),
     'a missing --token-key-file: starterd refuses to start');
@@ -303,4 +304,4 @@ is(with_token($srv, $tok)->{status}, 200,
 is(request($srv, 'GET', $BASE, auth => 'weak:wpw')->{status}, 200,
     'the password still works after the re-hash');
 
-done_testing();
+finish();

@@ -119,8 +119,9 @@ is(request($bu, 'GET', "${BASE}039", auth => 'bob:bpw')->{status}, 200,
 $bu->stop;
 
 my $bad = StarterTest::Server->new(pg => $pg, nowait => 1,
+    expect_fail => 1,
     args => ['--rate-limit', '5/x']);
 ok(wait_until(sub { !$bad->alive }, timeout => 5),
     '--rate-limit 5/x: starterd refuses to start');
 
-done_testing();
+finish();

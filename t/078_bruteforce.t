@@ -175,4 +175,4 @@ for my $round (1 .. 3) {
 ok($diff < 0.10, sprintf('medians differ by %.1f%% (< 10%%)', 100 * $diff));
 $tm->stop;
 
-done_testing();
+finish();
