@@ -77,7 +77,7 @@ check_error(with_token($srv, $tok, path => '/auth/request-token'), 401,
 check_error(request($srv, 'POST', '/auth/request-token', auth =>
     'admin:admin'), 405, 'POST request-token');
 
-# --- using it ------------------------------------------------------------------
+# --- using it ----------------------------------------------------------------
 
 $r = with_token($srv, $tok);
 is($r->{status}, 200, 'token as Basic username with empty password: 200')
@@ -112,7 +112,7 @@ is(executes('user_token_ver') - $v0, 0,
 $pg->psql(q{ALTER SYSTEM RESET log_statement});
 $pg->psql(q{SELECT pg_reload_conf()});
 
-# --- bad tokens ----------------------------------------------------------------
+# --- bad tokens --------------------------------------------------------------
 
 my @sig = split //, (split /\./, $tok)[2];
 $sig[5] = $sig[5] eq 'A' ? 'B' : 'A';
@@ -156,7 +156,7 @@ is(with_token($srv, '', bearer => 1)->{status}, 401, 'empty Bearer: 401');
 	    . '(medians %.2f and %.2f ms)', $a * 1000, $b * 1000));
 }
 
-# --- revocation ------------------------------------------------------------------
+# --- revocation --------------------------------------------------------------
 
 my ($r2, $tok2) = get_token($srv);
 is(with_token($srv, $tok2)->{status}, 200, 'second token works');
@@ -188,7 +188,7 @@ is(starterctl($pg, 'deluser', 'dora')->{rc}, 0, 'deluser dora');
 ok(wait_until(sub { with_token($srv, $tokd)->{status} == 401 }, timeout => 2),
     'token of a deleted user: 401');
 
-# --- expiry and a known key ------------------------------------------------------
+# --- expiry and a known key --------------------------------------------------
 
 my $keyfile = StarterTest::basedir() . '/token.key';
 my $KEY = 'k' x 40;
@@ -205,7 +205,8 @@ is(with_token($srv, $tok)->{status}, 401,
 my $uid = $pg->psql(q{SELECT id FROM starter_users WHERE username = 'admin'});
 my $ver = $pg->psql(q{SELECT token_version FROM starter_users
     WHERE username = 'admin'});
-my %c = (sub => "$uid", name => 'admin', iat => int(time), exp => int(time) + 60,
+my %c = (sub => "$uid", name => 'admin', iat => int(time),
+    exp => int(time) + 60,
     ver => 0 + $ver);
 is(with_token($short, make_token($KEY, \%c))->{status}, 200,
     'token made outside with the key: 200');
@@ -232,7 +233,7 @@ my $nokey = StarterTest::Server->new(pg => $pg, nowait => 1,
 ok(wait_until(sub { !$nokey->alive }, timeout => 5),
     'a missing --token-key-file: starterd refuses to start');
 
-# --- two instances, one database ---------------------------------------------------
+# --- two instances, one database ---------------------------------------------
 
 my $other = StarterTest::Server->new(pg => $pg);
 ($r, $tok) = get_token($srv, 'admin:n3w');
@@ -247,7 +248,7 @@ unlike($srv->log_contents . $other->log_contents, qr/\Q$tok\E/,
     'the token is not in the logs');
 $other->stop;
 
-# --- --auth modes -------------------------------------------------------------------
+# --- --auth modes ------------------------------------------------------------
 
 my $tonly = StarterTest::Server->new(pg => $pg, args => ['--auth', 'token']);
 ($r, $tok) = get_token($tonly, 'admin:n3w');
@@ -264,7 +265,7 @@ check_error(with_token($ponly, $tok, bearer => 1), 401,
     '--auth password: token refused');
 $ponly->stop;
 
-# --- the original's flow with httpie --------------------------------------------------
+# --- the original's flow with httpie -----------------------------------------
 
 SKIP: {
 	my $http = (grep { -x "$_/http" } split /:/, $ENV{PATH})[0];
@@ -286,7 +287,7 @@ SKIP: {
 	like($h2->{out}, qr/"items"/, '... with the items');
 }
 
-# --- rehash at login --------------------------------------------------------------
+# --- rehash at login ---------------------------------------------------------
 
 my $ra = starterctl($pg, '--argon2-memory', 64, '--argon2-time', 1,
     'adduser', '--password-stdin', 'weak', {stdin => "wpw\n"});

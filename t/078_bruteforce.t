@@ -49,7 +49,7 @@ sub good_latencies
 	return (\@t, $bad // 0);
 }
 
-# --- 200 wrong passwords in a burst ----------------------------------------------
+# --- 200 wrong passwords in a burst ------------------------------------------
 
 my $srv = StarterTest::Server->new(pg => $pg, workers => 2);
 my ($before) = good_latencies($srv, 5);		# warms the credential cache
@@ -116,7 +116,7 @@ $r = request($srv, 'GET', $BASE, auth => 'nosuchuser:x');
 is($r->{status}, 429, 'a different (unknown) user from that address: 429');
 $srv->stop;
 
-# --- per username and per address, through a trusted proxy -------------------------
+# --- per username and per address, through a trusted proxy -------------------
 
 my $px = StarterTest::Server->new(pg => $pg, args => ['--trusted-proxy',
     '127.0.0.1', '--auth-fail-limit', '3/60', '--auth-cache-ttl', 0]);
@@ -144,7 +144,7 @@ $ok += from('10.3.0.1', 'admin:admin')->{status} == 200 for 1 .. 12;
 is($ok, 12, '12 successful logins in a row from one address: all 200');
 $px->stop;
 
-# --- unknown user vs wrong password: equal time --------------------------------------
+# --- unknown user vs wrong password: equal time ------------------------------
 
 my $tm = StarterTest::Server->new(pg => $pg, workers => 1,
     args => ['--auth-fail-limit', 'off']);
@@ -162,7 +162,8 @@ for my $round (1 .. 3) {
 			    auth => "$who:wrong$i");
 			push @{$t{$who eq 'admin' ? 'known' : 'unknown'}},
 			    time - $t0;
-			die "unexpected $r->{status}" unless $r->{status} == 401;
+			die "unexpected $r->{status}"
+			    unless $r->{status} == 401;
 		}
 	}
 	($mk, $mu) = (median(@{$t{known}}), median(@{$t{unknown}}));
