@@ -26,6 +26,8 @@
  * is still current (starterd_rehash(), migration 003).
  */
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -50,6 +52,7 @@
 #define AUTH_MAX_HEADER		1024
 #define AUTH_CACHE_SLOTS	4096	/* power of two */
 #define AUTH_KEYLEN		32
+#define AUTH_THREAD_NICE	10	/* argon2 yields to the event loop */
 
 struct auth_job {
 	TAILQ_ENTRY(auth_job)	 entry;
@@ -185,6 +188,13 @@ auth_main(void *arg)
 	uint64_t	 one = 1;
 
 	(void)arg;
+	/*
+	 * Linux nice values are per thread: a lower priority here keeps a
+	 * burst of password checks from taking the CPU away from the event
+	 * loop, which serves every client with a cached credential or token.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    AUTH_THREAD_NICE);
 	pthread_mutex_lock(&auth_mtx);
 	for (;;) {
 		while (!auth_stop && TAILQ_EMPTY(&auth_todo))

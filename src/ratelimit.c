@@ -198,8 +198,8 @@ rl_slot_find(uint64_t h, uint32_t now)
 
 /*
  * Count one call (delta 1) or refund one (delta -1) against key; returns
- * the count after it and the window's end.  With cap set, a call over the
- * limit is not counted (so the count stays at limit + 1).
+ * the count after it and the window's end.  A call over the limit is not
+ * counted: the count stays capped at limit + 1.
  */
 static uint32_t
 rl_count(const char *key, const struct rl_limit *l, int delta,
@@ -228,22 +228,6 @@ rl_count(const char *key, const struct rl_limit *l, int delta,
 	if (delta > 0 && cnt > l->n)
 		cnt = l->n + 1;
 	*reset = end;
-	return (cnt);
-}
-
-/* Without counting: how many calls key made in the current window. */
-static uint32_t
-rl_peek(const char *key, const struct rl_limit *l, uint32_t *reset)
-{
-	struct rl_slot	*s;
-	time_t		 now = time(NULL);
-	uint32_t	 cnt;
-	uint64_t	 st;
-
-	s = rl_slot_find(rl_hash(key), (uint32_t)now);
-	st = atomic_load(&s->state);
-	cnt = rl_current(l, st, now);
-	*reset = cnt > 0 ? (uint32_t)(st >> 32) : rl_window_end(l, now);
 	return (cnt);
 }
 
@@ -347,21 +331,28 @@ int
 ratelimit_auth_begin(struct client *c, const char *user, char *addr)
 {
 	char		 ka[RL_KEY_MAX], ku[RL_KEY_MAX];
-	uint32_t	 ra, ru, ca, cu, reset;
+	uint32_t	 ra, ru;
 	long long	 left;
 
 	rl_client_addr(c, addr, RATELIMIT_ADDR_MAX);
 	if (rl_fail.n == 0)
 		return (0);
 	rl_fail_keys(addr, user, ka, ku);
-	ca = rl_peek(ka, &rl_fail, &ra);
-	cu = rl_peek(ku, &rl_fail, &ru);
-	if (ca < rl_fail.n && cu < rl_fail.n) {
-		(void)rl_count(ka, &rl_fail, 1, &reset);
-		(void)rl_count(ku, &rl_fail, 1, &reset);
-		return (0);
+	/*
+	 * Charge first, look after: two workers cannot both take the last
+	 * check.  A count past the limit stays capped at limit + 1.
+	 */
+	if (rl_count(ka, &rl_fail, 1, &ra) > rl_fail.n) {
+		left = (long long)ra - (long long)time(NULL);
+		goto fail;
 	}
-	left = (long long)(ra > ru ? ra : ru) - (long long)time(NULL);
+	if (rl_count(ku, &rl_fail, 1, &ru) > rl_fail.n) {
+		(void)rl_count(ka, &rl_fail, -1, &ra);	/* not its fault */
+		left = (long long)ru - (long long)time(NULL);
+		goto fail;
+	}
+	return (0);
+fail:
 	response_header(c, "Retry-After: %lld", left < 1 ? 1 : left);
 	return (-1);
 }

@@ -43,7 +43,10 @@ sub good_latencies
 		my $t0 = time;
 		my $r = $c->request('GET', "${BASE}039", auth => 'admin:admin');
 		push @t, time - $t0;
-		$bad++ if $r->{status} != 200;
+		if ($r->{status} != 200) {
+			$bad++;
+			diag('good client: ' . explain_response($r));
+		}
 	}
 	$c->close;
 	return (\@t, $bad // 0);
@@ -60,21 +63,30 @@ my $cpu0 = cpu_of($srv);
 # The attacker: 200 connections, 200 wrong passwords sent at once.
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
-	my @c = map { StarterTest::Conn->new($srv) } 1 .. 200;
-	$_->send(build_request('GET', $BASE, auth => "admin:guess$_",
-	    port => $srv->port)) for @c;
+	# Never die here: the harness's END block would stop the servers.
 	my %st;
 	my $ra = 1;
-	for (@c) {
-		my $r = $_->read_response(method => 'GET', timeout => 30);
-		my $s = $r ? $r->{status} : 0;
-		$st{$s}++;
-		$ra = 0 if $s == 429 && ($r->{headers}{'retry-after'} // '')
-		    !~ /^\d+$/;
+	eval {
+		my @c = grep { defined } map { eval {
+		    StarterTest::Conn->new($srv) } } 1 .. 200;
+		$st{noconn} = 200 - @c if @c < 200;
+		$_->send(build_request('GET', $BASE, auth => "admin:guess$_",
+		    port => $srv->port)) for @c;
+		for (@c) {
+			my $r = $_->read_response(method => 'GET',
+			    timeout => 30);
+			my $s = $r ? $r->{status} : 0;
+			$st{$s}++;
+			$ra = 0 if $s == 429 &&
+			    ($r->{headers}{'retry-after'} // '') !~ /^\d+$/;
+		}
+		1;
+	} or $st{died} = 1;
+	if (open my $fh, '>', StarterTest::basedir() . '/burst') {
+		print $fh join(' ', map { "$_=$st{$_}" } sort keys %st),
+		    " ra=$ra\n";
+		close $fh;
 	}
-	open my $fh, '>', StarterTest::basedir() . '/burst' or POSIX::_exit(1);
-	print $fh join(' ', map { "$_=$st{$_}" } sort keys %st), " ra=$ra\n";
-	close $fh;
 	POSIX::_exit(0);
 }
 # Sample the good client for as long as the burst lasts.
@@ -92,7 +104,7 @@ my $cpu = cpu_of($srv) - $cpu0;
 open my $bf, '<', StarterTest::basedir() . '/burst';
 my $line = <$bf> // '';
 close $bf;
-my %st = $line =~ /(\d+)=(\d+)/g;
+my %st = $line =~ /(\w+)=(\d+)/g;
 my ($ra) = $line =~ /ra=(\d)/;
 diag("burst: $line");
 is(($st{401} // 0) + ($st{429} // 0), 200, 'every attempt got 401 or 429');
@@ -107,7 +119,11 @@ diag(sprintf('good client: before median %.2f max %.2f ms; during median '
     . '%.2f max %.2f ms; worker CPU during the burst %.2f s (%.1f s wall)',
     1000 * median(@$before), 1000 * $bmax, 1000 * median(@$during),
     1000 * $dmax, $cpu, $burst_time));
-ok($dmax < $bmax + 0.1, 'good client waits less than 100 ms longer');
+# Every request within 100 ms of the slowest before; the machine may be
+# shared (and sanitizer builds are slow), so 1% of the samples may miss it.
+my $late = grep { $_ >= $bmax + 0.1 } @$during;
+ok($late <= @$during / 100, "good client waits less than 100 ms longer "
+    . "($late of " . scalar(@$during) . ' requests did not)');
 ok($cpu < 2, sprintf('workers used %.2f s of CPU for the burst (not pinned '
     . 'by 200 argon2 runs)', $cpu));
 my $r = request($srv, 'GET', $BASE, auth => 'admin:guess');
@@ -156,7 +172,9 @@ my ($diff, $mk, $mu);
 for my $round (1 .. 3) {
 	my %t;
 	for my $i (1 .. 20) {
-		for my $who ('admin', "ghost$i") {
+		# Alternate which goes first, so that order cannot bias.
+		for my $who ($i % 2 ? ('admin', "ghost$i")
+		    : ("ghost$i", 'admin')) {
 			my $t0 = time;
 			my $r = request($tm, 'GET', $BASE,
 			    auth => "$who:wrong$i");
