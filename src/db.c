@@ -1,10 +1,19 @@
 /*
  * db.c: the worker's one PostgreSQL connection, asynchronous end to end.
  *
- * libpq runs in non-blocking pipeline mode: every query is sent at once,
- * followed by its own sync point so that one failing statement never
- * aborts another client's, and results come back in order.  The socket
- * sits in the worker's epoll set; a query costs no thread and no wait.
+ * libpq runs in non-blocking pipeline mode: every query is sent at once
+ * and results come back in order.  The socket sits in the worker's epoll
+ * set; a query costs no thread and no wait.
+ *
+ * Group commit: the queries submitted during one turn of the event loop
+ * share one sync point (db_loop_end), so they run as one implicit
+ * transaction and many clients' writes cost one WAL flush instead of one
+ * each.  No answer is given before its batch's sync arrives, i.e. before
+ * the commit.  If any statement of a batch fails, the whole batch was
+ * rolled back: every query of it is sent again on its own ("solo", with
+ * its own sync), so one client's error never becomes another's, and a
+ * statement that failed for its own reasons (bad data, timeout) is not
+ * run twice.
  *
  * States: DB_CONNECTING (PQconnectPoll driven by the loop; queries are
  * queued, bounded), DB_READY, DB_DOWN (queries fail at once so clients get
@@ -29,6 +38,7 @@
 #define DB_CONNECT_TIMEOUT_MS	5000
 #define DB_BACKOFF_MIN_MS	100
 #define DB_BACKOFF_MAX_MS	2000
+#define DB_MAX_BATCH		64	/* queries per sync point */
 
 struct db_query {
 	TAILQ_ENTRY(db_query)	 entry;
@@ -40,6 +50,8 @@ struct db_query {
 	char			*params[DB_MAX_PARAMS];
 	PGresult		*res;
 	int			 done;	/* got the NULL after the result */
+	int			 solo;	/* own sync point: never batched */
+	int			 write;	/* changes data: commits */
 };
 TAILQ_HEAD(db_queue, db_query);
 
@@ -127,6 +139,9 @@ static struct db_queue	 db_wait = TAILQ_HEAD_INITIALIZER(db_wait);
 static int		 db_nqueued;
 static int		 db_ever_connected;
 static int		 db_logged_down;	/* said so once per outage */
+static int		 db_unsynced;	/* queries sent since the last sync */
+static int		 db_syncs;	/* sync points sent, not yet answered */
+static int		 db_unsynced_writes;
 
 static void	db_connect(void);
 static void	db_lost(const char *);
@@ -180,6 +195,20 @@ db_watch(uint32_t events)
 		(void)worker_watch(EPOLL_CTL_MOD, fd, events, worker_db_tag());
 }
 
+/* End the current batch: one sync point for what was sent since. */
+static int
+db_sync(void)
+{
+	if (db_unsynced == 0)
+		return (0);
+	db_unsynced = 0;
+	db_unsynced_writes = 0;
+	if (!PQpipelineSync(db_conn))
+		return (-1);
+	db_syncs++;
+	return (0);
+}
+
 /* Put one query on the wire (pipeline mode); -1 if the link broke. */
 static int
 db_send(struct db_query *q)
@@ -192,9 +221,14 @@ db_send(struct db_query *q)
 		ok = PQsendQueryPrepared(db_conn, db_stmts[q->stmt].name,
 		    q->nparams, (const char *const *)q->params, NULL, NULL,
 		    0);
-	if (!ok || !PQpipelineSync(db_conn))
+	if (!ok)
 		return (-1);
 	TAILQ_INSERT_TAIL(&db_sent, q, entry);
+	db_unsynced++;
+	if (q->write)
+		db_unsynced_writes++;
+	if ((q->solo || db_unsynced >= DB_MAX_BATCH) && db_sync() == -1)
+		return (-1);
 	return (0);
 }
 
@@ -235,6 +269,7 @@ db_setup_entry(void)
 
 	if ((q = db_query_new(NULL, DB_NSTMTS, NULL, NULL)) == NULL)
 		return (-1);
+	q->solo = 1;
 	db_nqueued++;
 	if (db_send(q) == -1) {
 		db_nqueued--;
@@ -332,6 +367,9 @@ db_lost(const char *why)
 	}
 	db_st = DB_DOWN;
 	db_want_write = 0;
+	db_unsynced = 0;
+	db_unsynced_writes = 0;
+	db_syncs = 0;
 	db_retry_at = worker_now_ms() + db_backoff;
 	db_backoff = db_backoff * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS :
 	    db_backoff * 2;
@@ -394,6 +432,69 @@ db_init(const char *dsn, int worker)
 	return (0);
 }
 
+static int
+db_failed(const struct db_query *q)
+{
+	ExecStatusType	st;
+
+	if (q->res == NULL)
+		return (1);
+	st = PQresultStatus(q->res);
+	return (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK);
+}
+
+/*
+ * A sync point arrived: the queries answered before it form the batch it
+ * ends.  If all succeeded they are committed: complete them.  Otherwise
+ * the batch was rolled back: complete only a statement that failed on its
+ * own account and send the rest again, each alone.
+ */
+static void
+db_batch_done(void)
+{
+	struct db_queue	 batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct db_query	*q;
+	const char	*state;
+	int		 n = 0, failed = 0;
+
+	while ((q = TAILQ_FIRST(&db_sent)) != NULL && q->done) {
+		TAILQ_REMOVE(&db_sent, q, entry);
+		TAILQ_INSERT_TAIL(&batch, q, entry);
+		n++;
+		failed |= db_failed(q);
+	}
+	while ((q = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, q, entry);
+		if (failed && n > 1 && db_conn != NULL && q->stmt != DB_NSTMTS) {
+			state = db_sqlstate(q->res);
+			/*
+			 * Retry all but a statement that failed by itself:
+			 * a constraint or serialization failure may have
+			 * come from a neighbour in the batch, so it is
+			 * retried too.
+			 */
+			if (q->res == NULL || PQresultStatus(q->res) !=
+			    PGRES_FATAL_ERROR || strncmp(state, "23", 2) == 0 ||
+			    strncmp(state, "40", 2) == 0) {
+				if (q->res != NULL)
+					PQclear(q->res);
+				q->res = NULL;
+				q->done = 0;
+				q->solo = 1;
+				if (db_send(q) == -1) {
+					TAILQ_INSERT_TAIL(&db_wait, q, entry);
+					db_lost(PQerrorMessage(db_conn));
+					continue;
+				}
+				continue;
+			}
+		}
+		db_complete(q);
+	}
+	if (db_conn != NULL)
+		db_flush();
+}
+
 /* Read what the server sent; complete every query whose sync arrived. */
 static void
 db_read(void)
@@ -401,7 +502,6 @@ db_read(void)
 	struct db_query	*q;
 	PGnotify	*n;
 	PGresult	*res;
-	ExecStatusType	 st;
 
 	if (!PQconsumeInput(db_conn)) {
 		db_lost(PQerrorMessage(db_conn));
@@ -411,9 +511,23 @@ db_read(void)
 		cache_notify(n->extra);
 		PQfreemem(n);
 	}
-	while (db_conn != NULL && !PQisBusy(db_conn)) {
-		q = TAILQ_FIRST(&db_sent);
+	/*
+	 * Only results of batches whose sync point was sent can come: asking
+	 * libpq for more (queries queued by the callbacks below, not yet
+	 * synced) would never end.
+	 */
+	while (db_conn != NULL && db_syncs > 0 && !PQisBusy(db_conn)) {
+		/* The query being answered: the first not yet done. */
+		TAILQ_FOREACH(q, &db_sent, entry)
+			if (!q->done)
+				break;
 		res = PQgetResult(db_conn);
+		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			db_syncs--;
+			db_batch_done();
+			continue;
+		}
 		if (q == NULL) {
 			if (res == NULL)
 				break;
@@ -424,14 +538,7 @@ db_read(void)
 			q->done = 1;
 			continue;
 		}
-		st = PQresultStatus(res);
-		if (st == PGRES_PIPELINE_SYNC) {
-			PQclear(res);
-			TAILQ_REMOVE(&db_sent, q, entry);
-			db_complete(q);
-			continue;
-		}
-		if (q->res == NULL && !q->done)
+		if (q->res == NULL)
 			q->res = res;
 		else
 			PQclear(res);
@@ -490,6 +597,8 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 		}
 	}
 	q->nparams = nparams;
+	q->write = stmt != DB_USER_BY_NAME && stmt != DB_PX_GET &&
+	    stmt != DB_PX_PAGE && stmt != DB_PING;
 	if (c != NULL)
 		worker_hold(c);
 	db_nqueued++;
@@ -503,8 +612,33 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 		db_lost(PQerrorMessage(db_conn));
 		return (0);
 	}
-	db_flush();
 	return (0);
+}
+
+/*
+ * The end of a turn of the event loop: close the batch of queries sent
+ * during it with one sync point, and push it to the server.
+ */
+void
+db_loop_end(void)
+{
+	if (db_st != DB_READY || db_conn == NULL)
+		return;
+	/*
+	 * Writes wait while a batch is in flight: its answer comes within a
+	 * round trip, and everything that arrived meanwhile then commits
+	 * together.  Under load batches grow by themselves; alone, a write
+	 * is sent at once.  (Reads are answered from the cache mostly; the
+	 * ones sharing a held batch wait the same round trip.)
+	 */
+	if (db_unsynced_writes > 0 && db_syncs > 0 &&
+	    db_unsynced < DB_MAX_BATCH)
+		return;
+	if (db_sync() == -1) {
+		db_lost(PQerrorMessage(db_conn));
+		return;
+	}
+	db_flush();
 }
 
 enum db_state

@@ -64,17 +64,19 @@ response_send(struct client *c, int status, const char *ctype,
 	int		 rv = 0;
 
 	/*
-	 * 204 has no Content-Length (RFC 9110 8.6: MUST NOT); a 304 carries
-	 * the length and type of the representation it stands for.
+	 * 204 must not carry Content-Length (RFC 9110 8.6); on 304 it may,
+	 * but clients built on the classic http_parser (wrk, older node)
+	 * then wait for a body that never comes, so it is left out, as
+	 * nginx does.
 	 */
 	rv |= buf_appendf(o, "HTTP/1.1 %d %s\r\nServer: " STARTERD_NAME
 	    "\r\nDate: %s\r\n", status, http_status_reason(status),
 	    response_date());
-	if (status != 204)
+	if (nobody)
+		rv |= buf_appendf(o, "Content-Type: %s\r\n", ctype);
+	else
 		rv |= buf_appendf(o, "Content-Type: %s\r\nContent-Length: "
 		    "%zu\r\n", ctype, len);
-	if (status == 204)
-		rv |= buf_appendf(o, "Content-Type: %s\r\n", ctype);
 	if (!c->keepalive)
 		rv |= buf_appendstr(o, "Connection: close\r\n");
 	else if (c->req.version_minor == 0)

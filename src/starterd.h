@@ -232,6 +232,7 @@ int	 db_submit(struct client *, enum db_stmt, int, const char *const *,
 	    db_cb, void *);
 void	 db_event(uint32_t);
 void	 db_tick(int64_t);
+void	 db_loop_end(void);
 enum db_state db_status(void);
 int	 db_fd(void);
 int	 db_retry_after(void);

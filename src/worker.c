@@ -777,6 +777,7 @@ worker_main(int id, struct listener *l, int nl)
 		}
 		now = worker_now_ms();
 		db_tick(now);
+		db_loop_end();
 		if (now >= next_sweep) {
 			worker_sweep(now);
 			next_sweep = now + WORKER_SWEEP_MS;

@@ -256,7 +256,7 @@ is(db_procedure('T101R'), 'WITH CHARSET', '412 DELETE kept the row');
 	$_->send(build_request('POST', $BASE, host => $HOST, @AUTH,
 	    body => $body, headers => {'Content-Type' => 'application/json'}))
 	    for @c;
-	my @st = map { my $x = $_->read_response; $x ? $x->{status} : 0 } @c;
+	my @st = map { $_ ? $_->{status} : 0 } read_all(\@c, timeout => 10);
 	$_->close for @c;
 	is(scalar(grep { $_ == 201 } @st), 1,
 	    '8 concurrent POSTs of one code: exactly one 201');

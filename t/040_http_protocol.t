@@ -362,15 +362,13 @@ expect_error_close("GARBAGE\r\n\r\n", 400, 'malformed request line');
 	is($r->{status}, 200, 'a complete request next to 6 stalled ones: 200');
 	ok(time - $t0 < 3, 'a complete request next to 6 stalled ones: prompt');
 	$_->send("Host: x\r\n\r\n") for @slow;
-	my $ok = grep { my $x = $_->read_response; $x && $x->{status} == 200 }
-	    @slow;
+	my $ok = grep { $_ && $_->{status} == 200 } read_all(\@slow);
 	is($ok, 6, 'the stalled requests complete when their bytes arrive');
 	$_->close for @slow;
 
 	my @conns = map { conn() } 1 .. 40;
 	$_->send(build_request('GET', "${BASE}039", @AUTH)) for @conns;
-	$ok = grep { my $x = $_->read_response; $x && $x->{status} == 200 }
-	    @conns;
+	$ok = grep { $_ && $_->{status} == 200 } read_all(\@conns, timeout => 15);
 	is($ok, 40, '40 concurrent connections: all answered');
 	$_->close for @conns;
 }

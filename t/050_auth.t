@@ -145,8 +145,8 @@ check_401(request($srv, 'GET', "${BASE}039", auth => 'carol:c0l'),
 		$c->send(build_request('GET', "${BASE}039", auth => $cred));
 	}
 	my $t0 = time;
-	my $bad = grep { my $x = $_->read_response(timeout => 20);
-	    !$x || $x->{status} != $_->{want} } @c;
+	my @r = read_all(\@c, timeout => 15);
+	my $bad = grep { !$r[$_] || $r[$_]{status} != $c[$_]{want} } 0 .. $#c;
 	is($bad, 0, '12 concurrent clients, good and bad credentials: right answers');
 	ok(time - $t0 < 15, '12 concurrent clients: answered in bounded time');
 	$_->close for @c;

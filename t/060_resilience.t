@@ -86,6 +86,15 @@ ok(wait_until(sub { all_ok(4) }, timeout => 10),
 
 # --- database outage ----------------------------------------------------------------
 
+# Two views of the outage: this server with its response cache (README:
+# cached GETs are answered stale, marked so; everything else gets 503), and
+# one started with -C 0, where every API request gets 503 as issue 2 says.
+my $nocache = StarterTest::Server->new(pg => $pg, args => ['-C', '0']);
+sub api_nc { return request($nocache, 'GET', $ITEM, @AUTH, timeout => 10); }
+is(api_nc()->{status}, 200, 'cache-less server: 200 before the outage');
+my $before = api();
+is($before->{status}, 200, 'cached item fetched before the outage');
+
 ok($pg->stop('fast'), 'PostgreSQL stopped');
 {
 	my $all503 = 1;
@@ -93,7 +102,7 @@ ok($pg->stop('fast'), 'PostgreSQL stopped');
 	my $last;
 	for (1 .. 6) {
 		my $t0 = time;
-		my $r = api();
+		my $r = api_nc();
 		my $dt = time - $t0;
 		$maxdt = $dt if $dt > $maxdt;
 		$last = $r;
@@ -101,15 +110,27 @@ ok($pg->stop('fast'), 'PostgreSQL stopped');
 		diag("during the outage: " . explain_response($r))
 		    unless $r->{status} == 503;
 	}
-	ok($all503, 'API requests during the outage: 503');
+	ok($all503, 'API requests during the outage (-C 0): 503');
 	ok($maxdt < 6, sprintf('API requests during the outage: answered '
 	    . 'promptly (slowest %.1f s)', $maxdt));
-	check_error($last, 503, 'API request during the outage');
+	check_error($last, 503, 'API request during the outage (-C 0)');
 	like($last->{headers}{'retry-after'} // '', qr/^\d+$/,
-	    'API request during the outage: Retry-After in seconds');
+	    'API request during the outage (-C 0): Retry-After in seconds');
+
+	# With the cache: a copy fetched before is served, marked stale.
+	my $r = api();
+	is($r->{status}, 200, 'cached item during the outage: served');
+	is($r->{body}, $before->{body},
+	    'cached item during the outage: the body fetched before');
+	is($r->{headers}{etag}, $before->{headers}{etag},
+	    'cached item during the outage: the same ETag');
+	like($r->{headers}{'cache-status'} // '', qr/stale/,
+	    'cached item during the outage: Cache-Status says stale');
+	like($r->{headers}{age} // '', qr/^\d+$/,
+	    'cached item during the outage: Age header');
 
 	# Never requested before: nothing any cache could answer with.
-	my $r = request($srv, 'GET', '/api/v1.0/pxcodes/057', @AUTH, timeout => 10);
+	$r = request($srv, 'GET', '/api/v1.0/pxcodes/057', @AUTH, timeout => 10);
 	check_error($r, 503, 'never-requested item during the outage');
 	like($r->{headers}{'retry-after'} // '', qr/^\d+$/,
 	    'never-requested item during the outage: Retry-After');
@@ -125,6 +146,8 @@ ok($pg->stop('fast'), 'PostgreSQL stopped');
 	    headers => {'Content-Type' => 'application/json'},
 	    body => '{"pxcode":"DOWN1","procedure":"X"}');
 	is($r->{status}, 503, 'POST during the outage: 503');
+	like($r->{headers}{'retry-after'} // '', qr/^\d+$/,
+	    'POST during the outage: Retry-After');
 	ok($srv->alive, 'the master is still up during the outage');
 	is(scalar($srv->worker_pids), 2, 'both workers still up');
 }
@@ -156,6 +179,9 @@ ok($pg->start, 'PostgreSQL started again');
 	}
 	is($ok, 6, 'writes work after the restart (6 POSTs, both workers)');
 	ok(all_ok(6), 'reads work after the restart');
+	ok(wait_until(sub { api_nc()->{status} == 200 }, timeout => 15,
+	    interval => 0.25), 'cache-less server: recovers as well');
+	$nocache->stop;
 }
 
 # An outage seen by a keep-alive connection: the connection still works after.

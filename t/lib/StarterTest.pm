@@ -38,19 +38,23 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(request raw build_request parse_responses jsonify etag_of
     wait_until top_builddir top_srcdir run_cmd starterctl check_error
-    check_common_headers explain_response finish);
+    check_common_headers explain_response finish read_all);
 
 our $TIMEOUT = 10;		# default per-response read timeout, seconds
 
 $SIG{PIPE} = 'IGNORE';		# a server closing early must not kill us
 
-# Interrupted (Ctrl-C, prove's timeout): exit through the END block so that
-# no server or cluster outlives the test.
+# Interrupted (Ctrl-C, prove's timeout, our own watchdog): exit through the
+# END block so that no server or cluster outlives the test.  The watchdog
+# bounds a whole script even when a hung server makes every read time out.
 my $MAIN_PID = $$;
-for my $sig (qw(INT TERM HUP)) {
+alarm($ENV{STARTERD_TEST_TIMEOUT} // 180);
+for my $sig (qw(INT TERM HUP ALRM)) {
 	$SIG{$sig} = sub {
 		POSIX::_exit(1) if $$ != $MAIN_PID;
-		print STDERR "# caught SIG$sig, cleaning up\n";
+		print STDERR $sig eq 'ALRM'
+		    ? "# test script timed out (STARTERD_TEST_TIMEOUT), "
+		    . "cleaning up\n" : "# caught SIG$sig, cleaning up\n";
 		exit 1;
 	};
 }
@@ -442,6 +446,19 @@ sub raw
 	my $data = $c->{rbuf};
 	$c->close;
 	return wantarray ? ($data, $closed) : $data;
+}
+
+# read_all(\@conns, timeout => S, method => M): one response from each
+# connection, all within one shared deadline; undef for those that gave none.
+sub read_all
+{
+	my ($conns, %opt) = @_;
+	my $deadline = time + ($opt{timeout} // $TIMEOUT);
+	return map {
+		my $left = $deadline - time;
+		$_->read_response(method => $opt{method},
+		    timeout => $left > 0.2 ? $left : 0.2);
+	} @$conns;
 }
 
 # request($srv, METHOD, PATH, %opt): one request on a fresh connection;
