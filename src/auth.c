@@ -280,7 +280,12 @@ auth_cache_slot(const unsigned char *key)
 	return (&auth_shm->slots[h & (AUTH_CACHE_SLOTS - 1)]);
 }
 
-/* Copy the slot for key if it holds a live entry; 0 on a hit. */
+/*
+ * Copy the slot for key if it holds a live entry; 0 on a hit, 1 when the
+ * slot holds these very credentials from an older generation or past
+ * their time (they were right then: re-verify, but it is no guess), -1
+ * otherwise.
+ */
 static int
 auth_cache_find(const unsigned char *key, int *user_id, char *user,
     size_t userlen)
@@ -297,10 +302,11 @@ auth_cache_find(const unsigned char *key, int *user_id, char *user,
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return (-1);
-	if (copy.expires <= worker_now_ms() ||
-	    copy.gen != atomic_load(&auth_shm->gen) ||
-	    CRYPTO_memcmp(copy.key, key, AUTH_KEYLEN) != 0)
+	if (CRYPTO_memcmp(copy.key, key, AUTH_KEYLEN) != 0)
 		return (-1);
+	if (copy.expires <= worker_now_ms() ||
+	    copy.gen != atomic_load(&auth_shm->gen))
+		return (1);	/* verified before, but no longer valid */
 	*user_id = copy.user_id;
 	copy.user[sizeof(copy.user) - 1] = '\0';
 	strlcpy(user, copy.user, userlen);
@@ -449,7 +455,7 @@ auth_check(struct client *c)
 	unsigned char		 key[AUTH_KEYLEN];
 	unsigned int		 keylen = 0;
 	size_t			 vlen;
-	int			 n, pw_only, rv = AUTH_FAIL;
+	int			 n, pw_only, known, rv = AUTH_FAIL;
 
 	pw_only = (c->route->flags & ROUTE_PASSWORD) != 0;
 	h = http_header_find(&c->req, buf, "Authorization");
@@ -493,8 +499,8 @@ auth_check(struct client *c)
 	/* HMAC over "user\0password": the cache key, never the secret. */
 	HMAC(EVP_sha256(), auth_shm->secret, sizeof(auth_shm->secret),
 	    (unsigned char *)cred, (size_t)n, key, &keylen);
-	if (auth_cache_find(key, &c->user_id, c->username,
-	    sizeof(c->username)) == 0) {
+	if ((known = auth_cache_find(key, &c->user_id, c->username,
+	    sizeof(c->username))) == 0) {
 		atomic_fetch_add_explicit(&auth_shm->hits, 1,
 		    memory_order_relaxed);
 		rv = AUTH_OK;
@@ -504,12 +510,20 @@ auth_check(struct client *c)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto done;
 	strlcpy(j->user, cred, sizeof(j->user));
-	if (ratelimit_auth_begin(c, j->user, j->rladdr) == -1) {
-		auth_job_free(j);
-		rv = AUTH_THROTTLED;
-		goto done;
+	/*
+	 * Credentials verified before (the cache was flushed by a change to
+	 * any user, a reconnect or a respawn, or they expired) are checked
+	 * again without a charge: the whole herd of clients re-verifying at
+	 * once must not look like a guessing burst.  A guess never matches.
+	 */
+	if (known != 1) {
+		if (ratelimit_auth_begin(c, j->user, j->rladdr) == -1) {
+			auth_job_free(j);
+			rv = AUTH_THROTTLED;
+			goto done;
+		}
+		j->charged = 1;
 	}
-	j->charged = 1;
 	memcpy(j->key, key, sizeof(key));
 	/*
 	 * The generation before the lookup: if the user changes while we

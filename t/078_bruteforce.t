@@ -160,6 +160,27 @@ $ok += from('10.3.0.1', 'admin:admin')->{status} == 200 for 1 .. 12;
 is($ok, 12, '12 successful logins in a row from one address: all 200');
 $px->stop;
 
+# --- a herd re-verifying after a flush is not a burst -------------------------
+
+my $hd = StarterTest::Server->new(pg => $pg, args => ['--auth-fail-limit',
+    '3/60']);
+is(request($hd, 'GET', "${BASE}039", auth => 'admin:admin')->{status}, 200,
+    'herd: admin verified once');
+# Any change to starter_users flushes every credential (the NOTIFY path).
+$pg->psql(q{UPDATE starter_users SET username = username WHERE false});
+sleep 0.5;
+{
+	my @c = map { StarterTest::Conn->new($hd) } 1 .. 12;
+	$_->send(build_request('GET', "${BASE}039", auth => 'admin:admin',
+	    port => $hd->port)) for @c;
+	my @st = map { my $r = $_->read_response(method => 'GET');
+	    $r ? $r->{status} : 0 } @c;
+	$_->close for @c;
+	is_deeply([sort @st], [(200) x 12], '12 concurrent re-verifications '
+	    . 'of known credentials after a flush, limit 3: all 200');
+}
+$hd->stop;
+
 # --- unknown user vs wrong password: equal time ------------------------------
 
 my $tm = StarterTest::Server->new(pg => $pg, workers => 1,
