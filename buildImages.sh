@@ -2,7 +2,7 @@
 # Build the images of the Docker stack: starter/starter-api (docker/Dockerfile)
 # and starter/postgres (docker/db/Dockerfile, which takes starterctl from the
 # first).  Extra arguments go to every `build` (e.g. --no-cache).
-# Engine and settings: see docker/lib.sh and docker/README.docker.md.
+# Engine and settings: see docker/lib.sh and the README (section Docker).
 . "$(dirname "$0")/docker/lib.sh"
 engine_select
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Remove everything of the Docker stack: containers, network, the database
 # volume (ALL ITS DATA), the images and their build cache.
-# See docker/README.docker.md.
+# See the README (section Docker).
 . "$(dirname "$0")/docker/lib.sh"
 engine_select
 stack_down volume

@@ -112,6 +112,11 @@ api_db_error(struct client *c, PGresult *res)
 	} else if (strcmp(state, "57014") == 0) {
 		response_header(c, "Retry-After: 1");
 		response_error(c, 503, "the query took too long");
+	} else if (strncmp(state, "57P", 3) == 0 ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0) {
+		/* Server shutting down, connection trouble, no resources. */
+		response_header(c, "Retry-After: %d", db_retry_after());
+		response_error(c, 503, "the database is unavailable");
 	} else {
 		log_warnx("database error %s: %s", state,
 		    PQresultErrorMessage(res));
@@ -215,7 +220,12 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 
 	if (!cache_enabled())
 		return (0);
-	down = db_failed || db_status() != DB_READY;
+	/*
+	 * Stale only when the database is known to be unreachable: a
+	 * worker still making its first connection (just respawned) must
+	 * not serve what other workers' writes made outdated.
+	 */
+	down = db_failed || db_status() == DB_DOWN;
 	buf_init(&body, CLIENT_MAX_OUTPUT);
 	if (cache_lookup(BUF_PTR(&g->key), BUF_LEN(&g->key), down, &body,
 	    etag, sizeof(etag), &age, &stale) == -1) {

@@ -546,3 +546,11 @@ done:
 	explicit_bzero(key, sizeof(key));
 	return (rv);
 }
+
+/* The credential cache's counters, for /metrics (metrics.c). */
+void
+auth_stats(uint64_t *hits, uint64_t *misses)
+{
+	*hits = auth_shm ? atomic_load(&auth_shm->hits) : 0;
+	*misses = auth_shm ? atomic_load(&auth_shm->misses) : 0;
+}

@@ -403,12 +403,16 @@ config_usage(FILE *fp)
 	    "default.\n");
 }
 
+static int	config_dsn(struct config *, int);
+
 /*
  * Load everything.  Returns 0, or exits: 0 after -h/-V, 2 on a usage
- * error, 1 on a bad config file or value.
+ * error, 1 on a bad config file or value.  With reload set (SIGHUP: argv
+ * was accepted once already), returns -1 instead of exiting on a bad
+ * file or value; c is then only good for free(c->dsn).
  */
-int
-config_load(struct config *c, int argc, char **argv)
+static int
+config_parse(struct config *c, int argc, char **argv, int reload)
 {
 	struct option		 lopts[CONFIG_NOPTS + 1];
 	char			 sopts[CONFIG_NOPTS * 2 + 2], env[64];
@@ -436,6 +440,7 @@ config_load(struct config *c, int argc, char **argv)
 	sopts[si] = '\0';
 
 	/* Pass 1: -h, -V, -t and which config file. */
+	optind = 0;		/* GNU getopt: start over completely */
 	if ((v = getenv("STARTERD_CONFIG")) != NULL && *v != '\0') {
 		strlcpy(c->config_file, v, sizeof(c->config_file));
 		c->config_explicit = 1;
@@ -475,8 +480,11 @@ config_load(struct config *c, int argc, char **argv)
 	}
 
 	/* Config file, then environment. */
-	if (config_file_read(c, c->config_file, c->config_explicit) == -1)
+	if (config_file_read(c, c->config_file, c->config_explicit) == -1) {
+		if (reload)
+			return (-1);
 		exit(1);
+	}
 	for (i = 0; i < CONFIG_NOPTS; i++) {
 		const struct config_opt *o = &config_opts[i];
 
@@ -487,8 +495,11 @@ config_load(struct config *c, int argc, char **argv)
 			if (config_set(c, o, v, env) == -1)
 				bad = 1;
 	}
-	if (bad)
+	if (bad) {
+		if (reload)
+			return (-1);
 		exit(1);
+	}
 
 	/* Pass 2: flags win. */
 	optind = 1;
@@ -506,8 +517,11 @@ config_load(struct config *c, int argc, char **argv)
 			continue;
 		snprintf(where, sizeof(where), "--%s", o->name);
 		if (config_set(c, o, o->type == CT_BOOL ? "yes" : optarg,
-		    where) == -1)
+		    where) == -1) {
+			if (reload)
+				return (-1);
 			exit(1);
+		}
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -515,7 +529,20 @@ config_load(struct config *c, int argc, char **argv)
 		c->workers = n < 1 ? 1 : n > STARTERD_MAX_WORKERS ?
 		    STARTERD_MAX_WORKERS : (int)n;
 	}
-	return (config_resolve_dsn(c));
+	return (config_dsn(c, reload));
+}
+
+int
+config_load(struct config *c, int argc, char **argv)
+{
+	return (config_parse(c, argc, argv, 0));
+}
+
+/* SIGHUP: the same sources again into nc; -1 (nothing exits) on errors. */
+int
+config_reload(struct config *nc, int argc, char **argv)
+{
+	return (config_parse(nc, argc, argv, 1));
 }
 
 /*
@@ -524,6 +551,12 @@ config_load(struct config *c, int argc, char **argv)
  */
 int
 config_resolve_dsn(struct config *c)
+{
+	return (config_dsn(c, 0));
+}
+
+static int
+config_dsn(struct config *c, int reload)
 {
 	FILE		*fp;
 	char		 line[CONFIG_MAX_LINE];
@@ -535,6 +568,8 @@ config_resolve_dsn(struct config *c)
 		if ((fp = fopen(c->dsn_file, "r")) == NULL) {
 			fprintf(stderr, "starterd: %s: %s\n", c->dsn_file,
 			    strerror(errno));
+			if (reload)
+				return (-1);
 			exit(1);
 		}
 		if (fgets(line, sizeof(line), fp) == NULL)

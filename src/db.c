@@ -37,7 +37,7 @@
 #define DB_MAX_QUEUED		4096
 #define DB_CONNECT_TIMEOUT_MS	5000
 #define DB_BACKOFF_MIN_MS	100
-#define DB_BACKOFF_MAX_MS	2000
+#define DB_BACKOFF_MAX_MS	1000	/* back within 1 s of the database */
 #define DB_MAX_BATCH		64	/* queries per sync point */
 
 struct db_query {
@@ -52,6 +52,7 @@ struct db_query {
 	int			 done;	/* got the NULL after the result */
 	int			 solo;	/* own sync point: never batched */
 	int			 write;	/* changes data: commits */
+	int			 tag;	/* set application_name to params[0] */
 };
 TAILQ_HEAD(db_queue, db_query);
 
@@ -142,6 +143,7 @@ static int		 db_logged_down;	/* said so once per outage */
 static int		 db_unsynced;	/* queries sent since the last sync */
 static int		 db_syncs;	/* sync points sent, not yet answered */
 static int		 db_unsynced_writes;
+static char		 db_tagged[REQID_MAX + 1];	/* id in application_name */
 
 static void	db_connect(void);
 static void	db_lost(const char *);
@@ -215,7 +217,11 @@ db_send(struct db_query *q)
 {
 	int	ok;
 
-	if (q->stmt == DB_NSTMTS)
+	if (q->tag)
+		ok = PQsendQueryParams(db_conn, "SELECT set_config("
+		    "'application_name', $1, false)", 1, NULL,
+		    (const char *const *)q->params, NULL, NULL, 0);
+	else if (q->stmt == DB_NSTMTS)
 		ok = 1;		/* already sent by db_setup */
 	else
 		ok = PQsendQueryPrepared(db_conn, db_stmts[q->stmt].name,
@@ -307,8 +313,11 @@ db_setup(void)
 			goto fail;
 	db_st = DB_READY;
 	db_backoff = DB_BACKOFF_MIN_MS;
-	if (db_ever_connected)
+	db_tagged[0] = '\0';
+	if (db_ever_connected) {
 		log_info("database connection re-established");
+		metrics_db_reconnect();
+	}
 	db_ever_connected = 1;
 	db_logged_down = 0;
 	token_db_up();
@@ -572,6 +581,46 @@ db_tick(int64_t now)
 }
 
 /*
+ * Name the session after the request whose statements follow, so that
+ * PostgreSQL's log lines (%a) and pg_stat_activity show its id: a
+ * set_config() pipelined just before them, skipped when the session
+ * already carries this id.  application_name keeps 63 bytes.
+ */
+static int
+db_tag(struct client *c)
+{
+	struct db_query	*q;
+	char		 name[64];
+
+	if (c == NULL || c->reqid[0] == '\0' ||
+	    strcmp(c->reqid, db_tagged) == 0)
+		return (0);
+	if ((q = db_query_new(NULL, DB_NSTMTS, NULL, NULL)) == NULL)
+		return (-1);
+	/* Truncated to what PostgreSQL keeps (NAMEDATALEN - 1). */
+	snprintf(name, sizeof(name), "starterd worker %d req=", db_worker);
+	strlcat(name, c->reqid, sizeof(name));
+	if ((q->params[0] = strdup(name)) == NULL) {
+		free(q);
+		return (-1);
+	}
+	q->nparams = 1;
+	q->tag = 1;
+	db_nqueued++;
+	strlcpy(db_tagged, c->reqid, sizeof(db_tagged));
+	if (db_st == DB_CONNECTING) {
+		TAILQ_INSERT_TAIL(&db_wait, q, entry);
+		return (0);
+	}
+	if (db_send(q) == -1) {
+		TAILQ_INSERT_TAIL(&db_wait, q, entry);
+		db_lost(PQerrorMessage(db_conn));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Run a prepared statement for c.  Parameters are copied (NULL means SQL
  * NULL).  Returns -1 when the database is down: answer 503 now.
  */
@@ -583,7 +632,7 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 	int		 i;
 
 	if (db_st == DB_DOWN || db_nqueued >= DB_MAX_QUEUED ||
-	    nparams > DB_MAX_PARAMS)
+	    nparams > DB_MAX_PARAMS || db_tag(c) == -1)
 		return (-1);
 	if ((q = db_query_new(c, stmt, cb, arg)) == NULL)
 		return (-1);

@@ -516,9 +516,15 @@ http_parse_head(struct http_request *r, const char *buf, size_t len)
 				    sw_reqline_lf ? "invalid line ending" :
 				    "invalid request line"));
 			/* Well-formed line: now judge what it asks for. */
-			if (r->version_minor != 10 && r->version_minor != 11)
+			/*
+			 * RFC 9112 2.6: a higher minor version of 1.x is
+			 * served as the highest we speak, 1.1.
+			 */
+			if (r->version_minor < 10 || r->version_minor > 19)
 				return (http_head_fail(r, p, 505,
 				    "unsupported HTTP version"));
+			if (r->version_minor > 11)
+				r->version_minor = 11;
 			r->version_minor -= 10;
 			if (r->method == HTTP_M_UNKNOWN)
 				return (http_head_fail(r, p, 501,

@@ -16,6 +16,27 @@
 
 static struct config	 main_conf;
 struct config		*conf = &main_conf;
+int			 main_argc;
+char			**main_argv;
+
+/*
+ * Keep a copy of argv for SIGHUP (flags keep their precedence on reload):
+ * setproctitle() overwrites the original strings, which is also what
+ * hides a password given with -d from ps.
+ */
+static int
+main_save_args(int argc, char **argv)
+{
+	int	i;
+
+	if ((main_argv = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
+		return (-1);
+	for (i = 0; i < argc; i++)
+		if ((main_argv[i] = strdup(argv[i])) == NULL)
+			return (-1);
+	main_argc = argc;
+	return (0);
+}
 
 /* starterd -t: the configuration parses; the database answers. */
 static int
@@ -41,6 +62,10 @@ main_test(struct config *c)
 int
 main(int argc, char *argv[])
 {
+	if (main_save_args(argc, argv) == -1) {
+		fprintf(stderr, "starterd: out of memory\n");
+		return (1);
+	}
 	setproctitle_init(argc, argv, environ);
 	if (config_load(conf, argc, argv) == -1) {
 		fprintf(stderr, "starterd: out of memory\n");

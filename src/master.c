@@ -11,9 +11,15 @@
  *   SIGCHLD	reap, log the cause, respawn (with back-off in a crash loop)
  *   SIGTERM/SIGINT	graceful stop: workers finish in-flight requests
  *   SIGQUIT	immediate stop
- *   SIGHUP	re-read the configuration, replace the workers one generation
- *		at a time without closing the listening sockets
+ *   SIGHUP	re-read the configuration, start a new generation of
+ *		workers and retire the old one once the new one serves,
+ *		without closing the listening sockets
  *   SIGUSR1	reopen log files (passed on to the workers)
+ *
+ * The one exception to "never touches what the workers write": the
+ * per-process ready flag and heartbeat in the metrics region (metrics.c),
+ * plain atomics read for readiness (READY=1, reloads) and the systemd
+ * watchdog.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -45,12 +51,17 @@
 #define MASTER_BACKLOG		511
 #define MASTER_CRASH_WINDOW_MS	2000	/* a death this soon is a crash loop */
 #define MASTER_BACKOFF_MAX_MS	10000
+#define MASTER_POLL_MS		50	/* readiness polling */
+#define MASTER_READY_TIMEOUT_MS	15000	/* a reload stops waiting after */
+#define MASTER_NSLOTS		(4 * STARTERD_MAX_WORKERS)
 
 struct worker_slot {
 	pid_t		 pid;
 	int		 id;
 	int		 generation;
-	int		 retiring;	/* sent SIGTERM, not replaced */
+	int		 retiring;	/* not replaced when it exits */
+	int		 retire_pending;	/* SIGTERM once the new serve */
+	int		 proc;		/* entry in the metrics region */
 	int		 fails;		/* consecutive early deaths */
 	int64_t		 started;
 	int64_t		 respawn_at;	/* 0: none pending */
@@ -59,11 +70,18 @@ struct worker_slot {
 static volatile sig_atomic_t	 sig_chld, sig_term, sig_quit, sig_hup;
 static volatile sig_atomic_t	 sig_usr1, sig_alrm;
 
-static struct worker_slot	 slots[2 * STARTERD_MAX_WORKERS];
+/*
+ * slots[0 .. conf->workers - 1] hold the current generation; the rest
+ * hold retiring workers until they exit.
+ */
+static struct worker_slot	 slots[MASTER_NSLOTS];
 static struct listener		 listeners[STARTERD_MAX_LISTEN];
 static int			 nlisteners;
 static int			 generation;
 static struct pidfh		*pidfh;
+static int			 want_ready;	/* READY=1 not sent yet */
+static int64_t			 ready_deadline;	/* reload: stop waiting */
+static int64_t			 wd_next;	/* next WATCHDOG=1 */
 
 static void
 master_sig(int sig)
@@ -187,6 +205,23 @@ master_bind(struct config *c)
 	return (nlisteners > 0 ? 0 : -1);
 }
 
+/*
+ * Stopping: let go of the listening sockets, so that once the workers
+ * close theirs new connections are refused instead of waiting in the
+ * backlog for a worker that will never accept them.
+ */
+static void
+master_unlisten(void)
+{
+	int	i;
+
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].fd != -1) {
+			close(listeners[i].fd);
+			listeners[i].fd = -1;
+		}
+}
+
 static int
 master_drop_privileges(struct config *c)
 {
@@ -230,11 +265,30 @@ master_timer(int64_t ms)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* A metrics process entry no live worker uses. */
+static int
+master_proc_alloc(void)
+{
+	size_t	i;
+	int	p;
+
+	for (p = 0; p < MASTER_NSLOTS; p++) {
+		for (i = 0; i < MASTER_NSLOTS; i++)
+			if (slots[i].pid > 0 && slots[i].proc == p)
+				break;
+		if (i == MASTER_NSLOTS)
+			return (p);
+	}
+	return (0);	/* cannot happen: as many entries as slots */
+}
+
 static void
 master_spawn(struct worker_slot *s)
 {
 	pid_t	pid;
 
+	s->proc = master_proc_alloc();
+	metrics_proc_start(s->proc);
 	switch ((pid = fork())) {
 	case -1:
 		log_warn("fork");
@@ -243,14 +297,17 @@ master_spawn(struct worker_slot *s)
 	case 0:
 		if (pidfh != NULL)
 			pidfile_close(pidfh);
+		metrics_child(s->proc, s->id);
 		worker_main(s->id, listeners, nlisteners);
 		/* NOTREACHED */
 	}
 	s->pid = pid;
+	metrics_proc_pid(s->proc, pid);
 	s->started = master_now();
 	s->respawn_at = 0;
 	s->generation = generation;
 	s->retiring = 0;
+	s->retire_pending = 0;
 	log_debug("worker %d started, pid %ld", s->id, (long)pid);
 }
 
@@ -259,7 +316,7 @@ master_slot_bypid(pid_t pid)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+	for (i = 0; i < MASTER_NSLOTS; i++)
 		if (slots[i].pid == pid)
 			return (&slots[i]);
 	return (NULL);
@@ -271,7 +328,7 @@ master_nalive(void)
 	size_t	i;
 	int	n = 0;
 
-	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+	for (i = 0; i < MASTER_NSLOTS; i++)
 		if (slots[i].pid > 0)
 			n++;
 	return (n);
@@ -282,7 +339,7 @@ master_signal_all(int sig)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+	for (i = 0; i < MASTER_NSLOTS; i++)
 		if (slots[i].pid > 0)
 			kill(slots[i].pid, sig);
 }
@@ -310,10 +367,16 @@ master_reap(int stopping)
 			log_debug("worker %d (pid %ld) exited", s->id,
 			    (long)pid);
 		s->pid = 0;
+		metrics_proc_end(s->proc);
 		if (stopping || s->retiring) {
+			/* Retired in place (reload overflow): replace it. */
+			if (!stopping && s >= slots && s < slots + conf->workers)
+				s->respawn_at = now;
 			s->retiring = 0;
+			s->retire_pending = 0;
 			continue;
 		}
+		metrics_worker_restarted();
 		if (now - s->started < MASTER_CRASH_WINDOW_MS)
 			s->fails++;
 		else
@@ -329,61 +392,226 @@ master_reap(int stopping)
 	}
 }
 
-/* Arm the timer for the next pending respawn, if any. */
+/* Start the replacements that are due. */
 static void
 master_respawn_due(void)
 {
 	size_t	 i;
-	int64_t	 now = master_now(), next = 0;
+	int64_t	 now = master_now();
 
 	for (i = 0; i < (size_t)conf->workers; i++) {
 		struct worker_slot *s = &slots[i];
 
-		if (s->pid != 0 || s->respawn_at == 0)
-			continue;
-		if (s->respawn_at <= now)
+		if (s->pid == 0 && s->respawn_at != 0 && s->respawn_at <= now)
 			master_spawn(s);
-		else if (next == 0 || s->respawn_at < next)
-			next = s->respawn_at;
 	}
+}
+
+/* Every worker of the current generation is up and serving. */
+static int
+master_all_ready(void)
+{
+	size_t	i;
+
+	for (i = 0; i < (size_t)conf->workers; i++)
+		if (slots[i].pid <= 0 || !metrics_proc_ready(slots[i].proc))
+			return (0);
+	return (1);
+}
+
+/* SIGTERM the previous generation; how many were sent it. */
+static int
+master_retire_old(void)
+{
+	size_t	i;
+	int	n = 0;
+
+	for (i = 0; i < MASTER_NSLOTS; i++) {
+		if (slots[i].pid > 0 && slots[i].retire_pending) {
+			slots[i].retire_pending = 0;
+			kill(slots[i].pid, SIGTERM);
+			n++;
+		}
+	}
+	return (n);
+}
+
+/* The new generation serves (or took too long): retire the old one. */
+static void
+master_ready_check(void)
+{
+	int	n;
+
+	if (!want_ready)
+		return;
+	if (!master_all_ready()) {
+		if (ready_deadline == 0 || master_now() < ready_deadline)
+			return;
+		log_warnx("workers not ready after %d ms; going on",
+		    MASTER_READY_TIMEOUT_MS);
+	}
+	n = master_retire_old();
+	want_ready = 0;
+	ready_deadline = 0;
+	if (n > 0)
+		log_info("reload: generation %d serving, %d old workers "
+		    "retiring", generation, n);
+	notify_send("READY=1\nSTATUS=serving, %d workers", conf->workers);
+}
+
+/*
+ * The watchdog: WATCHDOG=1 at half the interval, only while every live
+ * worker of the current generation went round its loop recently (a worker
+ * wakes at least every 250 ms) and at least one is alive.
+ */
+static void
+master_watchdog(void)
+{
+	uint64_t	 usec = notify_watchdog_usec();
+	int64_t		 now = master_now(), half, stale;
+	size_t		 i;
+	int		 live = 0;
+
+	if (usec == 0 || now < wd_next)
+		return;
+	half = (int64_t)(usec / 2000);
+	if (half < 1)
+		half = 1;
+	wd_next = now + half;
+	stale = half < 1000 ? 1000 : half;
+	for (i = 0; i < (size_t)conf->workers; i++) {
+		if (slots[i].pid <= 0)
+			continue;
+		if (metrics_proc_idle(slots[i].proc) > stale) {
+			log_warnx("worker %d (pid %ld) is not answering; "
+			    "withholding the watchdog", slots[i].id,
+			    (long)slots[i].pid);
+			return;
+		}
+		live++;
+	}
+	if (live > 0)
+		notify_send("WATCHDOG=1");
+}
+
+/* Arm the one-shot timer for the earliest thing we wait for. */
+static void
+master_schedule(int64_t deadline)
+{
+	size_t	 i;
+	int64_t	 now = master_now(), next = deadline;
+
+#define NEXT(t)	do { if ((t) > 0 && (next == 0 || (t) < next)) next = (t); \
+	} while (0)
+	for (i = 0; i < (size_t)conf->workers; i++)
+		if (slots[i].pid == 0)
+			NEXT(slots[i].respawn_at);
+	if (want_ready)
+		NEXT(now + MASTER_POLL_MS);
+	if (notify_watchdog_usec() > 0)
+		NEXT(wd_next);
+#undef NEXT
 	if (next > 0)
-		master_timer(next - now);
+		master_timer(next <= now ? 1 : next - now);
+	else
+		master_timer(0);
 }
 
 /*
  * SIGHUP: re-read the configuration file and environment (flags keep
- * their values), then start a new generation and retire the old one.
- * The listening sockets stay open, so no connection is refused: the
- * retiring workers finish what they hold while the new ones accept.
+ * their values); on an error keep the current configuration.  Otherwise
+ * start a new generation next to the old one; master_ready_check()
+ * retires the old workers once every new one serves.  The listening
+ * sockets stay open throughout, so no connection is refused, and a
+ * retiring worker finishes what it holds: in-flight requests complete,
+ * keep-alive connections close after their current response.
  */
 static void
-master_reload(int argc, char **argv)
+master_reload(void)
 {
 	struct config	 nc;
-	size_t		 i;
-	int		 old;
+	size_t		 i, j;
+	int		 oldn = conf->workers;
 
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    notify_monotonic_usec());
 	log_info("reloading configuration");
-	(void)argc;
-	(void)argv;
-	memset(&nc, 0, sizeof(nc));
-	/* The new settings apply to workers forked from here on. */
-	generation++;
-	for (i = 0; i < (size_t)conf->workers; i++) {
-		struct worker_slot *s = &slots[i];
-		struct worker_slot *o = &slots[STARTERD_MAX_WORKERS + i];
-
-		if (s->pid == 0)
-			continue;
-		/* Move the old worker to the retiring half of the table. */
-		if (o->pid != 0)
-			kill(o->pid, SIGTERM);
-		*o = *s;
-		o->retiring = 1;
-		old = o->pid;
-		master_spawn(s);
-		kill(old, SIGTERM);
+	if (config_reload(&nc, main_argc, main_argv) == -1) {
+		log_warnx("reload: the configuration has errors; keeping the "
+		    "current one");
+		free(nc.dsn);
+		notify_send("READY=1");
+		return;
 	}
+	/* What needs the sockets, privileges or the mapping again. */
+#define KEEP(changed, f, name) do {					\
+	if (changed) {							\
+		log_warnx("reload: %s changed; it takes effect after a "	\
+		    "restart", name);					\
+		memcpy(&nc.f, &conf->f, sizeof(nc.f));			\
+	}								\
+} while (0)
+	KEEP(strcmp(nc.listen, conf->listen) != 0, listen, "listen");
+	KEEP(nc.port != conf->port, port, "port");
+	KEEP(strcmp(nc.user, conf->user) != 0, user, "user");
+	KEEP(strcmp(nc.pidfile, conf->pidfile) != 0, pidfile, "pidfile");
+	KEEP(nc.cache_size != conf->cache_size, cache_size, "cache_size");
+	KEEP(nc.use_syslog != conf->use_syslog, use_syslog, "syslog");
+	/* Parsed into shared memory before the first fork (ratelimit.c). */
+	KEEP(strcmp(nc.rate_limit, conf->rate_limit) != 0, rate_limit,
+	    "rate_limit");
+	KEEP(strcmp(nc.rate_limit_by, conf->rate_limit_by) != 0,
+	    rate_limit_by, "rate_limit_by");
+	KEEP(strcmp(nc.auth_fail_limit, conf->auth_fail_limit) != 0,
+	    auth_fail_limit, "auth_fail_limit");
+	/* Read before privileges are dropped (token.c). */
+	KEEP(strcmp(nc.token_key_file, conf->token_key_file) != 0,
+	    token_key_file, "token_key_file");
+#undef KEEP
+	(void)master_retire_old();	/* a pending reload: its old go now */
+	free(conf->dsn);
+	*conf = nc;
+	log_setlevel(conf->log_level);
+	generation++;
+	metrics_reloaded();
+
+	/* Move the old generation out of the way, still serving. */
+	for (i = 0; i < MASTER_NSLOTS; i++) {
+		struct worker_slot *s = &slots[i];
+
+		if ((int)i >= oldn && (int)i >= conf->workers)
+			break;
+		if (i >= (size_t)STARTERD_MAX_WORKERS)
+			break;
+		if (s->pid <= 0) {
+			s->respawn_at = 0;
+			continue;
+		}
+		for (j = STARTERD_MAX_WORKERS; j < MASTER_NSLOTS; j++)
+			if (slots[j].pid <= 0)
+				break;
+		if (j == MASTER_NSLOTS) {
+			log_warnx("reload: too many retiring workers; "
+			    "stopping worker %d now", s->id);
+			kill(s->pid, SIGTERM);
+			s->retiring = 1;
+			continue;
+		}
+		slots[j] = *s;
+		slots[j].retiring = 1;
+		slots[j].retire_pending = 1;
+		memset(s, 0, sizeof(*s));
+	}
+	for (i = 0; i < (size_t)conf->workers; i++) {
+		slots[i].id = (int)i + 1;
+		slots[i].fails = 0;
+		if (slots[i].pid <= 0)
+			master_spawn(&slots[i]);
+	}
+	log_info("reload: generation %d, %d workers starting", generation,
+	    conf->workers);
+	want_ready = 1;
+	ready_deadline = master_now() + MASTER_READY_TIMEOUT_MS;
 }
 
 /*
@@ -416,6 +644,7 @@ master_run(struct config *c)
 	size_t			 i;
 	int64_t			 deadline = 0;
 	pid_t			 otherpid;
+	int			 stopping, quitting = 0;
 
 	if (master_bind(c) == -1) {
 		log_warnx("no address to listen on");
@@ -461,21 +690,23 @@ master_run(struct config *c)
 
 	setproctitle("master");
 	log_procname("master");
+	notify_init();
 	log_info("starterd %s starting %d workers", PACKAGE_VERSION,
 	    c->workers);
 	for (i = 0; i < (size_t)c->workers; i++) {
 		slots[i].id = (int)i + 1;
-		slots[STARTERD_MAX_WORKERS + i].id = (int)i + 1;
 		master_spawn(&slots[i]);
 	}
+	want_ready = 1;		/* READY=1 once they all serve */
+	wd_next = master_now();
+	master_schedule(0);
 
 	for (;;) {
 		sigsuspend(&empty);
+		stopping = sig_term || sig_quit;
 		if (sig_chld) {
 			sig_chld = 0;
-			master_reap(sig_term || sig_quit);
-			if (!sig_term && !sig_quit)
-				master_respawn_due();
+			master_reap(stopping);
 		}
 		if (sig_alrm) {
 			sig_alrm = 0;
@@ -483,33 +714,41 @@ master_run(struct config *c)
 				log_warnx("workers did not stop in time; "
 				    "killing them");
 				master_signal_all(SIGKILL);
-			} else if (!sig_term && !sig_quit)
-				master_respawn_due();
+				deadline = master_now() + 1000;
+			}
 		}
 		if (sig_quit) {
-			if (deadline == 0) {
+			if (!quitting) {
+				quitting = 1;
 				log_info("immediate shutdown");
+				notify_send("STOPPING=1");
 				master_signal_all(SIGQUIT);
 				deadline = master_now() + 2000;
-				master_timer(2000);
 			}
 		} else if (sig_term && deadline == 0) {
 			log_info("shutting down");
+			notify_send("STOPPING=1\nSTATUS=finishing requests");
 			master_signal_all(SIGTERM);
+			master_unlisten();
 			deadline = master_now() +
 			    (int64_t)c->shutdown_timeout * 1000 + 1000;
-			master_timer(deadline - master_now());
 		}
-		if ((sig_term || sig_quit) && master_nalive() == 0)
+		if (stopping && master_nalive() == 0)
 			break;
-		if (sig_hup && !sig_term && !sig_quit) {
-			sig_hup = 0;
-			master_reload(0, NULL);
+		if (!stopping) {
+			master_respawn_due();
+			if (sig_hup) {
+				sig_hup = 0;
+				master_reload();
+			}
+			master_ready_check();
+			master_watchdog();
 		}
 		if (sig_usr1) {
 			sig_usr1 = 0;
 			master_signal_all(SIGUSR1);
 		}
+		master_schedule(stopping ? deadline : 0);
 	}
 	if (pidfh != NULL)
 		pidfile_remove(pidfh);

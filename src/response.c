@@ -81,6 +81,8 @@ response_send(struct client *c, int status, const char *ctype,
 		rv |= buf_appendstr(o, "Connection: close\r\n");
 	else if (c->req.version_minor == 0)
 		rv |= buf_appendstr(o, "Connection: keep-alive\r\n");
+	if (c->reqid[0] != '\0')
+		rv |= buf_appendf(o, "X-Request-Id: %s\r\n", c->reqid);
 	if (BUF_LEN(&c->hdrs) > 0)
 		rv |= buf_append(o, BUF_PTR(&c->hdrs), BUF_LEN(&c->hdrs));
 	rv |= buf_append(o, "\r\n", 2);

@@ -18,6 +18,7 @@ static const struct route routes[] = {
 	{ "/readyz", READ, 0, api_readyz },
 	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
 	    api_auth_token },
+	{ "/metrics", READ, 0, api_metrics },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
 	    api_pxcodes_collection },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
@@ -74,4 +75,22 @@ router_allow(const struct route *r, char *out, size_t len)
 			strlcat(out, ", ", len);
 		strlcat(out, http_method_name((enum http_method)m), len);
 	}
+}
+
+/* The route's position in the table (a metrics label index). */
+int
+router_index(const struct route *r)
+{
+	if (r < routes || r >= routes + NROUTES)
+		return (-1);
+	return ((int)(r - routes));
+}
+
+/* The i-th route, NULL past the end. */
+const struct route *
+router_get(int i)
+{
+	if (i < 0 || (size_t)i >= NROUTES)
+		return (NULL);
+	return (&routes[i]);
 }

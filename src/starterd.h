@@ -46,6 +46,8 @@
 #define PXCODE_MAX_CHARS	10
 #define PROCEDURE_MAX_CHARS	80
 
+#define REQID_MAX		64	/* X-Request-Id accepted up to this */
+
 enum auth_mode {
 	AUTH_MODE_BOTH = 0,
 	AUTH_MODE_PASSWORD,
@@ -98,6 +100,11 @@ void	 config_defaults(struct config *);
 int	 config_load(struct config *, int, char **);
 void	 config_usage(FILE *);
 int	 config_resolve_dsn(struct config *);
+int	 config_reload(struct config *, int, char **);
+
+/* main.c: a copy of argv (setproctitle overwrites the original) */
+extern int	 main_argc;
+extern char	**main_argv;
 
 /* master.c */
 struct listener {
@@ -144,6 +151,8 @@ struct client {
 	int			 user_id;
 	char			 username[65];
 	struct buf		 hdrs;		/* extra response headers */
+	char			 reqid[REQID_MAX + 1];	/* reqid.c */
+	unsigned int		 nreq;		/* responses sent so far */
 };
 
 void	 worker_main(int, struct listener *, int)
@@ -187,6 +196,8 @@ struct route {
 const struct route *router_find(const char *, size_t, char *, size_t,
 	    int *);
 void	 router_allow(const struct route *, char *, size_t);
+int	 router_index(const struct route *);
+const struct route *router_get(int);
 
 /* api_pxcodes.c */
 void	 api_pxcodes_collection(struct client *);
@@ -256,6 +267,7 @@ void	 auth_cache_flush(void);
 void	 auth_shutdown(void);
 size_t	 auth_shm_size(void);
 int	 auth_shm_attach(void *);
+void	 auth_stats(uint64_t *, uint64_t *);
 uint64_t auth_generation(void);
 
 /* token.c */
@@ -289,6 +301,32 @@ void	 cache_store(const char *, size_t, uint64_t, const char *, size_t,
 void	 cache_stats(struct cache_stats *);
 size_t	 cache_shm_size(void);
 int	 cache_shm_attach(void *);
+
+/* metrics.c */
+size_t	 metrics_shm_size(void);
+int	 metrics_shm_attach(void *);
+void	 metrics_proc_start(int);
+void	 metrics_proc_pid(int, pid_t);
+void	 metrics_proc_end(int);
+int	 metrics_proc_ready(int);
+int64_t	 metrics_proc_idle(int);
+void	 metrics_worker_restarted(void);
+void	 metrics_reloaded(void);
+void	 metrics_child(int, int);
+void	 metrics_beat(int64_t, enum db_state);
+void	 metrics_db_reconnect(void);
+void	 metrics_request(struct client *);
+void	 api_metrics(struct client *);
+
+/* notify.c */
+void	 notify_init(void);
+void	 notify_send(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+uint64_t notify_watchdog_usec(void);
+unsigned long long notify_monotonic_usec(void);
+
+/* reqid.c */
+void	 reqid_assign(struct client *, int);
 
 /* shm.c: regions are listed in shm.c; each module sizes and attaches its */
 int	 shm_init(void);

@@ -150,7 +150,10 @@ access_flush(void)
 	buf_reset(&access_buf);
 }
 
-/* Combined log format, plus the request time in microseconds. */
+/*
+ * Combined log format, plus the request time in microseconds and the
+ * request id.
+ */
 static void
 access_log(struct client *c)
 {
@@ -172,7 +175,7 @@ access_log(struct client *c)
 	ref = http_header_find(&c->req, buf, "Referer");
 	ua = http_header_find(&c->req, buf, "User-Agent");
 	(void)buf_appendf(&access_buf, "%s - %s [%s] \"%.*s %.*s HTTP/1.%d\" "
-	    "%d %zu \"%.*s\" \"%.*s\" %lld\n", c->addr,
+	    "%d %zu \"%.*s\" \"%.*s\" %lld %s\n", c->addr,
 	    c->username[0] ? c->username : "-", tstr,
 	    (int)c->req.method_tok.len, buf + c->req.method_tok.off,
 	    (int)(c->req.target.len > 1024 ? 1024 : c->req.target.len),
@@ -181,7 +184,8 @@ access_log(struct client *c)
 	    ref ? buf + ref->off : "-",
 	    ua ? (int)(ua->len > 256 ? 256 : ua->len) : 1,
 	    ua ? buf + ua->off : "-",
-	    (long long)(worker_now_us() - c->t_start));
+	    (long long)(worker_now_us() - c->t_start),
+	    c->reqid[0] ? c->reqid : "-");
 	if (BUF_LEN(&access_buf) > 16384)
 		access_flush();
 }
@@ -212,6 +216,7 @@ client_reset_request(struct client *c)
 	c->user_id = 0;
 	c->username[0] = '\0';
 	c->t_start = 0;
+	c->reqid[0] = '\0';
 }
 
 static void
@@ -387,6 +392,7 @@ client_fail(struct client *c, int status, const char *msg)
 		c->t_start = worker_now_us();
 	c->keepalive = 0;
 	c->close_after = 1;
+	reqid_assign(c, 0);
 	response_error(c, status, "%s", msg);
 }
 
@@ -419,6 +425,7 @@ client_dispatch(struct client *c)
 	int		 argerr, rv;
 
 	c->state = CLIENT_BUSY;
+	reqid_assign(c, 1);
 	c->keepalive = c->req.keepalive && !draining;
 	c->head_only = c->req.method == HTTP_M_HEAD;
 	if (c->req.host.len > 0 &&
@@ -489,6 +496,8 @@ void
 worker_finish(struct client *c)
 {
 	access_log(c);
+	metrics_request(c);
+	c->nreq++;
 	buf_consume(&c->in, c->req.pos);
 	client_reset_request(c);
 	c->state = CLIENT_READ_HEAD;
@@ -650,7 +659,12 @@ worker_sweep(int64_t now)
 	}
 }
 
-/* Stop accepting; close idle connections; busy ones close after. */
+/*
+ * Stop accepting; close idle keep-alive connections; busy ones close
+ * after their response.  A connection that has not sent its first
+ * request yet is not idle: its client has just connected and is sending,
+ * so it is served once (within the header timeout) like a busy one.
+ */
 static void
 worker_drain(void)
 {
@@ -671,7 +685,7 @@ worker_drain(void)
 	for (c = TAILQ_FIRST(&clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CLIENT_READ_HEAD && BUF_LEN(&c->in) == 0 &&
-		    BUF_LEN(&c->out) == 0)
+		    BUF_LEN(&c->out) == 0 && c->nreq > 0)
 			client_close(c);
 		else
 			c->keepalive = 0;
@@ -778,6 +792,7 @@ worker_main(int id, struct listener *l, int nl)
 		now = worker_now_ms();
 		db_tick(now);
 		db_loop_end();
+		metrics_beat(now, db_status());
 		if (now >= next_sweep) {
 			worker_sweep(now);
 			next_sweep = now + WORKER_SWEEP_MS;

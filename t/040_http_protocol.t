@@ -237,9 +237,8 @@ sub expect_error_close
 	is($r->{status}, 405, 'TRACE: 405, not echoed');
 	unlike($r->{body}, qr/TRACE \/healthz/, 'TRACE: request not reflected');
 }
-TODO: {
-	local $TODO = 'RFC 9112 2.6: a higher minor version SHOULD be served '
-	    . 'as HTTP/1.1';
+{
+	# RFC 9112 2.6: a higher minor version is served as HTTP/1.1.
 	my ($d) = StarterTest::raw($srv,
 	    "GET /healthz HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n",
 	    timeout => 5);

@@ -789,8 +789,9 @@ static const struct tcase cases[] = {
 	{ .name = "HTTP/2.0", .in = "GET / HTTP/2.0\r\nHost: h\r\n\r\n",
 	  .rv = HTTP_PARSE_ERROR, .status = 505,
 	  .errmsg = "unsupported HTTP version" },
+	/* RFC 9112 2.6: HTTP/1.2 is served as 1.1. */
 	{ .name = "HTTP/1.2", .in = "GET / HTTP/1.2\r\nHost: h\r\n\r\n",
-	  .rv = HTTP_PARSE_ERROR, .status = 505 },
+	  .rv = HTTP_PARSE_DONE, .minor = V11, .ka = YES, .host = "h" },
 	{ .name = "HTTP/0.9", .in = "GET / HTTP/0.9\r\n\r\n",
 	  .rv = HTTP_PARSE_ERROR, .status = 505 },
 	{ .name = "HTTP/3.0 beats unknown method",
