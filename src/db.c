@@ -647,7 +647,8 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 	}
 	q->nparams = nparams;
 	q->write = stmt != DB_USER_BY_NAME && stmt != DB_PX_GET &&
-	    stmt != DB_PX_PAGE && stmt != DB_PING;
+	    stmt != DB_PX_PAGE && stmt != DB_PING &&
+	    stmt != DB_USER_TOKEN_VER;
 	if (c != NULL)
 		worker_hold(c);
 	db_nqueued++;
