@@ -11,8 +11,23 @@
  * password itself; a NOTIFY on starter_users (any change to any user)
  * flushes them.  An unknown user is verified against a dummy hash so that
  * it costs the same time as a wrong password.
+ *
+ * Tokens (token.c) come as "Authorization: Bearer TOKEN" or as a Basic
+ * username with an empty password, the original client's convention;
+ * --auth password|token|both says which kinds /api/ accepts, and a
+ * ROUTE_PASSWORD route (/auth/request-token) takes a password only.
+ *
+ * Brute force (ratelimit.c): on a cache miss the address and the username
+ * are charged one failure before the database lookup and argon2, and
+ * refunded if the password was right; past the limit the answer is 429
+ * at once.  After a successful check, a hash made with weaker parameters
+ * than the configured ones (or a werkzeug pbkdf2 hash) is replaced on the
+ * verification thread by a new argon2id hash, stored only if the old one
+ * is still current (starterd_rehash(), migration 003).
  */
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -37,6 +52,7 @@
 #define AUTH_MAX_HEADER		1024
 #define AUTH_CACHE_SLOTS	4096	/* power of two */
 #define AUTH_KEYLEN		32
+#define AUTH_THREAD_NICE	10	/* argon2 yields to the event loop */
 
 struct auth_job {
 	TAILQ_ENTRY(auth_job)	 entry;
@@ -49,6 +65,10 @@ struct auth_job {
 	int			 result;
 	uint64_t		 gen;		/* users generation at start */
 	unsigned char		 key[AUTH_KEYLEN];
+	int			 charged;	/* brute-force counters */
+	char			 rladdr[RATELIMIT_ADDR_MAX];
+	int			 rehash;	/* newhash is to be stored */
+	char			 newhash[PASSWORD_PHC_MAX];
 };
 TAILQ_HEAD(auth_jobs, auth_job);
 
@@ -109,12 +129,56 @@ auth_shm_attach(void *p)
 static void
 auth_job_free(struct auth_job *j)
 {
+	/* Anything but a completed failed check is refunded. */
+	if (j->charged)
+		ratelimit_auth_end(j->rladdr, j->user, 1);
 	if (j->pass != NULL) {
 		explicit_bzero(j->pass, strlen(j->pass));
 		free(j->pass);
 	}
 	explicit_bzero(j, sizeof(*j));
 	free(j);
+}
+
+/*
+ * Verification thread, after a successful check: make a stronger hash if
+ * the stored one is weaker than the configured parameters.
+ */
+static void
+auth_rehash(struct auth_job *j)
+{
+	struct password_params	pp;
+
+	pp.t_cost = (uint32_t)conf->argon2_time;
+	pp.m_cost_kib = (uint32_t)conf->argon2_memory;
+	pp.parallelism = 1;
+	if (password_needs_rehash(j->hash, &pp) == 0)
+		return;
+	if (password_hash(j->pass, &pp, j->newhash, sizeof(j->newhash)) == 0)
+		j->rehash = 1;
+}
+
+static void
+auth_rehash_cb(struct client *c, PGresult *res, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_warnx("password rehash: %s", res ?
+		    PQresultErrorMessage(res) : "connection lost");
+	else if (strcmp(PQgetvalue(res, 0, 0), "1") == 0)
+		log_info("password hash upgraded to the configured parameters");
+}
+
+/* Event loop: store the new hash of j's user (if still the old one). */
+static void
+auth_rehash_store(struct auth_job *j)
+{
+	char		 id[16];
+	const char	*p[3] = { id, j->newhash, j->hash };
+
+	snprintf(id, sizeof(id), "%d", j->user_id);
+	(void)db_submit(NULL, DB_USER_REHASH, 3, p, auth_rehash_cb, NULL);
 }
 
 static void *
@@ -124,6 +188,13 @@ auth_main(void *arg)
 	uint64_t	 one = 1;
 
 	(void)arg;
+	/*
+	 * Linux nice values are per thread: a lower priority here keeps a
+	 * burst of password checks from taking the CPU away from the event
+	 * loop, which serves every client with a cached credential or token.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    AUTH_THREAD_NICE);
 	pthread_mutex_lock(&auth_mtx);
 	for (;;) {
 		while (!auth_stop && TAILQ_EMPTY(&auth_todo))
@@ -136,6 +207,8 @@ auth_main(void *arg)
 
 		j->result = password_verify(j->dummy ? auth_dummy : j->hash,
 		    j->pass) == 0 && !j->dummy ? AUTH_OK : AUTH_FAIL;
+		if (j->result == AUTH_OK)
+			auth_rehash(j);
 
 		pthread_mutex_lock(&auth_mtx);
 		TAILQ_INSERT_TAIL(&auth_done, j, entry);
@@ -191,6 +264,13 @@ auth_cache_flush(void)
 	atomic_fetch_add(&auth_shm->gen, 1);
 }
 
+/* The users generation: moves on any change to starter_users. */
+uint64_t
+auth_generation(void)
+{
+	return (atomic_load(&auth_shm->gen));
+}
+
 static struct auth_slot *
 auth_cache_slot(const unsigned char *key)
 {
@@ -200,7 +280,12 @@ auth_cache_slot(const unsigned char *key)
 	return (&auth_shm->slots[h & (AUTH_CACHE_SLOTS - 1)]);
 }
 
-/* Copy the slot for key if it holds a live entry; 0 on a hit. */
+/*
+ * Copy the slot for key if it holds a live entry; 0 on a hit, 1 when the
+ * slot holds these very credentials from an older generation or past
+ * their time (they were right then: re-verify, but it is no guess), -1
+ * otherwise.
+ */
 static int
 auth_cache_find(const unsigned char *key, int *user_id, char *user,
     size_t userlen)
@@ -217,10 +302,11 @@ auth_cache_find(const unsigned char *key, int *user_id, char *user,
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
 		return (-1);
-	if (copy.expires <= worker_now_ms() ||
-	    copy.gen != atomic_load(&auth_shm->gen) ||
-	    CRYPTO_memcmp(copy.key, key, AUTH_KEYLEN) != 0)
+	if (CRYPTO_memcmp(copy.key, key, AUTH_KEYLEN) != 0)
 		return (-1);
+	if (copy.expires <= worker_now_ms() ||
+	    copy.gen != atomic_load(&auth_shm->gen))
+		return (1);	/* verified before, but no longer valid */
 	*user_id = copy.user_id;
 	copy.user[sizeof(copy.user) - 1] = '\0';
 	strlcpy(user, copy.user, userlen);
@@ -336,6 +422,10 @@ auth_event(void)
 	pthread_mutex_unlock(&auth_mtx);
 	while ((j = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, j, entry);
+		if (j->result == AUTH_FAIL)
+			j->charged = 0;		/* the failure stays counted */
+		if (j->result == AUTH_OK && j->rehash)
+			auth_rehash_store(j);
 		if ((c = worker_release(j->c)) != NULL) {
 			if (j->result == AUTH_OK) {
 				auth_cache_add(j->key, j->user_id, j->user,
@@ -365,13 +455,25 @@ auth_check(struct client *c)
 	unsigned char		 key[AUTH_KEYLEN];
 	unsigned int		 keylen = 0;
 	size_t			 vlen;
-	int			 n, rv = AUTH_FAIL;
+	int			 n, pw_only, known, rv = AUTH_FAIL;
 
+	pw_only = (c->route->flags & ROUTE_PASSWORD) != 0;
 	h = http_header_find(&c->req, buf, "Authorization");
 	if (h == NULL || h->len > AUTH_MAX_HEADER)
 		return (AUTH_FAIL);
 	v = buf + h->off;
 	vlen = h->len;
+	if (vlen > 7 && strncasecmp(v, "Bearer ", 7) == 0) {
+		v += 7;
+		vlen -= 7;
+		while (vlen > 0 && *v == ' ') {
+			v++;
+			vlen--;
+		}
+		if (pw_only || conf->auth_mode == AUTH_MODE_PASSWORD)
+			return (AUTH_FAIL);
+		return (token_check(c, v, vlen));
+	}
 	if (vlen < 6 || strncasecmp(v, "Basic ", 6) != 0)
 		return (AUTH_FAIL);
 	v += 6;
@@ -382,15 +484,23 @@ auth_check(struct client *c)
 	}
 	if ((n = auth_b64decode(v, vlen, cred, sizeof(cred))) <= 0 ||
 	    memchr(cred, '\0', (size_t)n) != NULL ||
-	    (colon = strchr(cred, ':')) == NULL || colon == cred ||
-	    colon - cred > 64)
+	    (colon = strchr(cred, ':')) == NULL || colon == cred)
+		goto done;
+	if (colon[1] == '\0') {
+		/* TOKEN: (empty password): the original's token convention. */
+		if (!pw_only && conf->auth_mode != AUTH_MODE_PASSWORD)
+			rv = token_check(c, cred, (size_t)(colon - cred));
+		goto done;
+	}
+	if (colon - cred > 64 ||
+	    (!pw_only && conf->auth_mode == AUTH_MODE_TOKEN))
 		goto done;
 	*colon = '\0';
 	/* HMAC over "user\0password": the cache key, never the secret. */
 	HMAC(EVP_sha256(), auth_shm->secret, sizeof(auth_shm->secret),
 	    (unsigned char *)cred, (size_t)n, key, &keylen);
-	if (auth_cache_find(key, &c->user_id, c->username,
-	    sizeof(c->username)) == 0) {
+	if ((known = auth_cache_find(key, &c->user_id, c->username,
+	    sizeof(c->username))) == 0) {
 		atomic_fetch_add_explicit(&auth_shm->hits, 1,
 		    memory_order_relaxed);
 		rv = AUTH_OK;
@@ -400,6 +510,20 @@ auth_check(struct client *c)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto done;
 	strlcpy(j->user, cred, sizeof(j->user));
+	/*
+	 * Credentials verified before (the cache was flushed by a change to
+	 * any user, a reconnect or a respawn, or they expired) are checked
+	 * again without a charge: the whole herd of clients re-verifying at
+	 * once must not look like a guessing burst.  A guess never matches.
+	 */
+	if (known != 1) {
+		if (ratelimit_auth_begin(c, j->user, j->rladdr) == -1) {
+			auth_job_free(j);
+			rv = AUTH_THROTTLED;
+			goto done;
+		}
+		j->charged = 1;
+	}
 	memcpy(j->key, key, sizeof(key));
 	/*
 	 * The generation before the lookup: if the user changes while we

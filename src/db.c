@@ -107,6 +107,23 @@ static const struct {
 	    "INSERT INTO starter_pxcodes (pxcode, procedure) VALUES ($1, $2) "
 	    "ON CONFLICT (pxcode) DO NOTHING RETURNING pxcode, procedure" },
 	[DB_PING] = { "ping", 0, "SELECT 1" },
+	/* token.c: a token's user must still exist with the same version. */
+	[DB_USER_TOKEN_VER] = { "user_token_ver", 1,
+	    "SELECT token_version, username FROM starter_users WHERE id = $1" },
+	/*
+	 * token.c: the shared signing key; $1 (hex) is kept only if no key
+	 * exists yet.  Zero rows when another instance inserted meanwhile
+	 * and our snapshot predates it: the caller asks again.
+	 */
+	[DB_TOKEN_KEY] = { "token_key", 1,
+	    "WITH ins AS (INSERT INTO starterd_secrets (name, value) "
+	    "VALUES ('token_key', decode($1, 'hex')) ON CONFLICT (name) "
+	    "DO NOTHING RETURNING value) SELECT encode(value, 'hex') FROM ins "
+	    "UNION ALL SELECT encode(value, 'hex') FROM starterd_secrets "
+	    "WHERE name = 'token_key'" },
+	/* auth.c: a stronger hash of the same password, if still current. */
+	[DB_USER_REHASH] = { "user_rehash", 3,
+	    "SELECT starterd_rehash($1::int, $2, $3)" },
 };
 
 static PGconn		*db_conn;
@@ -312,6 +329,7 @@ db_setup(void)
 		cache_notify(NULL);
 	db_ever_connected = 1;
 	db_logged_down = 0;
+	token_db_up();
 	while ((q = TAILQ_FIRST(&db_wait)) != NULL) {
 		TAILQ_REMOVE(&db_wait, q, entry);
 		if (db_send(q) == -1) {
@@ -636,7 +654,8 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 	}
 	q->nparams = nparams;
 	q->write = stmt != DB_USER_BY_NAME && stmt != DB_PX_GET &&
-	    stmt != DB_PX_PAGE && stmt != DB_PING;
+	    stmt != DB_PX_PAGE && stmt != DB_PING &&
+	    stmt != DB_USER_TOKEN_VER;
 	if (c != NULL)
 		worker_hold(c);
 	db_nqueued++;

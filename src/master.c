@@ -578,6 +578,16 @@ master_reload(void)
 	KEEP(strcmp(nc.pidfile, conf->pidfile) != 0, pidfile, "pidfile");
 	KEEP(nc.cache_size != conf->cache_size, cache_size, "cache_size");
 	KEEP(nc.use_syslog != conf->use_syslog, use_syslog, "syslog");
+	/* Parsed into shared memory before the first fork (ratelimit.c). */
+	KEEP(strcmp(nc.rate_limit, conf->rate_limit) != 0, rate_limit,
+	    "rate_limit");
+	KEEP(strcmp(nc.rate_limit_by, conf->rate_limit_by) != 0,
+	    rate_limit_by, "rate_limit_by");
+	KEEP(strcmp(nc.auth_fail_limit, conf->auth_fail_limit) != 0,
+	    auth_fail_limit, "auth_fail_limit");
+	/* Read before privileges are dropped (token.c). */
+	KEEP(strcmp(nc.token_key_file, conf->token_key_file) != 0,
+	    token_key_file, "token_key_file");
 #undef KEEP
 	(void)master_retire_old();	/* a pending reload: its old go now */
 	free(conf->dsn);

@@ -16,6 +16,8 @@
 static const struct route routes[] = {
 	{ "/healthz", READ, 0, api_healthz },
 	{ "/readyz", READ, 0, api_readyz },
+	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
+	    api_auth_token },
 	{ "/metrics", READ, 0, api_metrics },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
 	    api_pxcodes_collection },

@@ -29,6 +29,8 @@ static const struct {
 } shm_regions[] = {
 	{ "cache", cache_shm_size, cache_shm_attach },
 	{ "auth", auth_shm_size, auth_shm_attach },
+	{ "token", token_shm_size, token_shm_attach },
+	{ "ratelimit", ratelimit_shm_size, ratelimit_shm_attach },
 	{ "metrics", metrics_shm_size, metrics_shm_attach },
 };
 #define SHM_NREGIONS	(sizeof(shm_regions) / sizeof(shm_regions[0]))

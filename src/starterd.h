@@ -88,6 +88,7 @@ struct config {
 	char		 rate_limit[32];
 	char		 rate_limit_by[16];
 	char		 trusted_proxy[256];
+	char		 auth_fail_limit[32];
 	int		 require_if_match;
 	int		 metrics;
 	int		 argon2_memory;
@@ -185,6 +186,7 @@ void	 etag_compute(const char *, size_t, char *, size_t);
 /* router.c */
 #define ROUTE_AUTH	0x01	/* needs credentials */
 #define ROUTE_ARG	0x02	/* last path segment is an argument */
+#define ROUTE_PASSWORD	0x04	/* with ROUTE_AUTH: a password, never a token */
 
 struct route {
 	const char	*path;		/* exact, or the prefix when ROUTE_ARG */
@@ -225,6 +227,9 @@ enum db_stmt {
 	DB_PX_DELETE_CAS,
 	DB_PX_CREATE,
 	DB_PING,
+	DB_USER_TOKEN_VER,
+	DB_TOKEN_KEY,
+	DB_USER_REHASH,
 	DB_NSTMTS
 };
 
@@ -252,7 +257,8 @@ enum auth_result {
 	AUTH_OK = 0,
 	AUTH_FAIL,
 	AUTH_PENDING,
-	AUTH_UNAVAILABLE
+	AUTH_UNAVAILABLE,
+	AUTH_THROTTLED		/* 429: Retry-After already set */
 };
 
 int	 auth_init(void);
@@ -264,6 +270,22 @@ void	 auth_shutdown(void);
 size_t	 auth_shm_size(void);
 int	 auth_shm_attach(void *);
 void	 auth_stats(uint64_t *, uint64_t *);
+uint64_t auth_generation(void);
+
+/* token.c */
+int	 token_check(struct client *, const char *, size_t);
+void	 token_db_up(void);
+void	 api_auth_token(struct client *);
+size_t	 token_shm_size(void);
+int	 token_shm_attach(void *);
+
+/* ratelimit.c */
+int	 ratelimit_request(struct client *, int);
+#define RATELIMIT_ADDR_MAX	64
+int	 ratelimit_auth_begin(struct client *, const char *, char *);
+void	 ratelimit_auth_end(const char *, const char *, int);
+size_t	 ratelimit_shm_size(void);
+int	 ratelimit_shm_attach(void *);
 
 /* cache.c */
 struct cache_stats {

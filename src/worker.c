@@ -445,6 +445,8 @@ client_dispatch(struct client *c)
 		response_error(c, 400, "invalid resource id in the path");
 		return;
 	}
+	if (ratelimit_request(c, 0) == -1)	/* 429 before any work */
+		return;
 	if (!(r->methods & (1u << c->req.method))) {
 		router_allow(r, allow, sizeof(allow));
 		response_header(c, "Allow: %s", allow);
@@ -461,16 +463,12 @@ client_dispatch(struct client *c)
 		rv = auth_check(c);
 		if (rv == AUTH_PENDING)
 			return;
-		if (rv == AUTH_UNAVAILABLE) {
-			response_header(c, "Retry-After: %d",
-			    db_retry_after());
-			response_error(c, 503, "the database is unavailable");
-			return;
-		}
 		if (rv != AUTH_OK) {
-			response_error(c, 401, "please authenticate");
+			worker_authed(c, rv);
 			return;
 		}
+		if (ratelimit_request(c, 1) == -1)
+			return;
 	}
 	r->handler(c);
 }
@@ -479,8 +477,11 @@ client_dispatch(struct client *c)
 void
 worker_authed(struct client *c, int result)
 {
-	if (result == AUTH_OK)
-		c->route->handler(c);
+	if (result == AUTH_OK) {
+		if (ratelimit_request(c, 1) == 0)
+			c->route->handler(c);
+	} else if (result == AUTH_THROTTLED)
+		response_error(c, 429, "too many failed logins: try later");
 	else if (result == AUTH_UNAVAILABLE) {
 		response_header(c, "Retry-After: %d", db_retry_after());
 		response_error(c, 503, "the database is unavailable");

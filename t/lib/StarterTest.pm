@@ -222,6 +222,7 @@ my %REASONS = (
 	    'request-uri too large'],
 	415 => ['unsupported media type'],
 	417 => ['expectation failed'],
+	429 => ['too many requests'],	# RFC 6585
 	431 => ['request header fields too large'],
 	500 => ['internal server error'],
 	501 => ['not implemented'],
