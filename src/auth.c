@@ -52,6 +52,7 @@
 #define AUTH_MAX_HEADER		1024
 #define AUTH_CACHE_SLOTS	4096	/* power of two */
 #define AUTH_KEYLEN		32
+#define AUTH_MAX_WAITERS	64	/* clients sharing one verification */
 #define AUTH_THREAD_NICE	10	/* argon2 yields to the event loop */
 
 struct auth_job {
@@ -69,6 +70,11 @@ struct auth_job {
 	char			 rladdr[RATELIMIT_ADDR_MAX];
 	int			 rehash;	/* newhash is to be stored */
 	char			 newhash[PASSWORD_PHC_MAX];
+	/* single flight: clients with the same credentials wait for it */
+	TAILQ_ENTRY(auth_job)	 inflight;
+	struct client		*waiters[AUTH_MAX_WAITERS];
+	int			 nwaiters;
+	int			 refresh;	/* background re-check, no client */
 };
 TAILQ_HEAD(auth_jobs, auth_job);
 
@@ -107,6 +113,8 @@ static struct auth_jobs	 auth_done = TAILQ_HEAD_INITIALIZER(auth_done);
 static int		 auth_stop;
 static int		 auth_efd = -1;
 static char		 auth_dummy[PASSWORD_PHC_MAX];
+/* This worker's verifications from lookup to answer, by credential key. */
+static struct auth_jobs	 auth_inflight = TAILQ_HEAD_INITIALIZER(auth_inflight);
 static struct auth_shm	*auth_shm;
 
 size_t
@@ -138,6 +146,42 @@ auth_job_free(struct auth_job *j)
 	}
 	explicit_bzero(j, sizeof(*j));
 	free(j);
+}
+
+static void	auth_set(struct client *, int, const char *);
+
+static struct auth_job *
+auth_inflight_find(const unsigned char *key)
+{
+	struct auth_job	*j;
+
+	TAILQ_FOREACH(j, &auth_inflight, inflight)
+		if (CRYPTO_memcmp(j->key, key, AUTH_KEYLEN) == 0)
+			return (j);
+	return (NULL);
+}
+
+/*
+ * The verification is over: answer its client and every client that
+ * waited on it with the same credentials, then free it.
+ */
+static void
+auth_job_finish(struct auth_job *j, int result)
+{
+	struct client	*c;
+	int		 i;
+
+	TAILQ_REMOVE(&auth_inflight, j, inflight);
+	for (i = -1; i < j->nwaiters; i++) {
+		c = i < 0 ? j->c : j->waiters[i];
+		if (c == NULL || (c = worker_release(c)) == NULL)
+			continue;
+		if (result == AUTH_OK)
+			auth_set(c, j->user_id, j->user);
+		worker_authed(c, result);
+		worker_continue(c);
+	}
+	auth_job_free(j);
 }
 
 /*
@@ -288,7 +332,7 @@ auth_cache_slot(const unsigned char *key)
  */
 static int
 auth_cache_find(const unsigned char *key, int *user_id, char *user,
-    size_t userlen)
+    size_t userlen, int64_t *left)
 {
 	struct auth_slot	*s = auth_cache_slot(key);
 	struct auth_slot	 copy;
@@ -307,6 +351,7 @@ auth_cache_find(const unsigned char *key, int *user_id, char *user,
 	if (copy.expires <= worker_now_ms() ||
 	    copy.gen != atomic_load(&auth_shm->gen))
 		return (1);	/* verified before, but no longer valid */
+	*left = copy.expires - worker_now_ms();
 	*user_id = copy.user_id;
 	copy.user[sizeof(copy.user) - 1] = '\0';
 	strlcpy(user, copy.user, userlen);
@@ -379,16 +424,19 @@ auth_user_cb(struct client *c, PGresult *res, void *arg)
 {
 	struct auth_job	*j = arg;
 
-	if (c == NULL) {
-		auth_job_free(j);
+	/* Held from here until auth_job_finish() answers it. */
+	j->c = c;
+	if (c != NULL)
+		worker_hold(c);
+	if (c == NULL && j->nwaiters == 0 && !j->refresh) {
+		auth_job_finish(j, AUTH_FAIL);	/* nobody left to answer */
 		return;
 	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (res != NULL)
 			log_warnx("user lookup: %s",
 			    PQresultErrorMessage(res));
-		auth_job_free(j);
-		worker_authed(c, AUTH_UNAVAILABLE);
+		auth_job_finish(j, AUTH_UNAVAILABLE);
 		return;
 	}
 	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1))
@@ -399,8 +447,6 @@ auth_user_cb(struct client *c, PGresult *res, void *arg)
 		    >= sizeof(j->hash))
 			j->dummy = 1;
 	}
-	j->c = c;
-	worker_hold(c);
 	pthread_mutex_lock(&auth_mtx);
 	TAILQ_INSERT_TAIL(&auth_todo, j, entry);
 	pthread_cond_signal(&auth_cond);
@@ -413,7 +459,6 @@ auth_event(void)
 {
 	struct auth_jobs	 done = TAILQ_HEAD_INITIALIZER(done);
 	struct auth_job		*j;
-	struct client		*c;
 	uint64_t		 v;
 
 	(void)read(auth_efd, &v, sizeof(v));
@@ -426,17 +471,41 @@ auth_event(void)
 			j->charged = 0;		/* the failure stays counted */
 		if (j->result == AUTH_OK && j->rehash)
 			auth_rehash_store(j);
-		if ((c = worker_release(j->c)) != NULL) {
-			if (j->result == AUTH_OK) {
-				auth_cache_add(j->key, j->user_id, j->user,
-				    j->gen);
-				auth_set(c, j->user_id, j->user);
-			}
-			worker_authed(c, j->result);
-			worker_continue(c);
-		}
-		auth_job_free(j);
+		if (j->result == AUTH_OK)
+			auth_cache_add(j->key, j->user_id, j->user, j->gen);
+		auth_job_finish(j, j->result);
 	}
+}
+
+/*
+ * Verify known-good credentials again in the background, with no client
+ * waiting: on success the cache entry gets a new life.  Not charged to
+ * the brute-force counters (the credentials were verified before).
+ */
+static void
+auth_refresh(struct client *c, const char *user, const char *pass,
+    const unsigned char *key)
+{
+	struct auth_job	*j;
+	const char	*p[1];
+
+	(void)c;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return;
+	j->refresh = 1;
+	strlcpy(j->user, user, sizeof(j->user));
+	memcpy(j->key, key, AUTH_KEYLEN);
+	j->gen = atomic_load(&auth_shm->gen);
+	if ((j->pass = strdup(pass)) == NULL) {
+		auth_job_free(j);
+		return;
+	}
+	p[0] = j->user;
+	if (db_submit(NULL, DB_USER_BY_NAME, 1, p, auth_user_cb, j) == -1) {
+		auth_job_free(j);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&auth_inflight, j, inflight);
 }
 
 /*
@@ -455,6 +524,7 @@ auth_check(struct client *c)
 	unsigned char		 key[AUTH_KEYLEN];
 	unsigned int		 keylen = 0;
 	size_t			 vlen;
+	int64_t			 left = 0;
 	int			 n, pw_only, known, rv = AUTH_FAIL;
 
 	pw_only = (c->route->flags & ROUTE_PASSWORD) != 0;
@@ -500,13 +570,33 @@ auth_check(struct client *c)
 	HMAC(EVP_sha256(), auth_shm->secret, sizeof(auth_shm->secret),
 	    (unsigned char *)cred, (size_t)n, key, &keylen);
 	if ((known = auth_cache_find(key, &c->user_id, c->username,
-	    sizeof(c->username))) == 0) {
+	    sizeof(c->username), &left)) == 0) {
 		atomic_fetch_add_explicit(&auth_shm->hits, 1,
 		    memory_order_relaxed);
+		/*
+		 * Refresh ahead: in the last quarter of its life the entry
+		 * is checked again in the background, so a steady client
+		 * never meets an expired entry (and a herd of its
+		 * connections never queues behind argon2 at once).
+		 */
+		if (left < conf->auth_cache_ttl * 250LL &&
+		    auth_inflight_find(key) == NULL)
+			auth_refresh(c, cred, colon + 1, key);
 		rv = AUTH_OK;
 		goto done;
 	}
 	atomic_fetch_add_explicit(&auth_shm->misses, 1, memory_order_relaxed);
+	/*
+	 * Single flight: the same credentials already being checked by
+	 * this worker: wait for that answer instead of a second argon2.
+	 */
+	if ((j = auth_inflight_find(key)) != NULL &&
+	    j->nwaiters < AUTH_MAX_WAITERS) {
+		worker_hold(c);
+		j->waiters[j->nwaiters++] = c;
+		rv = AUTH_PENDING;
+		goto done;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto done;
 	strlcpy(j->user, cred, sizeof(j->user));
@@ -540,6 +630,7 @@ auth_check(struct client *c)
 		rv = AUTH_UNAVAILABLE;
 		goto done;
 	}
+	TAILQ_INSERT_TAIL(&auth_inflight, j, inflight);
 	rv = AUTH_PENDING;
 done:
 	explicit_bzero(cred, sizeof(cred));
