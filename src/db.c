@@ -369,6 +369,10 @@ db_lost(const char *why)
 	l = strlen(msg);
 	while (l > 0 && (msg[l - 1] == '\n' || msg[l - 1] == '\r'))
 		msg[--l] = '\0';
+	/* libpq's hints come on their own lines: keep one log line. */
+	for (l = 0; msg[l] != '\0'; l++)
+		if (msg[l] == '\n' || msg[l] == '\t')
+			msg[l] = ' ';
 	if (db_st == DB_READY || !db_logged_down)
 		log_warnx("database unavailable: %s", msg[0] ? msg :
 		    "connection lost");
@@ -414,6 +418,25 @@ db_connect_poll(void)
 	}
 }
 
+/*
+ * Server notices and asynchronous errors ("terminating connection due to
+ * administrator command") go through our log, tagged with the worker,
+ * instead of libpq's default bare line on stderr.
+ */
+static void
+db_notice(void *arg, const char *msg)
+{
+	char	line[512];
+	size_t	l;
+
+	(void)arg;
+	strlcpy(line, msg, sizeof(line));
+	l = strlen(line);
+	while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r'))
+		line[--l] = '\0';
+	log_info("postgres: %s", line);
+}
+
 static void
 db_connect(void)
 {
@@ -433,6 +456,7 @@ db_connect(void)
 		db_lost(db_conn ? PQerrorMessage(db_conn) : "out of memory");
 		return;
 	}
+	PQsetNoticeProcessor(db_conn, db_notice, NULL);
 	db_st = DB_CONNECTING;
 	db_connect_deadline = worker_now_ms() + DB_CONNECT_TIMEOUT_MS;
 	db_connect_poll();
