@@ -82,41 +82,8 @@ sub current_etag
 	return $r->{status} == 200 ? $r->{headers}{etag} : undef;
 }
 
-# Which worker holds the server side of a client connection: the socket's
-# inode from /proc/net/tcp, then the worker with that inode among its fds.
-sub worker_of
-{
-	my ($conn) = @_;
-	my $want = sprintf '%04X', $conn->{sock}->sockport;
-	my $srvp = sprintf '%04X', $srv->port;
-	my $inode;
-	for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
-		open my $fh, '<', $f or next;
-		while (<$fh>) {
-			my @f = split;
-			next unless @f > 9 && $f[1] =~ /:$srvp$/
-			    && $f[2] =~ /:$want$/;
-			$inode = $f[9];
-			last;
-		}
-		close $fh;
-		last if $inode;
-	}
-	return undef unless $inode;
-	for my $pid ($srv->worker_pids) {
-		opendir my $d, "/proc/$pid/fd" or next;
-		for my $fd (readdir $d) {
-			my $l = readlink "/proc/$pid/fd/$fd" // next;
-			return $pid if $l eq "socket:[$inode]";
-		}
-	}
-	return undef;
-}
-
-# Two keep-alive connections served by two different workers.  An idle
-# server hands every new connection to the same worker (EPOLLEXCLUSIVE
-# wakes the first waiter), so the first worker is paused with SIGSTOP
-# while the second connection is made: the kernel then wakes the other.
+# Two keep-alive connections served by two different workers, each made
+# with the others paused (StarterTest::Server::conn_to_worker).
 my @pair;
 my %pair_worker;
 
@@ -126,24 +93,12 @@ sub pair
 	$_->close for @pair;
 	@pair = ();
 	%pair_worker = ();
-	my $c1 = StarterTest::Conn->new($srv);
-	$c1->request('GET', '/healthz');	# answered: accepted
-	my $w1 = worker_of($c1) // return ();
-	my ($c2, $w2);
-	for my $try (1 .. 5) {
-		kill 'STOP', $w1;
-		$c2 = StarterTest::Conn->new($srv);
-		my $r = $c2->request('GET', '/healthz', timeout => 2);
-		$w2 = worker_of($c2);
-		kill 'CONT', $w1;
-		last if defined $w2 && $w2 != $w1 && $r->{status} == 200;
-		$c2->close;
-		undef $w2;
-		sleep 0.1;
-	}
-	return () unless defined $w2;
+	my @w = $srv->worker_pids;
+	return () unless @w >= 2;
+	my $c1 = $srv->conn_to_worker($w[0]) // return ();
+	my $c2 = $srv->conn_to_worker($w[1]) // do { $c1->close; return () };
 	@pair = ($c1, $c2);
-	%pair_worker = ($w1 => $c1, $w2 => $c2);
+	%pair_worker = ($w[0] => $c1, $w[1] => $c2);
 	return @pair;
 }
 

@@ -187,7 +187,12 @@ $r = put($req, "${BASE}NEW1", '{"pxcode":"NEW1","procedure":"AGAIN"}',
     'If-None-Match' => '*');
 is($r->{status}, 412, 'PUT If-None-Match: * again on that code: 412');
 
-# The same rules without --require-if-match.
+# The same rules without --require-if-match, on a server whose workers
+# all reconnected after the restarts above (each asked in turn: a request
+# must not depend on which worker the kernel picks, nor on how long a
+# reconnect takes).
+ok($srv->wait_workers_ready(timeout => 15), 'every worker of the first '
+    . 'server is connected again');
 $r = put($srv, "${BASE}NEW2", '{"pxcode":"NEW2","procedure":"C"}',
     'If-None-Match' => '*');
 is($r->{status}, 201, 'without the flag: PUT If-None-Match: * creates: 201');

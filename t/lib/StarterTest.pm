@@ -971,6 +971,44 @@ sub worker_pids
 	return wantarray ? @k : scalar @k;
 }
 
+# A keep-alive connection served by the worker $pid, known by construction
+# (no /proc/PID/fd, which a container or another user may not read): the
+# other workers are paused with SIGSTOP while it is made and answered, so
+# the one left running accepted it (a stopped process is not waiting in
+# epoll_wait, so the kernel cannot hand it the connection).  undef if that
+# worker does not answer $path with 200 (default /healthz).
+sub conn_to_worker
+{
+	my ($self, $pid, %o) = @_;
+	my $path = $o{path} // '/healthz';
+	my @others = grep { $_ != $pid } $self->worker_pids;
+	kill 'STOP', @others if @others;
+	my $c = StarterTest::Conn->new($self);
+	my $r = $c->request('GET', $path, timeout => $o{timeout} // 5);
+	kill 'CONT', @others if @others;
+	return $c if $r && $r->{status} == 200;
+	$c->close;
+	return undef;
+}
+
+# Wait until every worker answers /readyz (its own database connection
+# works), asking each one in turn; false on timeout.
+sub wait_workers_ready
+{
+	my ($self, %o) = @_;
+	my $deadline = Time::HiRes::time() + ($o{timeout} // 15);
+	for my $pid ($self->worker_pids) {
+		my $c;
+		until ($c = $self->conn_to_worker($pid, path => '/readyz',
+		    timeout => 2)) {
+			return 0 if Time::HiRes::time() > $deadline;
+			Time::HiRes::sleep(0.05);
+		}
+		$c->close;
+	}
+	return 1;
+}
+
 sub children_of
 {
 	my ($ppid) = @_;
