@@ -14,6 +14,7 @@
 #include <argon2.h>
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "password.h"
 
 #define PBKDF2_PREFIX	"pbkdf2:"
@@ -21,7 +22,6 @@
 
 static int	verify_argon2(const char *, const char *);
 static int	verify_pbkdf2(const char *, const char *);
-static int	hexval(int);
 
 #ifndef HAVE_TIMINGSAFE_BCMP
 /* OpenBSD's, for libbsd before 0.11.8: time depends only on n. */
@@ -111,18 +111,6 @@ verify_argon2(const char *stored, const char *pw)
 	    0 : -1);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * werkzeug: "pbkdf2:HASH[:ITERATIONS]$SALT$HEXDIGEST", where the salt is
  * used as its ASCII text and the key length is the digest size.
@@ -167,8 +155,8 @@ verify_pbkdf2(const char *stored, const char *pw)
 	if (dklen == 0 || dklen > sizeof(want) || hexlen != dklen * 2)
 		return (-1);
 	for (i = 0; i < dklen; i++) {
-		if ((hi = hexval((unsigned char)hex[2 * i])) == -1 ||
-		    (lo = hexval((unsigned char)hex[2 * i + 1])) == -1)
+		if ((hi = hex_value((unsigned char)hex[2 * i])) == -1 ||
+		    (lo = hex_value((unsigned char)hex[2 * i + 1])) == -1)
 			goto done;
 		want[i] = (unsigned char)(hi << 4 | lo);
 	}

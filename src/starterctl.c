@@ -28,6 +28,7 @@
 
 #include <libpq-fe.h>
 
+#include "migrations.h"
 #include "password.h"
 
 #define CTL_EXIT_OK		0
@@ -42,29 +43,25 @@
 /* pg_advisory_xact_lock key shared by initdb and resetdb: "strd" */
 #define CTL_LOCK_KEY		"1937011300"
 
-/* Generated from sql/ by sql/embed.sh into src/migrations.c. */
-struct migration {
-	int		 version;
-	const char	*name;
-	const char	*sql;
-};
-
-struct demo_row {
-	const char	*pxcode;
-	const char	*procedure;
-};
-
-extern const struct migration	migrations[];
-extern const size_t		nmigrations;
-extern const struct demo_row	demo_rows[];
-extern const size_t		ndemo_rows;
-
 struct ctl {
 	const char		*dsn;
 	PGconn			*conn;
 	struct password_params	 pp;
 	int			 yes;
 	int			 pwstdin;
+};
+
+/*
+ * What adduser and passwd differ in: whether the user must exist already,
+ * the statement that stores the new hash ($1 the name, $2 the hash; it
+ * must change one row) and the messages, each of which takes the name.
+ */
+struct setpw {
+	int		 exists;	/* the user must be there already */
+	const char	*lookup_err;	/* the user is (not) there */
+	const char	*sql;
+	const char	*store_err;	/* sql changed no row */
+	const char	*done;		/* printed on success */
 };
 
 static void	ctl_warnx(const char *, ...)
@@ -78,6 +75,7 @@ static int	ctl_rollback(struct ctl *);
 static int	ctl_readpw(struct ctl *, char *, size_t);
 static int	ctl_newhash(struct ctl *, char *, size_t);
 static int	ctl_checkname(const char *);
+static int	ctl_setpw(struct ctl *, const char *, const struct setpw *);
 static int	migrate(struct ctl *);
 static int	cmd_initdb(struct ctl *, int, char **);
 static int	ctl_confirm_reset(void);
@@ -121,7 +119,7 @@ ctl_warnx(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("starterctl: ", stderr);
+	fprintf(stderr, "%s: ", getprogname());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -133,8 +131,11 @@ usage(FILE *fp)
 {
 	size_t	i;
 
-	fprintf(fp, "usage: starterctl [-d DSN] [--argon2-memory KIB] "
-	    "[--argon2-time N] COMMAND\ncommands:\n");
+	fprintf(fp, "usage: %1$s [-d DSN] [--argon2-memory KIB] "
+	    "[--argon2-time N] COMMAND\n"
+	    "       %1$s -h | --help\n"
+	    "       %1$s -V | --version\n"
+	    "commands:\n", getprogname());
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(fp, "  %s\n", commands[i].synopsis);
 	fprintf(fp, "The DSN comes from -d, else STARTERD_DSN, else "
@@ -151,7 +152,7 @@ ctl_notice(void *arg, const char *msg)
 	(void)arg;
 	if (strncmp(msg, "WARNING:  ", 10) == 0)
 		msg += 10;
-	fprintf(stderr, "starterctl: %s", msg);
+	fprintf(stderr, "%s: %s", getprogname(), msg);
 }
 
 static int
@@ -465,44 +466,41 @@ cmd_resetdb(struct ctl *c, int argc, char **argv)
 	return (migrate(c));
 }
 
+/*
+ * adduser and passwd: look the user up first, so that nobody types a
+ * password in vain, then read a new password, hash it and store it.
+ */
 static int
-cmd_adduser(struct ctl *c, int argc, char **argv)
+ctl_setpw(struct ctl *c, const char *name, const struct setpw *sp)
 {
 	const char	*params[2];
 	PGresult	*res;
 	char		 phc[PASSWORD_PHC_MAX];
 	int		 n, rv = -1;
 
-	(void)argc;
-	if (ctl_checkname(argv[0]) == -1)
-		return (-1);
-	params[0] = argv[0];
-	/* Look first, so that nobody types a password in vain. */
+	params[0] = name;
 	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
 	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
 		return (-1);
 	n = PQntuples(res);
 	PQclear(res);
-	if (n > 0) {
-		ctl_warnx("user '%s' already exists (use passwd to change "
-		    "the password)", argv[0]);
+	if ((n > 0) != sp->exists) {
+		ctl_warnx(sp->lookup_err, name);
 		return (-1);
 	}
 	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
 		goto done;
 	params[1] = phc;
-	if ((res = ctl_params(c, "INSERT INTO starter_users "
-	    "(username, password_hash) VALUES ($1, $2) "
-	    "ON CONFLICT (username) DO NOTHING", 2, params,
+	if ((res = ctl_params(c, sp->sql, 2, params,
 	    PGRES_COMMAND_OK)) == NULL)
 		goto done;
-	n = atoi(PQcmdTuples(res));
+	n = atoi(PQcmdTuples(res));	/* usernames are unique: 0 or 1 */
 	PQclear(res);
 	if (n != 1) {
-		ctl_warnx("user '%s' already exists", argv[0]);
+		ctl_warnx(sp->store_err, name);
 		goto done;
 	}
-	printf("added user %s\n", argv[0]);
+	printf(sp->done, name);
 	rv = 0;
 done:
 	explicit_bzero(phc, sizeof(phc));
@@ -510,41 +508,30 @@ done:
 }
 
 static int
-cmd_passwd(struct ctl *c, int argc, char **argv)
+cmd_adduser(struct ctl *c, int argc, char **argv)
 {
-	const char	*params[2];
-	PGresult	*res;
-	char		 phc[PASSWORD_PHC_MAX];
-	int		 n, rv = -1;
+	static const struct setpw add = { 0,
+	    "user '%s' already exists (use passwd to change the password)",
+	    "INSERT INTO starter_users (username, password_hash) "
+	    "VALUES ($1, $2) ON CONFLICT (username) DO NOTHING",
+	    "user '%s' already exists", "added user %s\n" };
 
 	(void)argc;
-	params[0] = argv[0];
-	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
-	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
+	if (ctl_checkname(argv[0]) == -1)
 		return (-1);
-	n = PQntuples(res);
-	PQclear(res);
-	if (n == 0) {
-		ctl_warnx("no such user '%s'", argv[0]);
-		return (-1);
-	}
-	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
-		goto done;
-	params[1] = phc;
-	if ((res = ctl_params(c, "UPDATE starter_users SET password_hash = $2 "
-	    "WHERE username = $1", 2, params, PGRES_COMMAND_OK)) == NULL)
-		goto done;
-	n = atoi(PQcmdTuples(res));
-	PQclear(res);
-	if (n == 0) {
-		ctl_warnx("no such user '%s'", argv[0]);
-		goto done;
-	}
-	printf("changed the password of %s\n", argv[0]);
-	rv = 0;
-done:
-	explicit_bzero(phc, sizeof(phc));
-	return (rv);
+	return (ctl_setpw(c, argv[0], &add));
+}
+
+static int
+cmd_passwd(struct ctl *c, int argc, char **argv)
+{
+	static const struct setpw change = { 1, "no such user '%s'",
+	    "UPDATE starter_users SET password_hash = $2 "
+	    "WHERE username = $1",
+	    "no such user '%s'", "changed the password of %s\n" };
+
+	(void)argc;
+	return (ctl_setpw(c, argv[0], &change));
 }
 
 static int
@@ -638,6 +625,7 @@ main(int argc, char *argv[])
 		{ "argon2-memory",	required_argument,	NULL, 'M' },
 		{ "argon2-time",	required_argument,	NULL, 'T' },
 		{ "password-stdin",	no_argument,		NULL, 'S' },
+		{ "version",		no_argument,		NULL, 'V' },
 		{ "yes",		no_argument,		NULL, 'y' },
 		{ NULL,			0,			NULL, 0 }
 	};
@@ -647,16 +635,30 @@ main(int argc, char *argv[])
 	size_t			 i;
 	int			 ch, rv;
 
+	/*
+	 * Messages name the program, not the path it was run by.  libbsd's
+	 * setprogname keeps what follows the last '/'; glibc's getopt names
+	 * argv[0] in its own messages, so that becomes the short name too.
+	 */
+	if (argc > 0 && argv[0] != NULL && *argv[0] != '\0') {
+		setprogname(argv[0]);
+		argv[0] = (char *)getprogname();
+	} else
+		setprogname("starterctl");
+
 	memset(&c, 0, sizeof(c));
 	password_params_default(&c.pp);
 
-	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			c.dsn = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return (CTL_EXIT_OK);
+		case 'V':
+			printf("starterctl %s\n", PACKAGE_VERSION);
 			return (CTL_EXIT_OK);
 		case 'M':
 			c.pp.m_cost_kib = strtonum(optarg, CTL_ARGON2_M_MIN,
@@ -705,7 +707,8 @@ main(int argc, char *argv[])
 	}
 	if (argc - 1 != cmd->nargs) {
 		ctl_warnx("%s: wrong number of arguments", cmd->name);
-		fprintf(stderr, "usage: starterctl %s\n", cmd->synopsis);
+		fprintf(stderr, "usage: %s %s\n", getprogname(),
+		    cmd->synopsis);
 		return (CTL_EXIT_USAGE);
 	}
 	if ((c.pwstdin && !cmd->pwstdin) || (c.yes && !cmd->yes)) {

@@ -1,11 +1,18 @@
 /*
- * starterd.h: every struct and prototype of the daemon, grouped by the file
- * that implements it (the httpd.h layout).
+ * starterd.h: every struct and prototype of the daemon, grouped by layer
+ * and then by the file that implements it (the httpd.h layout: one header,
+ * so a reader finds every interface in one place; src/LAYERS and
+ * `make check-layers` say which layer may call which).
  *
- * Process model: the master (master.c) binds, maps shared memory and forks
- * workers; it never speaks HTTP or SQL.  Each worker (worker.c) multiplexes
- * client sockets, its own PostgreSQL connection (db.c) and its password
- * verification thread (auth.c) in one epoll loop.
+ * Process model: the master (core/master.c) binds, maps shared memory and
+ * forks workers; it never speaks HTTP or SQL.  Each worker (core/worker.c)
+ * multiplexes client sockets, its own PostgreSQL connection (data/db.c)
+ * and its password verification thread (auth/auth.c) in one epoll loop.
+ * A request flows one way: socket -> parser (http/http.c) -> state
+ * machine (core/conn.c) -> router (http/router.c) -> handler (api/) ->
+ * cache/db (data/) -> response (http/response.c).  Completions (database
+ * answers, password checks) are posted back to the loop: they wake a
+ * client (core/client.c), and only the loop runs its state machine.
  */
 #ifndef STARTERD_H
 #define STARTERD_H
@@ -24,8 +31,11 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "clock.h"
+#include "hex.h"
 #include "http.h"
 #include "log.h"
+#include "seqlock.h"
 
 #define STARTERD_NAME		"starterd"
 #define STARTERD_MAX_WORKERS	64
@@ -95,17 +105,15 @@ struct config {
 	int		 argon2_time;
 };
 
-extern struct config	*conf;
+extern struct config	*conf;		/* config.c */
+extern int		 main_argc;	/* a copy of argv: setproctitle */
+extern char		**main_argv;	/* overwrites the original */
 
 void	 config_defaults(struct config *);
 int	 config_load(struct config *, int, char **);
 void	 config_usage(FILE *);
 int	 config_resolve_dsn(struct config *);
 int	 config_reload(struct config *, int, char **);
-
-/* main.c: a copy of argv (setproctitle overwrites the original) */
-extern int	 main_argc;
-extern char	**main_argv;
 
 /* master.c */
 struct listener {
@@ -115,16 +123,29 @@ struct listener {
 
 int	 master_run(struct config *);
 
-/* worker.c */
+/* worker.c: the process and its event loop */
+void	 worker_main(int, struct listener *, int, int)
+	    __attribute__((__noreturn__));
+extern int	 worker_id;
+
+/* event.c: the worker's epoll set */
+int	 event_init(void);
+int	 event_watch(int, int, uint32_t, void *);
+int	 event_wait(void *, int, int);
+
+/* client.c: a client connection's lifecycle (below everything it serves) */
 enum client_state {
 	CLIENT_READ_HEAD = 0,	/* waiting for / parsing a request head */
 	CLIENT_READ_BODY,	/* reading the body */
 	CLIENT_BUSY,		/* waiting for auth or the database */
+	CLIENT_DONE,		/* the response is queued: finish the request */
 	CLIENT_CLOSED		/* fd closed; freed when nothing is pending */
 };
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
+	TAILQ_ENTRY(client)	 ready_entry;	/* posted: the loop runs it */
+	int			 posted;
 	int			 fd;
 	enum client_state	 state;
 	uint64_t		 serial;
@@ -148,27 +169,43 @@ struct client {
 	int			 head_only;	/* HEAD: no body */
 	int			 keepalive;
 	const struct route	*route;
+	int			 route_id;	/* router_index(), for metrics */
 	char			 arg[128];	/* decoded path argument */
 	int			 user_id;
 	char			 username[65];
 	struct buf		 hdrs;		/* extra response headers */
 	char			 reqid[REQID_MAX + 1];	/* reqid.c */
 	unsigned int		 nreq;		/* responses sent so far */
+	int			 auth_result;	/* AUTH_*, set by completions */
+	/* Run by the loop once woken with nothing pending (a handler's
+	 * or the authorisation's next step). */
+	void			(*resume)(struct client *);
 };
 
-void	 worker_main(int, struct listener *, int)
-	    __attribute__((__noreturn__));
-void	 worker_continue(struct client *);
-void	 worker_finish(struct client *);
-void	 worker_hold(struct client *);
-struct client *worker_release(struct client *);
-void	 worker_authed(struct client *, int);
-int	 worker_watch(int, int, uint32_t, void *);
-void	*worker_db_tag(void);
-int64_t	 worker_now_ms(void);
-int64_t	 worker_now_us(void);
-extern int	 worker_id;
-extern int	 worker_replaces_dead;
+TAILQ_HEAD(clientlist, client);
+extern struct clientlist client_all;
+extern int		 client_count;
+
+struct client *client_new(int, const char *);
+void	 client_reset_request(struct client *);
+void	 client_hold(struct client *);
+struct client *client_release(struct client *);
+void	 client_wake(struct client *);
+void	 client_auth_result(struct client *, int);
+struct client *client_next_ready(void);
+int	 client_has_ready(void);
+void	 client_close(struct client *);
+void	 client_collect(void);
+
+/* conn.c: the HTTP state machine of a client, run only by the loop */
+void	 conn_run(struct client *);
+void	 conn_timeout(struct client *);
+void	 conn_set_draining(int);
+
+/* accesslog.c */
+void	 accesslog_open(void);
+void	 accesslog_write(struct client *);
+void	 accesslog_flush(void);
 
 /* response.c */
 void	 response_send(struct client *, int, const char *, const char *,
@@ -178,6 +215,7 @@ void	 response_error(struct client *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 response_header(struct client *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
+void	 response_unavailable(struct client *, int);
 void	 response_date_update(void);
 const char *response_date(void);
 int	 json_string(struct buf *, const char *, size_t);
@@ -195,17 +233,22 @@ struct route {
 	void		(*handler)(struct client *);
 };
 
+/* The route table (router.c) is the one place that names the handlers. */
+
 const struct route *router_find(const char *, size_t, char *, size_t,
 	    int *);
 void	 router_allow(const struct route *, char *, size_t);
 int	 router_index(const struct route *);
 const struct route *router_get(int);
+void	 router_label(const struct route *, char *, size_t);
 
-/* api_pxcodes.c */
-void	 api_pxcodes_collection(struct client *);
+/* api/: the handlers, a file per resource or concern */
+void	 api_pxcodes_collection(struct client *);	/* api_items.c */
 void	 api_pxcodes_item(struct client *);
-void	 api_healthz(struct client *);
+void	 api_healthz(struct client *);			/* api_health.c */
 void	 api_readyz(struct client *);
+void	 api_auth_token(struct client *);		/* api_token.c */
+void	 api_metrics(struct client *);			/* api_metrics.c */
 
 /* db.c */
 enum db_state {
@@ -234,20 +277,35 @@ enum db_stmt {
 };
 
 /*
- * Called once per query: res is the query's result (owned by db.c, freed
- * after the callback returns) or NULL when the connection was lost before
- * the answer came.  c is NULL when the client went away meanwhile.
+ * A query's completion: res is its result (owned by db.c, freed after
+ * the callback returns) or NULL when the connection was lost before the
+ * answer came; c is NULL when the client went away meanwhile.  Callbacks
+ * run from the loop (db_deliver), never from inside db.c's reading, and
+ * the client is woken after its callback.
  */
 typedef void (*db_cb)(struct client *, PGresult *, void *);
 
-int	 db_init(const char *, int);
+/*
+ * What the connection reports, installed by the worker at start: db.c
+ * knows nothing of caches, tokens or metrics.
+ */
+struct db_hooks {
+	const char *const *channels;	/* LISTENed on every connection */
+	void	(*notify)(const char *, const char *);	/* channel, payload */
+	void	(*up)(int);		/* ready; 1: after a lost connection */
+};
+
+extern char	 db_evtag;	/* the epoll tag of the database socket */
+
+int	 db_init(const char *, int, const struct db_hooks *);
 int	 db_submit(struct client *, enum db_stmt, int, const char *const *,
 	    db_cb, void *);
 void	 db_event(uint32_t);
+int	 db_has_done(void);
+void	 db_deliver(void);
 void	 db_tick(int64_t);
 void	 db_loop_end(void);
 enum db_state db_status(void);
-int	 db_fd(void);
 int	 db_retry_after(void);
 void	 db_shutdown(void);
 const char *db_sqlstate(PGresult *);
@@ -258,8 +316,11 @@ enum auth_result {
 	AUTH_FAIL,
 	AUTH_PENDING,
 	AUTH_UNAVAILABLE,
-	AUTH_THROTTLED		/* 429: Retry-After already set */
+	AUTH_THROTTLED,		/* 429: Retry-After already set */
+	AUTH_AGAIN		/* check again (a key has been loaded) */
 };
+
+extern char	 auth_evtag;	/* the epoll tag of the thread's eventfd */
 
 int	 auth_init(void);
 int	 auth_fd(void);
@@ -270,12 +331,16 @@ void	 auth_shutdown(void);
 size_t	 auth_shm_size(void);
 int	 auth_shm_attach(void *);
 void	 auth_stats(uint64_t *, uint64_t *);
-uint64_t auth_generation(void);
 
 /* token.c */
 int	 token_check(struct client *, const char *, size_t);
 void	 token_db_up(void);
-void	 api_auth_token(struct client *);
+int	 token_key_ready(struct client *);
+int	 token_version_find(int, int *);
+uint64_t token_generation(void);
+void	 token_version_add(int, int, uint64_t);
+void	 token_cache_flush(void);
+int	 token_make(struct buf *, int, const char *, int);
 size_t	 token_shm_size(void);
 int	 token_shm_attach(void *);
 
@@ -293,7 +358,7 @@ struct cache_stats {
 	uint64_t	stale, resets, version;
 };
 
-int	 cache_notify(const char *);
+int	 cache_invalidate(const char *);
 int	 cache_enabled(void);
 uint64_t cache_version(void);
 int	 cache_lookup(const char *, size_t, int, struct buf *, char *, size_t,
@@ -318,14 +383,20 @@ void	 metrics_child(int, int);
 void	 metrics_beat(int64_t, enum db_state);
 void	 metrics_db_reconnect(void);
 void	 metrics_request(struct client *);
-void	 api_metrics(struct client *);
+void	 metrics_route_label(int, const char *);
+int	 metrics_format(struct buf *, const struct cache_stats *, uint64_t,
+	    uint64_t);
 
-/* notify.c */
+/* channels.c: NOTIFY routing, the one place that names every channel */
+extern const char *const channels_listen[];
+void	 channels_route(const char *, const char *);
+void	 channels_forget_all(void);
+
+/* sdnotify.c */
 void	 notify_init(void);
 void	 notify_send(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 uint64_t notify_watchdog_usec(void);
-unsigned long long notify_monotonic_usec(void);
 
 /* reqid.c */
 void	 reqid_assign(struct client *, int);

@@ -24,18 +24,45 @@ is($r->{rc}, 2, 'no command: exit 2');
 like($r->{err}, qr/usage/i, 'no command: usage on stderr');
 $r = ctl('frobnicate');
 is($r->{rc}, 2, 'unknown command: exit 2');
-like($r->{err}, qr/frobnicate/, 'unknown command: named in the message');
+like($r->{err}, qr/\Astarterctl: unknown command 'frobnicate'/,
+    'unknown command: named in a message from starterctl');
 $r = ctl('adduser');
 is($r->{rc}, 2, 'adduser without a name: exit 2');
 $r = ctl('users', 'extra');
 is($r->{rc}, 2, 'users with an extra argument: exit 2');
 $r = ctl('--no-such-flag', 'users');
 is($r->{rc}, 2, 'unknown flag: exit 2');
+# getopt names argv[0]; the test runs starterctl by its full path
+like($r->{err}, qr/\Astarterctl: [^\n]*--no-such-flag/,
+    'unknown flag: the message starts with starterctl:, not the path');
+$r = ctl('-x', 'users');
+is($r->{rc}, 2, 'unknown short flag: exit 2');
+like($r->{err}, qr/\Astarterctl: [^\n]*x/,
+    'unknown short flag: the message starts with starterctl:');
+$r = starterctl(undef, 'users', '-d');
+is($r->{rc}, 2, '-d without its argument: exit 2');
+like($r->{err}, qr/\Astarterctl: [^\n]*\bd\b/,
+    '-d without its argument: the message starts with starterctl:');
 $r = ctl('initdb', '--yes');
 is($r->{rc}, 2, 'initdb --yes (option not taken): exit 2');
 $r = starterctl(undef, '-h');
 is($r->{rc}, 0, '-h: exit 0');
 like($r->{out}, qr/initdb/, '-h: lists the commands');
+like($r->{out}, qr/^\s*starterctl -V \| --version$/m, '-h: shows -V and --version');
+
+# --version and -V print the version of configure.ac's AC_INIT.
+open my $ac, '<', top_srcdir() . '/configure.ac'
+    or BAIL_OUT("configure.ac: $!");
+my ($version) = map { /^AC_INIT\(\[[^]]*\],\s*\[([^]]+)\]/ ? $1 : () } <$ac>;
+close $ac;
+ok(defined $version, 'configure.ac: AC_INIT names the version');
+for my $flag ('--version', '-V') {
+	$r = starterctl(undef, $flag);
+	is($r->{rc}, 0, "$flag: exit 0");
+	is($r->{out}, 'starterctl ' . ($version // '?') . "\n",
+	    "$flag: prints starterctl and the version");
+	is($r->{err}, '', "$flag: nothing on stderr");
+}
 
 # --- a database that is not there: exit 1 ------------------------------------
 
@@ -43,7 +70,8 @@ $r = run_cmd([top_builddir() . '/src/starterctl', '-d',
     'host=127.0.0.1 port=1 user=starter dbname=starter connect_timeout=3',
     'users'], timeout => 30);
 is($r->{rc}, 1, 'unreachable database: exit 1');
-like($r->{err}, qr/\S/, 'unreachable database: a message on stderr');
+like($r->{err}, qr/\Astarterctl: cannot connect/,
+    'unreachable database: a message from starterctl on stderr');
 
 # --- initdb ---------------------------------------------------------------------
 
@@ -83,6 +111,7 @@ is(count('SELECT count(*) FROM starter_pxcodes'), 100,
 
 $r = ctl('adduser', '--password-stdin', 'admin', {stdin => "admin\n"});
 is($r->{rc}, 0, 'adduser admin: exit 0') or diag($r->{err});
+is($r->{out}, "added user admin\n", 'adduser admin: says so');
 like(count(q{SELECT password_hash FROM starter_users
     WHERE username = 'admin'}), qr/^\$argon2id\$v=19\$m=\d+/,
     'adduser: the password is stored as an argon2id PHC string');
@@ -93,9 +122,25 @@ $r = ctl('adduser', 'alice', '--password-stdin', {stdin => "wonder1\n"});
 is($r->{rc}, 0, 'adduser alice (option after the name): exit 0');
 $r = ctl('adduser', '--password-stdin', 'alice', {stdin => "other\n"});
 is($r->{rc}, 1, 'adduser of an existing name: exit 1');
-like($r->{err}, qr/alice/, 'adduser of an existing name: says which');
+like($r->{err}, qr/^starterctl: user 'alice' already exists \(use passwd/,
+    'adduser of an existing name: says which, and what to use');
 is(count(q{SELECT count(*) FROM starter_users WHERE username = 'alice'}), 1,
     'adduser of an existing name: still one alice');
+
+# refused before or after the password is read: exit 1, no user added
+for my $bad (['a:b', "pw\n", qr/must not contain/, 'a name with a colon'],
+    ['bob', "\n", qr/empty password refused/, 'an empty password'],
+    ['bob', '', qr/no password on standard input/, 'no password'],
+    ['bob', ('x' x 1025) . "\n", qr/longer than 1024 bytes/,
+    'a password of 1025 bytes']) {
+	my ($name, $in, $why, $what) = @$bad;
+	$r = ctl('adduser', '--password-stdin', $name, {stdin => $in});
+	is($r->{rc}, 1, "adduser with $what: exit 1");
+	like($r->{err}, qr/^starterctl: [^\n]*$why/,
+	    "adduser with $what: says why");
+	is(count(qq{SELECT count(*) FROM starter_users
+	    WHERE username = '$name'}), 0, "adduser with $what: no user");
+}
 
 $r = ctl('users');
 is($r->{rc}, 0, 'users: exit 0');
@@ -105,6 +150,18 @@ unlike($r->{out}, qr/argon2|wonder/, 'users: shows no hashes or passwords');
 
 $r = ctl('passwd', '--password-stdin', 'nobody', {stdin => "x\n"});
 is($r->{rc}, 1, 'passwd of an unknown user: exit 1');
+like($r->{err}, qr/^starterctl: no such user 'nobody'$/m,
+    'passwd of an unknown user: says so');
+is(count(q{SELECT count(*) FROM starter_users WHERE username = 'nobody'}), 0,
+    'passwd of an unknown user: adds nobody');
+my $hash = count(q{SELECT password_hash FROM starter_users
+    WHERE username = 'alice'});
+$r = ctl('passwd', '--password-stdin', 'alice', {stdin => "\n"});
+is($r->{rc}, 1, 'passwd with an empty password: exit 1');
+like($r->{err}, qr/^starterctl: empty password refused/,
+    'passwd with an empty password: says why');
+is(count(q{SELECT password_hash FROM starter_users WHERE username = 'alice'}),
+    $hash, 'passwd with an empty password: the hash is unchanged');
 $r = ctl('deluser', 'nobody');
 is($r->{rc}, 1, 'deluser of an unknown user: exit 1');
 
@@ -116,6 +173,9 @@ is(request($srv, 'GET', $P, auth => 'alice:wonder1')->{status}, 200,
 
 $r = ctl('passwd', '--password-stdin', 'alice', {stdin => "wonder2\n"});
 is($r->{rc}, 0, 'passwd alice: exit 0') or diag($r->{err});
+is($r->{out}, "changed the password of alice\n", 'passwd alice: says so');
+isnt(count(q{SELECT password_hash FROM starter_users
+    WHERE username = 'alice'}), $hash, 'passwd alice: a new hash is stored');
 is(request($srv, 'GET', $P, auth => 'alice:wonder1')->{status}, 401,
     'API after passwd: the old password fails');
 is(request($srv, 'GET', $P, auth => 'alice:wonder2')->{status}, 200,

@@ -1,6 +1,7 @@
 /*
  * metrics.c: counters in shared memory, readiness and heartbeats of the
- * workers, and GET /metrics in the Prometheus text format (0.0.4).
+ * workers, and their exposition in the Prometheus text format (0.0.4),
+ * which GET /metrics (api/api_metrics.c) serves.
  *
  * The "metrics" region holds:
  *   - one block of counters per worker id, bumped with relaxed atomics by
@@ -15,9 +16,6 @@
  *     leave anything the master could trip on;
  *   - the counters the master owns (workers restarted, reloads), written
  *     only by the master.
- *
- * /metrics has no authentication; --metrics off hides it (404), loopback
- * answers 403 to any peer but 127.0.0.0/8 and ::1.
  */
 #include <sys/types.h>
 
@@ -80,14 +78,8 @@ static struct metrics_shm	*mshm;
 static struct metrics_proc	*my_proc;	/* worker: our entry */
 static struct metrics_worker	*my_worker;	/* worker: our counters */
 
-static int64_t
-metrics_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
+/* Route labels, set by the worker from the route table at start. */
+static char			 metrics_labels[METRICS_MAX_ROUTES][64];
 
 size_t
 metrics_shm_size(void)
@@ -114,7 +106,7 @@ metrics_proc_start(int proc)
 
 	atomic_store(&mp->ready, 0);
 	atomic_store(&mp->db_up, 0);
-	atomic_store(&mp->heartbeat, metrics_now_ms());
+	atomic_store(&mp->heartbeat, now_ms());
 	atomic_store(&mp->pid, 0);
 }
 
@@ -142,7 +134,7 @@ metrics_proc_ready(int proc)
 int64_t
 metrics_proc_idle(int proc)
 {
-	return (metrics_now_ms() - atomic_load(&mshm->proc[proc].heartbeat));
+	return (now_ms() - atomic_load(&mshm->proc[proc].heartbeat));
 }
 
 void
@@ -166,7 +158,7 @@ metrics_child(int proc, int id)
 	my_proc = &mshm->proc[proc];
 	my_worker = &mshm->worker[id];
 	atomic_store(&my_proc->pid, (int32_t)getpid());
-	atomic_store(&my_proc->heartbeat, metrics_now_ms());
+	atomic_store(&my_proc->heartbeat, now_ms());
 }
 
 /*
@@ -221,11 +213,11 @@ metrics_request(struct client *c)
 
 	if (my_worker == NULL)
 		return;
-	ri = c->route != NULL ? router_index(c->route) : -1;
+	ri = c->route_id;
 	if (ri < 0 || ri >= METRICS_OTHER_ROUTE)
 		ri = METRICS_OTHER_ROUTE;
 	r = &my_worker->route[ri];
-	us = c->t_start > 0 ? worker_now_us() - c->t_start : 0;
+	us = c->t_start > 0 ? now_us() - c->t_start : 0;
 	if (us < 0)
 		us = 0;
 	for (b = 0; b < METRICS_NBUCKETS && us > metrics_buckets[b]; b++)
@@ -239,18 +231,21 @@ metrics_request(struct client *c)
 
 /* -------------------------------------------------------- /metrics */
 
-static void
-metrics_route_label(int ri, char *out, size_t len)
+/* The worker, at start: route ri is called label in the metrics. */
+void
+metrics_route_label(int ri, const char *label)
 {
-	const struct route	*r;
+	if (ri >= 0 && ri < METRICS_OTHER_ROUTE)
+		strlcpy(metrics_labels[ri], label, sizeof(metrics_labels[ri]));
+}
 
-	if (ri == METRICS_OTHER_ROUTE || (r = router_get(ri)) == NULL) {
+static void
+metrics_label(int ri, char *out, size_t len)
+{
+	if (ri == METRICS_OTHER_ROUTE || metrics_labels[ri][0] == '\0')
 		strlcpy(out, "other", len);
-		return;
-	}
-	strlcpy(out, r->path, len);
-	if (r->flags & ROUTE_ARG)
-		strlcat(out, "{id}", len);
+	else
+		strlcpy(out, metrics_labels[ri], len);
 }
 
 static void
@@ -277,12 +272,16 @@ metrics_gauge(struct buf *b, const char *name, const char *help, long v)
 	    name, help, name, name, v));
 }
 
-static int
-metrics_format(struct buf *b)
+/*
+ * The whole exposition; the caches' counters come from the caller (the
+ * /metrics handler), which reads them from their modules.
+ */
+int
+metrics_format(struct buf *b, const struct cache_stats *cs, uint64_t ahits,
+    uint64_t amiss)
 {
 	static struct metrics_route	 tot[METRICS_MAX_ROUTES];
-	struct cache_stats		 cs;
-	uint64_t			 dbrec = 0, ahits = 0, amiss = 0, cum;
+	uint64_t			 dbrec = 0, cum;
 	char				 rl[128], cl[8];
 	size_t				 w, ri, i;
 	long				 nlive = 0, nready = 0, ndb = 0;
@@ -320,7 +319,7 @@ metrics_format(struct buf *b)
 	    "responses sent, by route and status code.\n"
 	    "# TYPE starterd_http_requests_total counter\n");
 	for (ri = 0; ri < METRICS_MAX_ROUTES; ri++) {
-		metrics_route_label((int)ri, rl, sizeof(rl));
+		metrics_label((int)ri, rl, sizeof(rl));
 		for (i = 0; i < METRICS_NCODES; i++) {
 			if (tot[ri].code[i] == 0)
 				continue;
@@ -339,7 +338,7 @@ metrics_format(struct buf *b)
 			cum += tot[ri].bucket[i];
 		if (cum == 0)
 			continue;
-		metrics_route_label((int)ri, rl, sizeof(rl));
+		metrics_label((int)ri, rl, sizeof(rl));
 		cum = 0;
 		for (i = 0; i <= METRICS_NBUCKETS; i++) {
 			cum += tot[ri].bucket[i];
@@ -361,14 +360,12 @@ metrics_format(struct buf *b)
 		    "count{route=\"%s\"} %llu\n", rl, (unsigned long long)cum);
 	}
 
-	cache_stats(&cs);
 	rv |= metrics_counter(b, "starterd_cache_hits_total",
-	    "Response cache hits.", cs.hits);
+	    "Response cache hits.", cs->hits);
 	rv |= metrics_counter(b, "starterd_cache_misses_total",
-	    "Response cache misses.", cs.misses);
+	    "Response cache misses.", cs->misses);
 	rv |= metrics_counter(b, "starterd_cache_evictions_total",
-	    "Response cache entries evicted for space.", cs.evictions);
-	auth_stats(&ahits, &amiss);
+	    "Response cache entries evicted for space.", cs->evictions);
 	rv |= metrics_counter(b, "starterd_auth_cache_hits_total",
 	    "Credentials found in the verified-credentials cache.", ahits);
 	rv |= metrics_counter(b, "starterd_auth_cache_misses_total",
@@ -388,37 +385,4 @@ metrics_format(struct buf *b)
 	rv |= metrics_gauge(b, "starterd_db_connected",
 	    "Worker processes connected to the database.", ndb);
 	return (rv ? -1 : 0);
-}
-
-/* 1 when the peer address is 127.0.0.0/8 or ::1 (or v4-mapped 127/8). */
-static int
-metrics_loopback(const char *addr)
-{
-	return (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-	    strncmp(addr, "::ffff:127.", 11) == 0);
-}
-
-void
-api_metrics(struct client *c)
-{
-	struct buf	b;
-
-	if (conf->metrics == METRICS_OFF) {
-		response_error(c, 404, "invalid resource URI");
-		return;
-	}
-	if (conf->metrics == METRICS_LOOPBACK && !metrics_loopback(c->addr)) {
-		response_error(c, 403, "metrics are only served to loopback "
-		    "clients");
-		return;
-	}
-	buf_init(&b, 1 << 20);
-	if (metrics_format(&b) == -1) {
-		buf_free(&b);
-		response_error(c, 500, "metrics do not fit the buffer");
-		return;
-	}
-	response_send(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    BUF_PTR(&b), BUF_LEN(&b));
-	buf_free(&b);
 }

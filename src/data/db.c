@@ -19,8 +19,15 @@
  * queued, bounded), DB_READY, DB_DOWN (queries fail at once so clients get
  * 503; a retry is due at retry_at, with exponential back-off).
  *
- * The connection LISTENs on channel "starterd": table triggers NOTIFY the
- * changed table's name, which invalidates caches (cache_notify).
+ * Completions are posted, not called: a finished query goes on a done
+ * list, and the loop hands it to its callback (db_deliver) once db.c is
+ * out of its reading; the client is woken after the callback.  So nothing
+ * here runs a client's state machine, and a callback may submit queries.
+ *
+ * What the connection sees is reported through hooks that the worker
+ * installs (struct db_hooks): the connection is up (again), or a NOTIFY
+ * arrived on one of the channels it LISTENs on.  db.c knows nothing of
+ * what they mean (data/channels.c routes them).
  */
 #include <sys/epoll.h>
 
@@ -126,6 +133,9 @@ static const struct {
 	    "SELECT starterd_rehash($1::int, $2, $3)" },
 };
 
+char			 db_evtag;	/* the socket's tag in the loop */
+static const struct db_hooks *db_hooks;
+static struct db_queue	 db_done = TAILQ_HEAD_INITIALIZER(db_done);
 static PGconn		*db_conn;
 static char		*db_dsn;
 static int		 db_worker;
@@ -160,23 +170,44 @@ db_query_free(struct db_query *q)
 	free(q);
 }
 
-/* Finish a query: hand the result to its owner, then free it. */
+/* A query is over: post it for the loop (db_deliver). */
 static void
 db_complete(struct db_query *q)
 {
-	struct client	*c = q->c;
-
 	db_nqueued--;
-	if (c != NULL)
-		c = worker_release(c);
-	if (q->cb != NULL)
-		q->cb(c, q->res, q->arg);
-	else if (q->res != NULL && PQresultStatus(q->res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(q->res) != PGRES_TUPLES_OK)
-		log_warnx("database setup: %s", PQresultErrorMessage(q->res));
-	if (c != NULL)
-		worker_continue(c);
-	db_query_free(q);
+	TAILQ_INSERT_TAIL(&db_done, q, entry);
+}
+
+int
+db_has_done(void)
+{
+	return (!TAILQ_EMPTY(&db_done));
+}
+
+/*
+ * The loop: hand every finished query to its callback, then wake its
+ * client.  A callback may submit queries (they join the next batch) or
+ * answer its client (the loop finishes the request).
+ */
+void
+db_deliver(void)
+{
+	struct db_query	*q;
+	struct client	*c;
+
+	while ((q = TAILQ_FIRST(&db_done)) != NULL) {
+		TAILQ_REMOVE(&db_done, q, entry);
+		c = q->c != NULL ? client_release(q->c) : NULL;
+		if (q->cb != NULL)
+			q->cb(c, q->res, q->arg);
+		else if (q->res != NULL &&
+		    PQresultStatus(q->res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(q->res) != PGRES_TUPLES_OK)
+			log_warnx("database setup: %s",
+			    PQresultErrorMessage(q->res));
+		client_wake(c);
+		db_query_free(q);
+	}
 }
 
 static void
@@ -186,15 +217,14 @@ db_watch(uint32_t events)
 
 	if (fd != db_sock) {
 		if (db_sock != -1)
-			(void)worker_watch(EPOLL_CTL_DEL, db_sock, 0, NULL);
+			(void)event_watch(EPOLL_CTL_DEL, db_sock, 0, NULL);
 		db_sock = fd;
 		if (fd != -1)
-			(void)worker_watch(EPOLL_CTL_ADD, fd, events,
-			    worker_db_tag());
+			(void)event_watch(EPOLL_CTL_ADD, fd, events, &db_evtag);
 		return;
 	}
 	if (fd != -1)
-		(void)worker_watch(EPOLL_CTL_MOD, fd, events, worker_db_tag());
+		(void)event_watch(EPOLL_CTL_MOD, fd, events, &db_evtag);
 }
 
 /* End the current batch: one sync point for what was sent since. */
@@ -290,9 +320,9 @@ static void
 db_setup(void)
 {
 	struct db_query	*q;
-	char		 timeout[16];
+	char		 timeout[16], *id, sql[128];
 	const char	*p[1] = { timeout };
-	int		 i;
+	int		 i, again;
 
 	if (PQsetnonblocking(db_conn, 1) == -1 ||
 	    !PQenterPipelineMode(db_conn)) {
@@ -304,9 +334,16 @@ db_setup(void)
 	    "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p,
 	    NULL, NULL, 0) || db_setup_entry() == -1)
 		goto fail;
-	if (!PQsendQueryParams(db_conn, "LISTEN starterd", 0, NULL, NULL,
-	    NULL, NULL, 0) || db_setup_entry() == -1)
-		goto fail;
+	for (i = 0; db_hooks->channels[i] != NULL; i++) {
+		if ((id = PQescapeIdentifier(db_conn, db_hooks->channels[i],
+		    strlen(db_hooks->channels[i]))) == NULL)
+			goto fail;
+		snprintf(sql, sizeof(sql), "LISTEN %s", id);
+		PQfreemem(id);
+		if (!PQsendQueryParams(db_conn, sql, 0, NULL, NULL, NULL, NULL,
+		    0) || db_setup_entry() == -1)
+			goto fail;
+	}
 	for (i = 0; i < DB_NSTMTS; i++)
 		if (!PQsendPrepare(db_conn, db_stmts[i].name, db_stmts[i].sql,
 		    db_stmts[i].nparams, NULL) || db_setup_entry() == -1)
@@ -314,22 +351,11 @@ db_setup(void)
 	db_st = DB_READY;
 	db_backoff = DB_BACKOFF_MIN_MS;
 	db_tagged[0] = '\0';
-	if (db_ever_connected) {
+	if ((again = db_ever_connected))
 		log_info("database connection re-established");
-		metrics_db_reconnect();
-	}
-	/*
-	 * Whatever changed while we were away is unknown: forget it all.
-	 * That is after a reconnect, and in a worker that replaces one that
-	 * died (its backend may still have committed a write it never
-	 * reported); a worker of a fresh start or a reload missed nothing,
-	 * the others were listening.
-	 */
-	if (db_ever_connected || worker_replaces_dead)
-		cache_notify(NULL);
 	db_ever_connected = 1;
 	db_logged_down = 0;
-	token_db_up();
+	db_hooks->up(again);
 	while ((q = TAILQ_FIRST(&db_wait)) != NULL) {
 		TAILQ_REMOVE(&db_wait, q, entry);
 		if (db_send(q) == -1) {
@@ -378,7 +404,7 @@ db_lost(const char *why)
 		    "connection lost");
 	db_logged_down = 1;
 	if (db_sock != -1) {
-		(void)worker_watch(EPOLL_CTL_DEL, db_sock, 0, NULL);
+		(void)event_watch(EPOLL_CTL_DEL, db_sock, 0, NULL);
 		db_sock = -1;
 	}
 	if (db_conn != NULL) {
@@ -390,7 +416,7 @@ db_lost(const char *why)
 	db_unsynced = 0;
 	db_unsynced_writes = 0;
 	db_syncs = 0;
-	db_retry_at = worker_now_ms() + db_backoff;
+	db_retry_at = now_ms() + db_backoff;
 	db_backoff = db_backoff * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS :
 	    db_backoff * 2;
 	db_fail_queue(&db_sent);
@@ -458,16 +484,17 @@ db_connect(void)
 	}
 	PQsetNoticeProcessor(db_conn, db_notice, NULL);
 	db_st = DB_CONNECTING;
-	db_connect_deadline = worker_now_ms() + DB_CONNECT_TIMEOUT_MS;
+	db_connect_deadline = now_ms() + DB_CONNECT_TIMEOUT_MS;
 	db_connect_poll();
 }
 
 int
-db_init(const char *dsn, int worker)
+db_init(const char *dsn, int worker, const struct db_hooks *hooks)
 {
 	if ((db_dsn = strdup(dsn ? dsn : "")) == NULL)
 		return (-1);
 	db_worker = worker;
+	db_hooks = hooks;
 	db_connect();
 	return (0);
 }
@@ -548,13 +575,12 @@ db_read(void)
 		return;
 	}
 	while ((n = PQnotifies(db_conn)) != NULL) {
-		cache_notify(n->extra);
+		db_hooks->notify(n->relname, n->extra);
 		PQfreemem(n);
 	}
 	/*
 	 * Only results of batches whose sync point was sent can come: asking
-	 * libpq for more (queries queued by the callbacks below, not yet
-	 * synced) would never end.
+	 * libpq for more (queries not yet synced) would never end.
 	 */
 	while (db_conn != NULL && db_syncs > 0 && !PQisBusy(db_conn)) {
 		/* The query being answered: the first not yet done. */
@@ -681,7 +707,7 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 	    stmt != DB_PX_PAGE && stmt != DB_PING &&
 	    stmt != DB_USER_TOKEN_VER;
 	if (c != NULL)
-		worker_hold(c);
+		client_hold(c);
 	db_nqueued++;
 	if (db_st == DB_CONNECTING) {
 		TAILQ_INSERT_TAIL(&db_wait, q, entry);
@@ -728,17 +754,11 @@ db_status(void)
 	return (db_st);
 }
 
-int
-db_fd(void)
-{
-	return (db_sock);
-}
-
 /* Seconds a client should wait before retrying (Retry-After). */
 int
 db_retry_after(void)
 {
-	int64_t	left = db_retry_at - worker_now_ms();
+	int64_t	left = db_retry_at - now_ms();
 
 	if (left < 1000)
 		return (1);

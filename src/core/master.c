@@ -113,15 +113,6 @@ master_sig(int sig)
 	errno = saved;
 }
 
-static int64_t
-master_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Bind one address; -1 on failure with the reason logged. */
 static int
 master_bind_one(const char *host, int port)
@@ -311,19 +302,18 @@ master_spawn(struct worker_slot *s)
 	switch ((pid = fork())) {
 	case -1:
 		log_warn("fork");
-		s->respawn_at = master_now() + 1000;
+		s->respawn_at = now_ms() + 1000;
 		return;
 	case 0:
 		if (pidfh != NULL)
 			pidfile_close(pidfh);
 		metrics_child(s->proc, s->id);
-		worker_replaces_dead = s->died;
-		worker_main(s->id, listeners, nlisteners);
+		worker_main(s->id, listeners, nlisteners, s->died);
 		/* NOTREACHED */
 	}
 	s->pid = pid;
 	metrics_proc_pid(s->proc, pid);
-	s->started = master_now();
+	s->started = now_ms();
 	s->respawn_at = 0;
 	s->generation = generation;
 	s->retiring = 0;
@@ -376,7 +366,7 @@ master_reap(int stopping)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((s = master_slot_bypid(pid)) == NULL)
 			continue;
-		now = master_now();
+		now = now_ms();
 		if (WIFSIGNALED(status))
 			log_warnx("worker %d (pid %ld) killed by signal %d",
 			    s->id, (long)pid, WTERMSIG(status));
@@ -418,7 +408,7 @@ static void
 master_respawn_due(void)
 {
 	size_t	 i;
-	int64_t	 now = master_now();
+	int64_t	 now = now_ms();
 
 	for (i = 0; i < (size_t)conf->workers; i++) {
 		struct worker_slot *s = &slots[i];
@@ -466,7 +456,7 @@ master_ready_check(void)
 	if (!want_ready)
 		return;
 	if (!master_all_ready()) {
-		if (ready_deadline == 0 || master_now() < ready_deadline)
+		if (ready_deadline == 0 || now_ms() < ready_deadline)
 			return;
 		log_warnx("workers not ready after %d ms; going on",
 		    MASTER_READY_TIMEOUT_MS);
@@ -489,7 +479,7 @@ static void
 master_watchdog(void)
 {
 	uint64_t	 usec = notify_watchdog_usec();
-	int64_t		 now = master_now(), half, stale;
+	int64_t		 now = now_ms(), half, stale;
 	size_t		 i;
 	int		 live = 0;
 
@@ -520,7 +510,7 @@ static void
 master_schedule(int64_t deadline)
 {
 	size_t	 i;
-	int64_t	 now = master_now(), next = deadline;
+	int64_t	 now = now_ms(), next = deadline;
 
 #define NEXT(t)	do { if ((t) > 0 && (next == 0 || (t) < next)) next = (t); \
 	} while (0)
@@ -555,7 +545,7 @@ master_reload(void)
 	int		 oldn = conf->workers;
 
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
-	    notify_monotonic_usec());
+	    (unsigned long long)now_us());
 	log_info("reloading configuration");
 	if (config_reload(&nc, main_argc, main_argv) == -1) {
 		log_warnx("reload: the configuration has errors; keeping the "
@@ -632,7 +622,7 @@ master_reload(void)
 	log_info("reload: generation %d, %d workers starting", generation,
 	    conf->workers);
 	want_ready = 1;
-	ready_deadline = master_now() + MASTER_READY_TIMEOUT_MS;
+	ready_deadline = now_ms() + MASTER_READY_TIMEOUT_MS;
 }
 
 /*
@@ -719,7 +709,7 @@ master_run(struct config *c)
 		master_spawn(&slots[i]);
 	}
 	want_ready = 1;		/* READY=1 once they all serve */
-	wd_next = master_now();
+	wd_next = now_ms();
 	master_schedule(0);
 
 	for (;;) {
@@ -731,11 +721,11 @@ master_run(struct config *c)
 		}
 		if (sig_alrm) {
 			sig_alrm = 0;
-			if (deadline != 0 && master_now() >= deadline) {
+			if (deadline != 0 && now_ms() >= deadline) {
 				log_warnx("workers did not stop in time; "
 				    "killing them");
 				master_signal_all(SIGKILL);
-				deadline = master_now() + 1000;
+				deadline = now_ms() + 1000;
 			}
 		}
 		if (sig_quit) {
@@ -744,14 +734,14 @@ master_run(struct config *c)
 				log_info("immediate shutdown");
 				notify_send("STOPPING=1");
 				master_signal_all(SIGQUIT);
-				deadline = master_now() + 2000;
+				deadline = now_ms() + 2000;
 			}
 		} else if (sig_term && deadline == 0) {
 			log_info("shutting down");
 			notify_send("STOPPING=1\nSTATUS=finishing requests");
 			master_signal_all(SIGTERM);
 			master_unlisten();
-			deadline = master_now() +
+			deadline = now_ms() +
 			    (int64_t)c->shutdown_timeout * 1000 + 1000;
 		}
 		if (stopping && master_nalive() == 0)

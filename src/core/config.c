@@ -25,6 +25,11 @@
 
 #include "starterd.h"
 
+static struct config	 config_main;
+struct config		*conf = &config_main;	/* the running settings */
+int			 main_argc;		/* main.c keeps argv here */
+char			**main_argv;
+
 #ifndef STARTERD_CONFIG_FILE
 #define STARTERD_CONFIG_FILE	"/etc/starterd/starterd.conf"
 #endif

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hex.h"
 #include "http.h"
 
 #define CR	'\r'
@@ -110,18 +111,6 @@ static const uint8_t http_authc[256] = {
 /* field-vchar: VCHAR / obs-text (RFC 9110 5.5); SP/HTAB handled apart. */
 #define IS_VCHAR(c)	((c) > 0x20 && (c) != 0x7f)
 #define IS_WS(c)	((c) == ' ' || (c) == '\t')
-
-static int
-http_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
 
 static int
 http_span_eq(const char *buf, const struct http_span *s, const char *lit)
@@ -678,7 +667,7 @@ http_parse_chunked(struct http_request *r, const char *buf, size_t len,
 
 		switch (state) {
 		case bs_size_start:
-			if ((d = http_hexval(ch)) == -1)
+			if ((d = hex_value(ch)) == -1)
 				return (http_body_fail(r, p, 400,
 				    "invalid chunk size"));
 			r->chunk_left = d;
@@ -686,7 +675,7 @@ http_parse_chunked(struct http_request *r, const char *buf, size_t len,
 			break;
 
 		case bs_size:
-			if ((d = http_hexval(ch)) != -1) {
+			if ((d = hex_value(ch)) != -1) {
 				if (r->chunk_left > (UINT64_MAX - d) / 16)
 					return (http_body_fail(r, p, 400,
 					    "invalid chunk size"));
@@ -1241,8 +1230,9 @@ http_decode(const char *s, size_t len, char *out, size_t outlen, int plus)
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
 		if (c == '%') {
-			if (len - i < 3 || (hi = http_hexval(s[i + 1])) == -1 ||
-			    (lo = http_hexval(s[i + 2])) == -1 ||
+			if (len - i < 3 ||
+			    (hi = hex_value((unsigned char)s[i + 1])) == -1 ||
+			    (lo = hex_value((unsigned char)s[i + 2])) == -1 ||
 			    (c = hi * 16 + lo) == 0)
 				goto fail;
 			i += 2;
@@ -1276,8 +1266,8 @@ http_query_key_eq(const char *k, size_t klen, const char *name)
 		c = (unsigned char)k[i];
 		if (c == '%') {
 			if (klen - i < 3 ||
-			    (hi = http_hexval(k[i + 1])) == -1 ||
-			    (lo = http_hexval(k[i + 2])) == -1)
+			    (hi = hex_value((unsigned char)k[i + 1])) == -1 ||
+			    (lo = hex_value((unsigned char)k[i + 2])) == -1)
 				return (0);
 			c = hi * 16 + lo;
 			i += 2;

@@ -79,23 +79,23 @@ struct auth_job {
 TAILQ_HEAD(auth_jobs, auth_job);
 
 /*
- * A credential cache slot in shared memory, guarded by a seqlock: a writer
- * claims the slot by moving seq from even to odd with a CAS (and records
- * its pid), writes, then makes seq even again; readers copy the slot and
- * trust the copy only if seq was even and unchanged.  Nothing ever waits,
- * so a worker killed at any moment leaves at worst one slot odd; the next
- * writer finds its owner gone (kill(pid, 0) == ESRCH) and takes it over.
- * Entries are valid only for the generation they were written in: a
- * change to starter_users bumps the generation, which drops them all.
+ * A credential cache slot in shared memory, guarded by a seqlock
+ * (lib/seqlock.h, shared with the token version cache): readers never
+ * wait, and a worker killed mid-write leaves a slot the next writer takes
+ * over.  Entries are valid only for the generation they were written in:
+ * a change to starter_users bumps the generation, which drops them all.
  */
-struct auth_slot {
-	_Atomic uint32_t seq;
-	_Atomic int32_t	 writer;
+struct auth_entry {
 	uint64_t	 gen;
 	int64_t		 expires;	/* CLOCK_MONOTONIC ms, system-wide */
 	unsigned char	 key[AUTH_KEYLEN];
 	int		 user_id;
 	char		 user[65];
+};
+
+struct auth_slot {
+	struct seqlock	 lock;
+	struct auth_entry e;
 };
 
 struct auth_shm {
@@ -116,6 +116,7 @@ static char		 auth_dummy[PASSWORD_PHC_MAX];
 /* This worker's verifications from lookup to answer, by credential key. */
 static struct auth_jobs	 auth_inflight = TAILQ_HEAD_INITIALIZER(auth_inflight);
 static struct auth_shm	*auth_shm;
+char			 auth_evtag;
 
 size_t
 auth_shm_size(void)
@@ -174,12 +175,11 @@ auth_job_finish(struct auth_job *j, int result)
 	TAILQ_REMOVE(&auth_inflight, j, inflight);
 	for (i = -1; i < j->nwaiters; i++) {
 		c = i < 0 ? j->c : j->waiters[i];
-		if (c == NULL || (c = worker_release(c)) == NULL)
+		if (c == NULL || (c = client_release(c)) == NULL)
 			continue;
 		if (result == AUTH_OK)
 			auth_set(c, j->user_id, j->user);
-		worker_authed(c, result);
-		worker_continue(c);
+		client_auth_result(c, result);
 	}
 	auth_job_free(j);
 }
@@ -302,17 +302,12 @@ auth_shutdown(void)
 	pthread_join(auth_thread, NULL);
 }
 
+/* A change to the users (data/channels.c): every entry is forgotten. */
 void
 auth_cache_flush(void)
 {
-	atomic_fetch_add(&auth_shm->gen, 1);
-}
-
-/* The users generation: moves on any change to starter_users. */
-uint64_t
-auth_generation(void)
-{
-	return (atomic_load(&auth_shm->gen));
+	if (auth_shm != NULL)
+		atomic_fetch_add(&auth_shm->gen, 1);
 }
 
 static struct auth_slot *
@@ -335,23 +330,16 @@ auth_cache_find(const unsigned char *key, int *user_id, char *user,
     size_t userlen, int64_t *left)
 {
 	struct auth_slot	*s = auth_cache_slot(key);
-	struct auth_slot	 copy;
-	uint32_t		 seq;
+	struct auth_entry	 copy;
+	int64_t			 now = now_ms();
 
-	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-	if (seq & 1)
-		return (-1);
-	memcpy(&copy.gen, &s->gen, sizeof(copy) - offsetof(struct auth_slot,
-	    gen));
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+	if (seqlock_read(&s->lock, &copy, &s->e, sizeof(copy)) == -1)
 		return (-1);
 	if (CRYPTO_memcmp(copy.key, key, AUTH_KEYLEN) != 0)
 		return (-1);
-	if (copy.expires <= worker_now_ms() ||
-	    copy.gen != atomic_load(&auth_shm->gen))
+	if (copy.expires <= now || copy.gen != atomic_load(&auth_shm->gen))
 		return (1);	/* verified before, but no longer valid */
-	*left = copy.expires - worker_now_ms();
+	*left = copy.expires - now;
 	*user_id = copy.user_id;
 	copy.user[sizeof(copy.user) - 1] = '\0';
 	strlcpy(user, copy.user, userlen);
@@ -363,31 +351,18 @@ auth_cache_add(const unsigned char *key, int user_id, const char *user,
     uint64_t gen)
 {
 	struct auth_slot	*s;
-	uint32_t		 seq;
-	int32_t			 owner;
 
 	if (conf->auth_cache_ttl == 0)
 		return;
 	s = auth_cache_slot(key);
-	seq = atomic_load(&s->seq);
-	if (seq & 1) {
-		/* Mid-write: leave it, unless its writer is dead. */
-		owner = atomic_load(&s->writer);
-		if (owner <= 0 || kill(owner, 0) == 0 || errno != ESRCH)
-			return;
-	}
-	/* even -> odd: claim; odd (dead writer) -> next odd: take over. */
-	if (!atomic_compare_exchange_strong(&s->seq, &seq, (seq & 1) ?
-	    seq + 2 : seq + 1))
-		return;
-	atomic_store(&s->writer, (int32_t)getpid());
-	s->gen = gen;
-	memcpy(s->key, key, AUTH_KEYLEN);
-	s->user_id = user_id;
-	strlcpy(s->user, user, sizeof(s->user));
-	s->expires = worker_now_ms() + conf->auth_cache_ttl * 1000LL;
-	atomic_store(&s->writer, 0);
-	atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+	if (seqlock_write_begin(&s->lock) == -1)
+		return;		/* another writer has it: skip */
+	s->e.gen = gen;
+	memcpy(s->e.key, key, AUTH_KEYLEN);
+	s->e.user_id = user_id;
+	strlcpy(s->e.user, user, sizeof(s->e.user));
+	s->e.expires = now_ms() + conf->auth_cache_ttl * 1000LL;
+	seqlock_write_end(&s->lock);
 }
 
 /* Decode standard base64; -1 on any malformation. */
@@ -427,7 +402,7 @@ auth_user_cb(struct client *c, PGresult *res, void *arg)
 	/* Held from here until auth_job_finish() answers it. */
 	j->c = c;
 	if (c != NULL)
-		worker_hold(c);
+		client_hold(c);
 	if (c == NULL && j->nwaiters == 0 && !j->refresh) {
 		auth_job_finish(j, AUTH_FAIL);	/* nobody left to answer */
 		return;
@@ -510,8 +485,8 @@ auth_refresh(struct client *c, const char *user, const char *pass,
 
 /*
  * Check c's credentials: AUTH_OK or AUTH_FAIL at once, AUTH_PENDING when
- * worker_authed() will be called later, AUTH_UNAVAILABLE without a
- * database.
+ * the result comes later in c->auth_result (client_auth_result()), and
+ * AUTH_UNAVAILABLE without a database.
  */
 int
 auth_check(struct client *c)
@@ -592,7 +567,7 @@ auth_check(struct client *c)
 	 */
 	if ((j = auth_inflight_find(key)) != NULL &&
 	    j->nwaiters < AUTH_MAX_WAITERS) {
-		worker_hold(c);
+		client_hold(c);
 		j->waiters[j->nwaiters++] = c;
 		rv = AUTH_PENDING;
 		goto done;

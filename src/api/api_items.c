@@ -1,6 +1,6 @@
 /*
- * api_pxcodes.c: the pxcodes resource (the original's demo resource) and
- * the health endpoints.
+ * api_items.c: the pxcodes resource (the original's demo resource):
+ * its collection and its items.
  *
  * Handlers check the input (cJSON for request bodies), submit one prepared
  * statement and answer from its callback.  Representations are written in
@@ -91,8 +91,7 @@ api_db_error(struct client *c, PGresult *res)
 	const char	*state;
 
 	if (res == NULL) {
-		response_header(c, "Retry-After: %d", db_retry_after());
-		response_error(c, 503, "the database is unavailable");
+		response_unavailable(c, db_retry_after());
 		return (1);
 	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
@@ -115,8 +114,7 @@ api_db_error(struct client *c, PGresult *res)
 	} else if (strncmp(state, "57P", 3) == 0 ||
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0) {
 		/* Server shutting down, connection trouble, no resources. */
-		response_header(c, "Retry-After: %d", db_retry_after());
-		response_error(c, 503, "the database is unavailable");
+		response_unavailable(c, db_retry_after());
 	} else {
 		log_warnx("database error %s: %s", state,
 		    PQresultErrorMessage(res));
@@ -556,7 +554,7 @@ api_insert_cb(struct client *c, PGresult *res, void *arg)
 		free(code);
 		return;
 	}
-	cache_notify("starter_pxcodes");
+	cache_invalidate("starter_pxcodes");
 	buf_init(&url, 4096);
 	api_item_url(c, &url, code);
 	response_header(c, "Location: %s", BUF_PTR(&url));
@@ -712,7 +710,7 @@ api_write_done_cb(struct client *c, PGresult *res, void *arg)
 		write_ctx_free(w);
 		return;
 	}
-	cache_notify("starter_pxcodes");
+	cache_invalidate("starter_pxcodes");
 	if (w->method == HTTP_M_DELETE) {
 		response_send(c, 204, "application/json", NULL, 0);
 		write_ctx_free(w);
@@ -927,32 +925,4 @@ api_pxcodes_item(struct client *c)
 		api_item_write(c);
 		return;
 	}
-}
-
-/* -------------------------------------------------------------- health */
-
-void
-api_healthz(struct client *c)
-{
-	static const char body[] = "{\"status\":\"ok\"}\n";
-
-	response_send(c, 200, "application/json", body, sizeof(body) - 1);
-}
-
-static void
-api_ready_cb(struct client *c, PGresult *res, void *arg)
-{
-	static const char body[] = "{\"database\":\"ok\",\"status\":\"ok\"}\n";
-
-	(void)arg;
-	if (c == NULL || api_db_error(c, res))
-		return;
-	response_send(c, 200, "application/json", body, sizeof(body) - 1);
-}
-
-void
-api_readyz(struct client *c)
-{
-	if (db_submit(c, DB_PING, 0, NULL, api_ready_cb, NULL) == -1)
-		api_db_error(c, NULL);
 }

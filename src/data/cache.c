@@ -1,6 +1,6 @@
 /*
  * cache.c: the shared-memory response cache, and the invalidation entry
- * point for NOTIFY "starterd" payloads.
+ * point for NOTIFY "starterd" payloads (routed by data/channels.c).
  *
  * What is cached: the bytes and ETag of a 200 GET representation, under a
  * key made of everything that shapes those bytes (resource, canonical
@@ -490,14 +490,12 @@ cache_stats(struct cache_stats *st)
 }
 
 /*
- * A table changed (NOTIFY payload, or our own committed write); NULL when
- * anything may have changed (a reconnect: notifications were missed).
+ * A table changed (a NOTIFY routed by channels.c, or our own committed
+ * write); NULL when anything may have changed (notifications were missed).
  */
 int
-cache_notify(const char *table)
+cache_invalidate(const char *table)
 {
-	if (table == NULL || strcmp(table, "starter_users") == 0)
-		auth_cache_flush();
 	if (cache != NULL && (table == NULL ||
 	    strcmp(table, "starter_pxcodes") == 0))
 		atomic_fetch_add(&cache->version, 1);

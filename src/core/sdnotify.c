@@ -1,5 +1,5 @@
 /*
- * notify.c: the systemd service notification protocol, for Type=notify.
+ * sdnotify.c: the systemd service notification protocol, for Type=notify.
  *
  * The master reports READY=1 once every worker serves, RELOADING=1 (with
  * MONOTONIC_USEC) on SIGHUP then READY=1 again, STOPPING=1 at shutdown and
@@ -126,13 +126,3 @@ notify_send(const char *fmt, ...)
 		log_debug("notify %s: %s", msg, strerror(errno));
 }
 
-/* CLOCK_MONOTONIC in microseconds, for MONOTONIC_USEC. */
-unsigned long long
-notify_monotonic_usec(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((unsigned long long)ts.tv_sec * 1000000 +
-	    (unsigned long long)ts.tv_nsec / 1000);
-}

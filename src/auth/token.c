@@ -1,5 +1,7 @@
 /*
- * token.c: signed bearer tokens (JWT, HS256) and GET /auth/request-token.
+ * token.c: signed bearer tokens (JWT, HS256): the key, the version cache,
+ * checking a token and making one (GET /auth/request-token is
+ * api/api_token.c).
  *
  * A token is header.payload.signature, each base64url without padding;
  * the header is always {"alg":"HS256","typ":"JWT"} and the payload holds
@@ -15,8 +17,8 @@
  * migration 003 bumps whenever the password hash changes; a deleted user
  * has no version, so its tokens die with it.  The versions are cached in
  * shared memory (user id -> version), valid for one generation of the
- * credential cache: any change to starter_users NOTIFYs every instance and
- * bumps that generation (auth.c), so a repeated token costs no database
+ * cache: any change to starter_users NOTIFYs every instance and bumps
+ * that generation (data/channels.c), so a repeated token costs no database
  * round trip and a revocation is seen as soon as the NOTIFY arrives.
  *
  * The key, in order: the file named by --token-key-file, the environment
@@ -56,30 +58,32 @@
 #define TOKEN_HEADER		"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 
 /*
- * A version cache slot, seqlocked like auth.c's: a writer moves seq from
- * even to odd with a CAS, writes, and makes it even again; a reader trusts
- * its copy only if seq was even and unchanged.  A writer finding seq odd
- * gives up (that user is looked up in the database); a worker killed
- * mid-write leaves one slot that only ever misses.
+ * A version cache slot, guarded by a seqlock (lib/seqlock.h, shared with
+ * the credential cache): readers never wait, a writer that finds the slot
+ * busy gives up (that user is looked up in the database), and a worker
+ * killed mid-write leaves a slot the next writer takes over.
  */
-struct token_slot {
-	_Atomic uint32_t seq;
+struct token_entry {
 	int32_t		 user_id;
 	int32_t		 ver;
-	uint64_t	 gen;
+	uint64_t	 gen;		/* generation + 1; 0: empty */
+};
+
+struct token_slot {
+	struct seqlock	 lock;
+	struct token_entry e;
 };
 
 struct token_shm {
+	_Atomic uint64_t gen;		/* moves on any change to the users */
 	struct token_slot slots[TOKEN_CACHE_SLOTS];
 };
 
-/* What a version lookup is for. */
+/* What a version lookup of a token check is for. */
 struct token_req {
-	int		 issue;		/* 1: GET /auth/request-token */
 	int		 user_id;
 	int		 ver;		/* the token's claim */
 	uint64_t	 gen;
-	char		 name[65];
 };
 
 static struct token_shm	*token_shm;
@@ -199,45 +203,49 @@ token_slot(int user_id)
 	    2654435761u & (TOKEN_CACHE_SLOTS - 1)]);
 }
 
+/* The users generation of the version cache. */
+uint64_t
+token_generation(void)
+{
+	return (atomic_load(&token_shm->gen));
+}
+
+/* A change to the users: every cached version is forgotten. */
+void
+token_cache_flush(void)
+{
+	if (token_shm != NULL)
+		atomic_fetch_add(&token_shm->gen, 1);
+}
+
 /* 0 and the version when user_id's is cached for the current generation. */
-static int
-token_ver_find(int user_id, int *ver)
+int
+token_version_find(int user_id, int *ver)
 {
 	struct token_slot	*s = token_slot(user_id);
-	struct token_slot	 copy;
-	uint32_t		 seq;
+	struct token_entry	 copy;
 
-	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-	if (seq & 1)
-		return (-1);
-	copy.user_id = s->user_id;
-	copy.ver = s->ver;
-	copy.gen = s->gen;
-	atomic_thread_fence(memory_order_acquire);
-	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+	if (seqlock_read(&s->lock, &copy, &s->e, sizeof(copy)) == -1)
 		return (-1);
 	if (copy.user_id != user_id || copy.gen == 0 ||
-	    copy.gen != auth_generation() + 1)
+	    copy.gen != token_generation() + 1)
 		return (-1);
 	*ver = copy.ver;
 	return (0);
 }
 
 /* gen: the generation read before the lookup began. */
-static void
-token_ver_add(int user_id, int ver, uint64_t gen)
+void
+token_version_add(int user_id, int ver, uint64_t gen)
 {
 	struct token_slot	*s = token_slot(user_id);
-	uint32_t		 seq;
 
-	seq = atomic_load(&s->seq);
-	if ((seq & 1) || !atomic_compare_exchange_strong(&s->seq, &seq,
-	    seq + 1))
+	if (seqlock_write_begin(&s->lock) == -1)
 		return;
-	s->user_id = user_id;
-	s->ver = ver;
-	s->gen = gen + 1;	/* 0 stays "empty" */
-	atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+	s->e.user_id = user_id;
+	s->e.ver = ver;
+	s->e.gen = gen + 1;	/* 0 stays "empty" */
+	seqlock_write_end(&s->lock);
 }
 
 /* ---------------------------------------------------------------- key */
@@ -245,37 +253,31 @@ token_ver_add(int user_id, int ver, uint64_t gen)
 static int
 token_key_set(PGresult *res)
 {
-	const char	*hex;
-	size_t		 len, i;
-	unsigned int	 b;
+	ssize_t		 n;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 		return (-1);
-	hex = PQgetvalue(res, 0, 0);
-	len = strlen(hex);
-	if (len % 2 != 0 || len / 2 < TOKEN_KEY_MIN ||
-	    len / 2 >= TOKEN_KEY_MAX)
+	n = hex_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+	    token_key, TOKEN_KEY_MAX - 1);
+	if (n < TOKEN_KEY_MIN) {
+		explicit_bzero(token_key, sizeof(token_key));
 		return (-1);
-	for (i = 0; i < len / 2; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return (-1);
-		token_key[i] = (unsigned char)b;
 	}
-	token_keylen = len / 2;
+	token_keylen = (size_t)n;
 	return (0);
 }
 
 static int	token_key_fetch(struct client *, int);
 
 /*
- * The database's key came back.  c, when set, waited for it: its
- * credentials are checked again now.
+ * The database's key came back.  c, when set, waited for it: it is told
+ * to check again (AUTH_AGAIN), or that there is no key.
  */
 static void
 token_key_cb(struct client *c, PGresult *res, void *arg)
 {
-	int	tries = (int)(intptr_t)arg, rv;
+	int	tries = (int)(intptr_t)arg;
 
 	if (token_keylen == 0 && token_key_set(res) == -1) {
 		if (res != NULL && PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -285,14 +287,8 @@ token_key_cb(struct client *c, PGresult *res, void *arg)
 		    tries < 2 && token_key_fetch(c, tries + 1) == 0)
 			return;
 	}
-	if (c == NULL)
-		return;
-	if (token_keylen == 0) {
-		worker_authed(c, AUTH_UNAVAILABLE);
-		return;
-	}
-	if ((rv = auth_check(c)) != AUTH_PENDING)
-		worker_authed(c, rv);
+	client_auth_result(c, token_keylen == 0 ? AUTH_UNAVAILABLE :
+	    AUTH_AGAIN);
 }
 
 static int
@@ -301,12 +297,10 @@ token_key_fetch(struct client *c, int tries)
 	unsigned char	 raw[TOKEN_DB_KEYLEN];
 	char		 hex[2 * TOKEN_DB_KEYLEN + 1];
 	const char	*p[1] = { hex };
-	size_t		 i;
 	int		 rv;
 
 	arc4random_buf(raw, sizeof(raw));
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	(void)hex_encode(raw, sizeof(raw), hex);
 	rv = db_submit(c, DB_TOKEN_KEY, 1, p, token_key_cb,
 	    (void *)(intptr_t)tries);
 	explicit_bzero(raw, sizeof(raw));
@@ -314,7 +308,7 @@ token_key_fetch(struct client *c, int tries)
 	return (rv);
 }
 
-/* db.c: the worker's connection is up; load the shared key now. */
+/* The worker's connection is up (a db.c hook): load the shared key now. */
 void
 token_db_up(void)
 {
@@ -322,50 +316,64 @@ token_db_up(void)
 		(void)token_key_fetch(NULL, 0);
 }
 
+/*
+ * Is the signing key known?  0 yes; AUTH_PENDING: it is being loaded for
+ * c, which is woken with AUTH_AGAIN (or AUTH_UNAVAILABLE) in
+ * c->auth_result; -1: there is none to be had now.
+ */
+int
+token_key_ready(struct client *c)
+{
+	if (token_keylen > 0)
+		return (0);
+	if (token_key_fixed || token_key_fetch(c, 0) == -1)
+		return (-1);
+	return (AUTH_PENDING);
+}
+
 /* ----------------------------------------------------------- issuing */
 
-static void
-token_issue(struct client *c, int ver)
+/*
+ * Append a signed token for user (id, name) at version ver to out.
+ * 0, or -1 when it does not fit or the key is unknown.
+ */
+int
+token_make(struct buf *out, int user_id, const char *name, int ver)
 {
-	struct buf	 p, b;
+	struct buf	 p;
 	unsigned char	 sig[EVP_MAX_MD_SIZE];
 	unsigned int	 siglen = 0;
 	char		*enc = NULL;
-	size_t		 n;
+	size_t		 n, start = BUF_LEN(out);
 	time_t		 now = time(NULL);
+	int		 rv = -1;
 
+	if (token_keylen == 0)
+		return (-1);
 	buf_init(&p, 1024);
-	buf_init(&b, 4096);
 	(void)buf_appendf(&p, "{\"exp\":%lld,\"iat\":%lld,\"name\":",
 	    (long long)now + conf->token_ttl, (long long)now);
-	(void)json_string(&p, c->username, strlen(c->username));
-	(void)buf_appendf(&p, ",\"sub\":\"%d\",\"ver\":%d}", c->user_id, ver);
+	(void)json_string(&p, name, strlen(name));
+	if (buf_appendf(&p, ",\"sub\":\"%d\",\"ver\":%d}", user_id, ver)
+	    == -1)
+		goto done;
 	if ((enc = malloc(4 * ((BUF_LEN(&p) + 2) / 3) + 1)) == NULL)
-		goto fail;
-	(void)buf_appendstr(&b, TOKEN_HEADER ".");
+		goto done;
+	(void)buf_appendstr(out, TOKEN_HEADER ".");
 	n = token_b64url((unsigned char *)BUF_PTR(&p), BUF_LEN(&p), enc);
-	(void)buf_append(&b, enc, n);
+	(void)buf_append(out, enc, n);
 	HMAC(EVP_sha256(), token_key, token_keylen,
-	    (unsigned char *)BUF_PTR(&b), BUF_LEN(&b), sig, &siglen);
+	    (unsigned char *)BUF_PTR(out) + start, BUF_LEN(out) - start, sig,
+	    &siglen);
 	n = token_b64url(sig, siglen, enc);
-	(void)buf_append(&b, ".", 1);
-	if (buf_append(&b, enc, n) == -1)
-		goto fail;
-	buf_reset(&p);
-	(void)buf_appendf(&p, "{\"expires_in\":%d,\"token\":", conf->token_ttl);
-	(void)json_string(&p, BUF_PTR(&b), BUF_LEN(&b));
-	if (buf_appendstr(&p, "}\n") == -1)
-		goto fail;
-	response_header(c, "Cache-Control: no-cache, no-store, max-age=0");
-	response_json(c, 200, &p);
-	goto done;
-fail:
-	response_error(c, 500, "cannot make a token");
+	(void)buf_append(out, ".", 1);
+	if (buf_append(out, enc, n) == 0)
+		rv = 0;
 done:
 	free(enc);
 	explicit_bzero(sig, sizeof(sig));
 	buf_free(&p);
-	buf_free(&b);
+	return (rv);
 }
 
 /* ----------------------------------------------------------- checking */
@@ -381,35 +389,23 @@ token_ver_cb(struct client *c, PGresult *res, void *arg)
 		if (res != NULL)
 			log_warnx("token version lookup: %s",
 			    PQresultErrorMessage(res));
-		if (c != NULL)
-			worker_authed(c, AUTH_UNAVAILABLE);
+		client_auth_result(c, AUTH_UNAVAILABLE);
 		free(r);
 		return;
 	}
 	if (PQntuples(res) == 0) {	/* the user is gone */
-		if (c != NULL) {
-			if (r->issue)
-				response_error(c, 401, "please authenticate");
-			else
-				worker_authed(c, AUTH_FAIL);
-		}
+		client_auth_result(c, AUTH_FAIL);
 		free(r);
 		return;
 	}
 	ver = atoi(PQgetvalue(res, 0, 0));
-	token_ver_add(r->user_id, ver, r->gen);
-	if (c != NULL) {
-		if (r->issue)
-			token_issue(c, ver);
-		else if (ver != r->ver)
-			worker_authed(c, AUTH_FAIL);
-		else {
-			c->user_id = r->user_id;
-			strlcpy(c->username, PQgetvalue(res, 0, 1),
-			    sizeof(c->username));
-			worker_authed(c, AUTH_OK);
-		}
+	token_version_add(r->user_id, ver, r->gen);
+	if (c != NULL && ver == r->ver) {
+		c->user_id = r->user_id;
+		strlcpy(c->username, PQgetvalue(res, 0, 1),
+		    sizeof(c->username));
 	}
+	client_auth_result(c, ver == r->ver ? AUTH_OK : AUTH_FAIL);
 	free(r);
 }
 
@@ -422,7 +418,7 @@ token_ver_lookup(struct client *c, struct token_req *r)
 
 	snprintf(id, sizeof(id), "%d", r->user_id);
 	/* Before the query: a change meanwhile makes the entry stale. */
-	r->gen = auth_generation();
+	r->gen = token_generation();
 	if (db_submit(c, DB_USER_TOKEN_VER, 1, p, token_ver_cb, r) == -1) {
 		free(r);
 		return (AUTH_UNAVAILABLE);
@@ -446,8 +442,8 @@ token_claim_int(cJSON *o, const char *name, long long *v)
 
 /*
  * Check a token (len bytes at tok, from the client's input).  AUTH_OK
- * with c->user_id/username set, AUTH_FAIL, AUTH_PENDING (worker_authed()
- * follows) or AUTH_UNAVAILABLE.
+ * with c->user_id/username set, AUTH_FAIL, AUTH_PENDING (the result comes
+ * in c->auth_result, with a wake-up) or AUTH_UNAVAILABLE.
  */
 int
 token_check(struct client *c, const char *tok, size_t len)
@@ -502,7 +498,7 @@ token_check(struct client *c, const char *tok, size_t len)
 	if (err != NULL || exp <= (long long)time(NULL))
 		goto done;
 	s = cJSON_GetObjectItemCaseSensitive(o, "name");
-	if (token_ver_find(id, &cver) == 0) {
+	if (token_version_find(id, &cver) == 0) {
 		if (cver != (int)ver)
 			goto done;
 		c->user_id = id;
@@ -521,40 +517,4 @@ token_check(struct client *c, const char *tok, size_t len)
 done:
 	cJSON_Delete(o);
 	return (rv);
-}
-
-/*
- * GET /auth/request-token: Basic credentials checked (ROUTE_PASSWORD), so
- * c->user_id is the user; the token carries their current version.
- */
-void
-api_auth_token(struct client *c)
-{
-	struct token_req	*r;
-	int			 ver, rv;
-
-	if (token_keylen == 0) {
-		/* Key first; token_key_cb() then runs this request again. */
-		if (token_key_fixed || token_key_fetch(c, 0) == -1) {
-			response_header(c, "Retry-After: %d",
-			    db_retry_after());
-			response_error(c, 503, "the database is unavailable");
-		}
-		return;
-	}
-	if (token_ver_find(c->user_id, &ver) == 0) {
-		token_issue(c, ver);
-		return;
-	}
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		response_error(c, 500, "out of memory");
-		return;
-	}
-	r->issue = 1;
-	r->user_id = c->user_id;
-	rv = token_ver_lookup(c, r);
-	if (rv == AUTH_UNAVAILABLE) {
-		response_header(c, "Retry-After: %d", db_retry_after());
-		response_error(c, 503, "the database is unavailable");
-	}
 }

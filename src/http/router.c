@@ -1,5 +1,6 @@
 /*
- * router.c: the table from path and method to handler.
+ * router.c: the table from path and method to handler: the one place
+ * that names the handlers (api/), which nothing below it may call.
  *
  * A route is either an exact path or a prefix whose remainder is one path
  * segment (the resource id), percent-decoded into the caller's buffer.
@@ -93,4 +94,13 @@ router_get(int i)
 	if (i < 0 || (size_t)i >= NROUTES)
 		return (NULL);
 	return (&routes[i]);
+}
+
+/* The route's label for metrics: its path, "{id}" for the argument. */
+void
+router_label(const struct route *r, char *out, size_t len)
+{
+	strlcpy(out, r->path, len);
+	if (r->flags & ROUTE_ARG)
+		strlcat(out, "{id}", len);
 }

@@ -95,13 +95,22 @@ response_send(struct client *c, int status, const char *ctype,
 	}
 	c->status = status;
 	c->resp_bytes = nobody || c->head_only ? 0 : len;
-	worker_finish(c);
+	/* Queued: the loop finishes the request (conn.c), not us. */
+	c->state = CLIENT_DONE;
 }
 
 void
 response_json(struct client *c, int status, struct buf *b)
 {
 	response_send(c, status, "application/json", BUF_PTR(b), BUF_LEN(b));
+}
+
+/* 503 with Retry-After: the database cannot be reached. */
+void
+response_unavailable(struct client *c, int retry_after)
+{
+	response_header(c, "Retry-After: %d", retry_after);
+	response_error(c, 503, "the database is unavailable");
 }
 
 /* The lower-case reason phrase, as the original's error bodies say it. */

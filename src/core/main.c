@@ -14,10 +14,6 @@
 
 #include "starterd.h"
 
-static struct config	 main_conf;
-struct config		*conf = &main_conf;
-int			 main_argc;
-char			**main_argv;
 
 /*
  * Keep a copy of argv for SIGHUP (flags keep their precedence on reload):

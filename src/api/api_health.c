@@ -1,0 +1,35 @@
+/*
+ * api_health.c: GET /healthz (the process answers: no authentication, no
+ * database) and GET /readyz (this worker's database connection answers).
+ */
+#include "starterd.h"
+
+void
+api_healthz(struct client *c)
+{
+	static const char body[] = "{\"status\":\"ok\"}\n";
+
+	response_send(c, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void
+api_ready_cb(struct client *c, PGresult *res, void *arg)
+{
+	static const char body[] = "{\"database\":\"ok\",\"status\":\"ok\"}\n";
+
+	(void)arg;
+	if (c == NULL)
+		return;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		response_unavailable(c, db_retry_after());
+		return;
+	}
+	response_send(c, 200, "application/json", body, sizeof(body) - 1);
+}
+
+void
+api_readyz(struct client *c)
+{
+	if (db_submit(c, DB_PING, 0, NULL, api_ready_cb, NULL) == -1)
+		response_unavailable(c, db_retry_after());
+}

@@ -1,0 +1,316 @@
+/*
+ * worker.c: one worker process and its event loop.
+ *
+ * A single epoll loop (event.c) multiplexes the listening sockets, every
+ * client socket (edge-triggered, with rd_ready/wr_ready flags as in
+ * nginx), the worker's PostgreSQL connection (db.c) and the eventfd of
+ * its password thread (auth.c).  Nothing here blocks: a client waiting
+ * for the database or for argon2 is parked in CLIENT_BUSY and the loop
+ * serves the others.
+ *
+ * One turn: wait for events; run the state machine (conn.c) of every
+ * client with an event; hand the database's and the password thread's
+ * completions to their callbacks (db_deliver, auth_event), which wake
+ * their clients; run every woken client; then close the turn's batch of
+ * queries with one sync point (db_loop_end), flush the access log and
+ * free the closed clients.  Only this loop runs a client's state machine.
+ */
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+
+#include "starterd.h"
+
+#define WORKER_MAX_EVENTS	256
+#define WORKER_ACCEPT_BURST	64
+#define WORKER_SWEEP_MS		250
+
+int				 worker_id;
+static struct listener		*listeners;
+static int			 nlisteners;
+static int			 draining;
+static int64_t			 drain_deadline;
+static int			 replaces_dead;	/* set by the master */
+
+static volatile sig_atomic_t	 w_term, w_quit, w_usr1;
+
+static void
+worker_sig(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+		w_term = 1;
+		break;
+	case SIGQUIT:
+		_exit(0);
+	case SIGUSR1:
+		w_usr1 = 1;
+		break;
+	}
+}
+
+static void
+worker_accept(struct listener *l)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 slen;
+	struct client		*c;
+	char			 host[INET6_ADDRSTRLEN];
+	int			 fd, i, on = 1;
+
+	for (i = 0; i < WORKER_ACCEPT_BURST; i++) {
+		if (client_count >= WORKER_MAX_CLIENTS || draining)
+			return;
+		slen = sizeof(ss);
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->
+			    sin6_addr, host, sizeof(host));
+		else if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->
+			    sin_addr, host, sizeof(host));
+		else
+			strlcpy(host, "unix", sizeof(host));
+		if ((c = client_new(fd, host)) == NULL) {
+			log_warn("calloc");
+			close(fd);
+			return;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		c->deadline = now_ms() + conf->header_timeout * 1000LL;
+		if (event_watch(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT |
+		    EPOLLRDHUP | EPOLLET, c) == -1) {
+			log_warn("epoll_ctl");
+			client_close(c);
+			continue;
+		}
+		conn_run(c);
+	}
+}
+
+static void
+worker_sweep(int64_t now)
+{
+	struct client	*c, *next;
+
+	for (c = TAILQ_FIRST(&client_all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CLIENT_BUSY || c->deadline == 0 ||
+		    now < c->deadline)
+			continue;
+		conn_timeout(c);
+	}
+}
+
+/*
+ * Stop accepting; close idle keep-alive connections; busy ones close
+ * after their response.  A connection that has not sent its first
+ * request yet is not idle: its client has just connected and is sending,
+ * so it is served once (within the header timeout) like a busy one.
+ */
+static void
+worker_drain(void)
+{
+	struct client	*c, *next;
+	int		 i;
+
+	if (!draining) {
+		draining = 1;
+		conn_set_draining(1);
+		drain_deadline = now_ms() + conf->shutdown_timeout * 1000LL;
+		for (i = 0; i < nlisteners; i++) {
+			(void)event_watch(EPOLL_CTL_DEL, listeners[i].fd, 0,
+			    NULL);
+			close(listeners[i].fd);
+		}
+		setproctitle("worker %d (stopping)", worker_id);
+	}
+	for (c = TAILQ_FIRST(&client_all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CLIENT_READ_HEAD && BUF_LEN(&c->in) == 0 &&
+		    BUF_LEN(&c->out) == 0 && c->nreq > 0)
+			client_close(c);
+		else
+			c->keepalive = 0;
+	}
+}
+
+/*
+ * The database connection is ready.  Whatever changed while we were away
+ * is unknown: forget it all, after a reconnect and in a worker that
+ * replaces one that died (its backend may still have committed a write it
+ * never reported); a worker of a fresh start or a reload missed nothing,
+ * the others were listening.
+ */
+static void
+worker_db_up(int reconnected)
+{
+	if (reconnected)
+		metrics_db_reconnect();
+	if (reconnected || replaces_dead)
+		channels_forget_all();
+	token_db_up();
+}
+
+static const struct db_hooks worker_db_hooks = {
+	channels_listen, channels_route, worker_db_up
+};
+
+/* Run every posted completion and woken client, until none is left. */
+static void
+worker_run_posted(void)
+{
+	struct client	*c;
+
+	do {
+		db_deliver();
+		while ((c = client_next_ready()) != NULL)
+			conn_run(c);
+	} while (db_has_done());
+}
+
+void
+worker_main(int id, struct listener *l, int nl, int died)
+{
+	struct epoll_event	 evs[WORKER_MAX_EVENTS];
+	struct sigaction	 sa;
+	sigset_t		 mask;
+	int64_t			 now, next_sweep = 0;
+	int			 i, n, timeout;
+	char			 name[32], label[128];
+	const struct route	*r;
+
+	worker_id = id;
+	listeners = l;
+	nlisteners = nl;
+	replaces_dead = died;
+	snprintf(name, sizeof(name), "worker %d", id);
+	log_procname(name);
+	setproctitle("worker %d", id);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_sig;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);	/* the master decides */
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+
+	for (i = 0; (r = router_get(i)) != NULL; i++) {
+		router_label(r, label, sizeof(label));
+		metrics_route_label(i, label);
+	}
+	accesslog_open();
+	if (event_init() == -1)
+		fatal("epoll_create1");
+	for (i = 0; i < nlisteners; i++)
+		if (event_watch(EPOLL_CTL_ADD, listeners[i].fd,
+		    EPOLLIN | EPOLLEXCLUSIVE, &listeners[i]) == -1)
+			fatal("epoll_ctl listener");
+	if (auth_init() == -1)
+		fatal("auth_init");
+	if (event_watch(EPOLL_CTL_ADD, auth_fd(), EPOLLIN, &auth_evtag) == -1)
+		fatal("epoll_ctl auth");
+	if (db_init(conf->dsn, id, &worker_db_hooks) == -1)
+		fatalx("db_init");
+
+	for (;;) {
+		if (w_term && !draining)
+			worker_drain();
+		if (w_usr1) {
+			w_usr1 = 0;
+			accesslog_flush();
+			accesslog_open();
+		}
+		if (draining) {
+			worker_drain();
+			if (client_count == 0 || now_ms() >= drain_deadline)
+				break;
+		}
+		/* Work posted after the last drain is run at once. */
+		timeout = client_has_ready() || db_has_done() ? 0 :
+		    WORKER_SWEEP_MS;
+		n = event_wait(evs, WORKER_MAX_EVENTS, timeout);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		response_date_update();
+		for (i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &db_evtag) {
+				db_event(evs[i].events);
+				continue;
+			}
+			if (p == &auth_evtag) {
+				auth_event();
+				continue;
+			}
+			if ((struct listener *)p >= listeners &&
+			    (struct listener *)p < listeners + nlisteners) {
+				worker_accept((struct listener *)p);
+				continue;
+			}
+			{
+				struct client *c = p;
+
+				if (c->state == CLIENT_CLOSED)
+					continue;
+				if (evs[i].events & (EPOLLIN | EPOLLRDHUP |
+				    EPOLLHUP | EPOLLERR))
+					c->rd_ready = 1;
+				if (evs[i].events & (EPOLLOUT | EPOLLHUP |
+				    EPOLLERR))
+					c->wr_ready = 1;
+				conn_run(c);
+			}
+		}
+		worker_run_posted();
+		now = now_ms();
+		db_tick(now);
+		db_loop_end();
+		metrics_beat(now, db_status());
+		if (now >= next_sweep) {
+			worker_sweep(now);
+			next_sweep = now + WORKER_SWEEP_MS;
+		}
+		accesslog_flush();
+		client_collect();
+	}
+	accesslog_flush();
+	auth_shutdown();
+	db_shutdown();
+	exit(0);
+}
