@@ -812,6 +812,14 @@ sub psql
 	return $out;
 }
 
+# A psql session kept open (a transaction can span calls):
+# my $ses = $pg->session; $ses->do('BEGIN; ...'); ... $ses->close.
+sub session
+{
+	my ($self) = @_;
+	return StarterTest::PgSession->new($self);
+}
+
 # Rows as array refs (fields separated by \x1f).
 sub psql_rows
 {
@@ -831,6 +839,61 @@ sub log_contents
 }
 
 sub _teardown { my ($self) = @_; $self->stop('immediate'); }
+
+# ---------------------------------------------------------------------------
+package StarterTest::PgSession;
+
+use strict;
+use warnings;
+use IO::Select;
+use IPC::Open2;
+use Time::HiRes qw(time);
+
+sub new
+{
+	my ($class, $pg) = @_;
+	my ($out, $in);
+	my $pid = open2($out, $in, $pg->_psql_bin, '-X', '-q', '-At', '-v',
+	    'ON_ERROR_STOP=1', '-h', $pg->host, '-p', $pg->port, '-U',
+	    'starter', '-d', 'starter');
+	$in->autoflush(1);
+	return bless {pid => $pid, in => $in, out => $out, buf => '',
+	    marker => 0}, $class;
+}
+
+# Run SQL and wait (up to 20 s) until it completed; its output, or undef.
+sub do
+{
+	my ($self, $sql) = @_;
+	my $m = 'ACK_' . ++$self->{marker};
+	print {$self->{in}} "$sql\n\\echo $m\n";
+	my $sel = IO::Select->new($self->{out});
+	my $deadline = time + 20;
+	while (1) {
+		if ($self->{buf} =~ s/\A(.*?)^\Q$m\E\n//ms) {
+			my $o = $1;
+			chomp $o;
+			return $o;
+		}
+		my $left = $deadline - time;
+		return undef if $left <= 0;
+		next unless $sel->can_read($left);
+		my $n = sysread($self->{out}, my $chunk, 65536);
+		return undef unless $n;
+		$self->{buf} .= $chunk;
+	}
+}
+
+sub close
+{
+	my ($self) = @_;
+	return unless $self->{pid};
+	kill 'KILL', $self->{pid};
+	waitpid($self->{pid}, 0);
+	$self->{pid} = undef;
+}
+
+sub DESTROY { local $?; $_[0]->close; }
 
 # ---------------------------------------------------------------------------
 package StarterTest::Server;
