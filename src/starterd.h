@@ -50,7 +50,8 @@
 #define CLIENT_MAX_OUTPUT	(4 * 1024 * 1024)
 #define CLIENT_OUTPUT_HIWAT	(256 * 1024)	/* stop parsing above this */
 #define CLIENT_READ_CHUNK	16384
-#define WORKER_MAX_CLIENTS	4096
+#define WORKER_MAX_CLIENTS	4096	/* default of --worker-connections */
+#define CLIENT_BUF_KEEP		32768	/* a buffer above this is shrunk */
 
 /* Pagination, as the original. */
 #define PXCODES_MAX_PER_PAGE	100
@@ -103,6 +104,8 @@ struct config {
 	int		 metrics;
 	int		 argon2_memory;
 	int		 argon2_time;
+	int		 worker_connections;
+	long long	 worker_input_budget;
 };
 
 extern struct config	*conf;		/* config.c */
@@ -177,6 +180,8 @@ struct client {
 	char			 reqid[REQID_MAX + 1];	/* reqid.c */
 	unsigned int		 nreq;		/* responses sent so far */
 	int			 auth_result;	/* AUTH_*, set by completions */
+	int			 body_pending;	/* a body not read yet */
+	size_t			 budget;	/* input budget taken (body) */
 	/* Run by the loop once woken with nothing pending (a handler's
 	 * or the authorisation's next step). */
 	void			(*resume)(struct client *);
@@ -196,6 +201,8 @@ struct client *client_next_ready(void);
 int	 client_has_ready(void);
 void	 client_close(struct client *);
 void	 client_collect(void);
+int	 client_budget_take(struct client *, size_t, size_t);
+void	 client_budget_release(struct client *);
 
 /* conn.c: the HTTP state machine of a client, run only by the loop */
 void	 conn_run(struct client *);

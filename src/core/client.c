@@ -26,6 +26,7 @@ static struct clientlist	 client_ready =
 static struct clientlist	 client_garbage =
 				    TAILQ_HEAD_INITIALIZER(client_garbage);
 static uint64_t			 client_serial;
+static size_t			 client_budget_used;	/* body bytes taken */
 
 static void
 client_free(struct client *c)
@@ -41,8 +42,16 @@ void
 client_reset_request(struct client *c)
 {
 	http_request_init(&c->req);
-	buf_reset(&c->body);
-	buf_reset(&c->hdrs);
+	/* A big request's buffers go back to the allocator, not kept. */
+	if (c->body.cap > CLIENT_BUF_KEEP)
+		buf_free(&c->body);
+	else
+		buf_reset(&c->body);
+	if (c->hdrs.cap > CLIENT_BUF_KEEP)
+		buf_free(&c->hdrs);
+	else
+		buf_reset(&c->hdrs);
+	c->body_pending = 0;
 	c->status = 0;
 	c->resp_bytes = 0;
 	c->head_only = 0;
@@ -149,6 +158,7 @@ client_close(struct client *c)
 		return;
 	close(c->fd);
 	c->fd = -1;
+	client_budget_release(c);
 	TAILQ_REMOVE(&client_all, c, entry);
 	client_count--;
 	if (c->posted) {
@@ -162,6 +172,29 @@ client_close(struct client *c)
 	 */
 	if (c->npending == 0)
 		TAILQ_INSERT_TAIL(&client_garbage, c, entry);
+}
+
+/*
+ * Take n bytes of the worker's input budget (limit bytes in all) for c's
+ * request body; -1 when that would pass the limit.  Released when the
+ * request is finished or the client closed.
+ */
+int
+client_budget_take(struct client *c, size_t n, size_t limit)
+{
+	client_budget_release(c);
+	if (n > limit || client_budget_used > limit - n)
+		return (-1);
+	client_budget_used += n;
+	c->budget = n;
+	return (0);
+}
+
+void
+client_budget_release(struct client *c)
+{
+	client_budget_used -= c->budget;
+	c->budget = 0;
 }
 
 /* The end of a turn of the loop: free the closed clients nobody holds. */

@@ -1,10 +1,17 @@
 /*
  * conn.c: the HTTP state machine of one client, run only by the loop.
  *
- *	read -> parse head -> (100-continue) -> parse body -> dispatch:
- *	route -> rate limit -> method -> authorise -> handler
+ *	read -> parse head -> dispatch: route -> rate limit -> method ->
+ *	authorise -> (input budget, 100-continue, read the body) -> handler
  *	... the handler answers now, or later from a completion ...
  *	finish (access log, metrics, reset) -> next pipelined request
+ *
+ * Credentials are checked before a body is read (or 100 Continue sent),
+ * unless the whole body came with the head: a request answered before its
+ * body was read closes the connection, with a lingering close so that the
+ * peer still sending it reads the answer.  A body is read only within the
+ * worker's input budget (--worker-input-budget), and buffers that grew for
+ * a big request are shrunk once it is finished.
  *
  * A connection handles one request at a time; pipelined requests wait in
  * the input buffer, so responses leave in request order.  A handler (or
@@ -22,17 +29,20 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "starterd.h"
 
 #define CONN_LINGER_MS	2000
+#define CONN_DRAIN_GRACE_MS 1000	/* as worker.c's WORKER_DRAIN_GRACE_MS */
 
 static int	conn_active;	/* inside conn_run(): never re-entered */
 static int	conn_draining;
 
 static void	conn_authorise(struct client *);
+static void	conn_handle(struct client *);
 
 void
 conn_set_draining(int on)
@@ -61,8 +71,12 @@ conn_write(struct client *c)
 	return (0);
 }
 
+/*
+ * Read what the socket holds, up to the input bound; with once, one chunk
+ * only (a head: no more is taken before the request is authorised).
+ */
 static int
-conn_read(struct client *c)
+conn_read(struct client *c, int once)
 {
 	ssize_t	n;
 
@@ -91,8 +105,31 @@ conn_read(struct client *c)
 		}
 		c->in.len += (size_t)n;
 		c->in.data[c->in.len] = '\0';
+		if (once)
+			break;
 	}
 	return (0);
+}
+
+/* Give a buffer that grew for a big request back to the allocator. */
+static void
+conn_shrink(struct buf *b)
+{
+	char	*p;
+
+	if (b->cap <= CLIENT_BUF_KEEP)
+		return;
+	if (BUF_LEN(b) == 0) {
+		buf_free(b);
+		return;
+	}
+	if (BUF_LEN(b) >= CLIENT_BUF_KEEP / 2)
+		return;		/* pipelined requests: keep it for now */
+	buf_compact(b);
+	if ((p = realloc(b->data, CLIENT_BUF_KEEP)) != NULL) {
+		b->data = p;
+		b->cap = CLIENT_BUF_KEEP;
+	}
 }
 
 /* Answer a request that cannot be parsed (or timed out), then close. */
@@ -136,7 +173,7 @@ conn_authorised(struct client *c, int result)
 	switch (result) {
 	case AUTH_OK:
 		if (ratelimit_request(c, 1) == 0)
-			c->route->handler(c);
+			conn_handle(c);
 		break;
 	case AUTH_AGAIN:
 		conn_authorise(c);
@@ -180,7 +217,42 @@ conn_authorise(struct client *c)
 	conn_authorised(c, rv);
 }
 
-/* Dispatch a complete request to its route. */
+/*
+ * Authorised (or no credentials needed): read the body if it is still to
+ * come, within the worker's input budget, else run the handler.
+ */
+static void
+conn_handle(struct client *c)
+{
+	size_t	need;
+
+	if (!c->body_pending) {
+		c->deadline = 0;
+		c->route->handler(c);
+		return;
+	}
+	need = c->req.content_length > 0 ? (size_t)c->req.content_length :
+	    HTTP_MAX_BODY;
+	if (client_budget_take(c, need, (size_t)conf->worker_input_budget)
+	    == -1) {
+		/* keepalive is off: the unread body closes the connection */
+		response_header(c, "Retry-After: 1");
+		response_error(c, 503, "too many request bodies in flight: "
+		    "try later");
+		return;
+	}
+	c->keepalive = c->req.keepalive && !conn_draining;
+	if (c->req.expect_continue && c->req.version_minor == 1 &&
+	    BUF_LEN(&c->in) == c->req.head_len)
+		(void)buf_appendstr(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+	c->deadline = now_ms() + conf->header_timeout * 1000LL;
+	c->state = CLIENT_READ_BODY;
+}
+
+/*
+ * Dispatch a request whose head is parsed (and whose body may still be to
+ * come: then c->body_pending, and any answer before it is read closes).
+ */
 static void
 conn_dispatch(struct client *c)
 {
@@ -191,7 +263,7 @@ conn_dispatch(struct client *c)
 
 	c->state = CLIENT_BUSY;
 	reqid_assign(c, 1);
-	c->keepalive = c->req.keepalive && !conn_draining;
+	c->keepalive = c->req.keepalive && !conn_draining && !c->body_pending;
 	c->head_only = c->req.method == HTTP_M_HEAD;
 	if (c->req.host.len > 0 &&
 	    !conn_host_ok(buf + c->req.host.off, c->req.host.len)) {
@@ -228,7 +300,7 @@ conn_dispatch(struct client *c)
 		conn_authorise(c);
 		return;
 	}
-	r->handler(c);
+	conn_handle(c);
 }
 
 /*
@@ -241,11 +313,15 @@ conn_finish(struct client *c)
 	accesslog_write(c);
 	metrics_request(c);
 	c->nreq++;
+	client_budget_release(c);
 	buf_consume(&c->in, c->req.pos);
+	conn_shrink(&c->in);
 	client_reset_request(c);
 	c->state = CLIENT_READ_HEAD;
 	if (!c->keepalive)
 		c->close_after = 1;
+	else if (conn_draining)		/* retiring: idle only briefly */
+		c->deadline = now_ms() + CONN_DRAIN_GRACE_MS;
 	else
 		c->deadline = now_ms() + conf->idle_timeout * 1000LL;
 }
@@ -276,12 +352,22 @@ conn_parse(struct client *c)
 			conn_fail(c, c->req.status, c->req.errmsg);
 			return (1);
 		}
-		c->state = CLIENT_READ_BODY;
-		if (c->req.expect_continue && c->req.version_minor == 1 &&
-		    (c->req.chunked || c->req.content_length > 0) &&
-		    BUF_LEN(&c->in) == c->req.head_len)
-			(void)buf_appendstr(&c->out,
-			    "HTTP/1.1 100 Continue\r\n\r\n");
+		/*
+		 * A body that came whole with the head is taken now (the
+		 * connection then survives an early answer); else it waits
+		 * until the request is authorised.
+		 */
+		if (c->req.chunked || c->req.content_length > 0) {
+			rv = http_parse_body(&c->req, BUF_PTR(&c->in),
+			    BUF_LEN(&c->in), &c->body);
+			if (rv == HTTP_PARSE_ERROR) {
+				conn_fail(c, c->req.status, c->req.errmsg);
+				return (1);
+			}
+			c->body_pending = rv == HTTP_PARSE_AGAIN;
+		}
+		conn_dispatch(c);
+		return (1);
 	}
 	if (c->state == CLIENT_READ_BODY) {
 		rv = http_parse_body(&c->req, BUF_PTR(&c->in),
@@ -298,7 +384,9 @@ conn_parse(struct client *c)
 			return (1);
 		}
 		c->deadline = 0;
-		conn_dispatch(c);
+		c->body_pending = 0;
+		c->state = CLIENT_BUSY;
+		c->route->handler(c);
 		return (1);
 	}
 	return (0);
@@ -321,7 +409,8 @@ conn_linger(struct client *c)
 		else
 			c->eof = 1;
 	}
-	if (c->eof || c->in.max == 0)
+	/* Until EOF; the sweep closes it at the linger deadline. */
+	if (c->eof)
 		client_close(c);
 }
 
@@ -352,17 +441,24 @@ conn_step(struct client *c)
 		if (c->close_after || c->state == CLIENT_BUSY ||
 		    BUF_LEN(&c->out) > CLIENT_OUTPUT_HIWAT)
 			break;
-		if (conn_read(c) == -1) {
+		if (conn_read(c, c->state == CLIENT_READ_HEAD) == -1) {
 			client_close(c);
 			return;
 		}
-		if (!conn_parse(c))
-			break;
+		if (conn_parse(c))
+			continue;
+		/* A head is read a chunk at a time: on while there is more. */
+		if (c->state == CLIENT_READ_HEAD && c->rd_ready && !c->eof &&
+		    BUF_LEN(&c->in) < CLIENT_MAX_INPUT)
+			continue;
+		break;
 	}
 	if (conn_write(c) == -1) {
 		client_close(c);
 		return;
 	}
+	if (BUF_LEN(&c->out) == 0)
+		conn_shrink(&c->out);
 	if (c->state == CLIENT_BUSY)
 		return;
 	if (c->close_after && BUF_LEN(&c->out) == 0) {

@@ -14,6 +14,16 @@
  * their clients; run every woken client; then close the turn's batch of
  * queries with one sync point (db_loop_end), flush the access log and
  * free the closed clients.  Only this loop runs a client's state machine.
+ *
+ * The listeners are level-triggered: a worker that cannot accept (it holds
+ * --worker-connections clients, or accept fails for want of descriptors or
+ * memory) takes them out of its epoll set, or it would spin on them, and
+ * puts them back when a client closes or after WORKER_ACCEPT_PAUSE_MS.
+ *
+ * A retiring worker (reload, SIGTERM) closes no connection under a client
+ * that may be sending: each answers its next request with Connection:
+ * close, and one left idle is closed after WORKER_DRAIN_GRACE_MS without
+ * traffic (bounded by the drain deadline), as nginx retires keep-alives.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -27,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +53,8 @@
 #define WORKER_MAX_EVENTS	256
 #define WORKER_ACCEPT_BURST	64
 #define WORKER_SWEEP_MS		250
+#define WORKER_ACCEPT_PAUSE_MS	100	/* out of descriptors: retry after */
+#define WORKER_DRAIN_GRACE_MS	1000	/* idle keep-alive, when retiring */
 
 int				 worker_id;
 static struct listener		*listeners;
@@ -49,6 +62,10 @@ static int			 nlisteners;
 static int			 draining;
 static int64_t			 drain_deadline;
 static int			 replaces_dead;	/* set by the master */
+static int			 accept_paused;	/* listeners out of the set */
+static int64_t			 accept_resume;	/* and back at (0: on a close) */
+static int64_t			 accept_logged;	/* last accept error logged */
+static unsigned long		 accept_suppressed;
 
 static volatile sig_atomic_t	 w_term, w_quit, w_usr1;
 
@@ -67,6 +84,57 @@ worker_sig(int sig)
 	}
 }
 
+/* Take the listeners out of the epoll set, until `until` (0: a close). */
+static void
+worker_accept_pause(int64_t until)
+{
+	int	i;
+
+	if (!accept_paused && !draining)
+		for (i = 0; i < nlisteners; i++)
+			(void)event_watch(EPOLL_CTL_DEL, listeners[i].fd, 0,
+			    NULL);
+	accept_paused = 1;
+	accept_resume = until;
+}
+
+/* Put them back when there is room again (and the pause is over). */
+static void
+worker_accept_resume(int64_t now)
+{
+	int	i;
+
+	if (!accept_paused || draining ||
+	    client_count >= conf->worker_connections ||
+	    (accept_resume != 0 && now < accept_resume))
+		return;
+	accept_paused = 0;
+	for (i = 0; i < nlisteners; i++)
+		if (event_watch(EPOLL_CTL_ADD, listeners[i].fd,
+		    EPOLLIN | EPOLLEXCLUSIVE, &listeners[i]) == -1)
+			log_warn("epoll_ctl listener");
+}
+
+/* An accept error, logged at most once a second with a count of the rest. */
+static void
+worker_accept_error(void)
+{
+	int64_t	now = now_ms();
+	int	saved = errno;
+
+	if (accept_logged != 0 && now - accept_logged < 1000) {
+		accept_suppressed++;
+		return;
+	}
+	errno = saved;
+	if (accept_suppressed > 0)
+		log_warn("accept (%lu more suppressed)", accept_suppressed);
+	else
+		log_warn("accept");
+	accept_logged = now;
+	accept_suppressed = 0;
+}
+
 static void
 worker_accept(struct listener *l)
 {
@@ -77,15 +145,24 @@ worker_accept(struct listener *l)
 	int			 fd, i, on = 1;
 
 	for (i = 0; i < WORKER_ACCEPT_BURST; i++) {
-		if (client_count >= WORKER_MAX_CLIENTS || draining)
+		if (draining)
 			return;
+		if (client_count >= conf->worker_connections) {
+			worker_accept_pause(0);
+			return;
+		}
 		slen = sizeof(ss);
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("accept");
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			worker_accept_error();
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				worker_accept_pause(now_ms() +
+				    WORKER_ACCEPT_PAUSE_MS);
 			return;
 		}
 		if (ss.ss_family == AF_INET6)
@@ -99,6 +176,7 @@ worker_accept(struct listener *l)
 		if ((c = client_new(fd, host)) == NULL) {
 			log_warn("calloc");
 			close(fd);
+			worker_accept_pause(now_ms() + WORKER_ACCEPT_PAUSE_MS);
 			return;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -128,35 +206,43 @@ worker_sweep(int64_t now)
 }
 
 /*
- * Stop accepting; close idle keep-alive connections; busy ones close
- * after their response.  A connection that has not sent its first
- * request yet is not idle: its client has just connected and is sending,
- * so it is served once (within the header timeout) like a busy one.
+ * Stop accepting.  Every connection's next response says Connection:
+ * close (conn.c's draining); one idle between requests is closed only
+ * when it has stayed idle for the grace time (its deadline, which the
+ * sweep enforces), so a client sending its next request meanwhile gets
+ * an answer, never a reset.  Busy ones close after their response.
  */
 static void
 worker_drain(void)
 {
 	struct client	*c, *next;
+	int64_t		 grace;
 	int		 i;
 
-	if (!draining) {
-		draining = 1;
-		conn_set_draining(1);
-		drain_deadline = now_ms() + conf->shutdown_timeout * 1000LL;
-		for (i = 0; i < nlisteners; i++) {
+	if (draining)
+		return;
+	draining = 1;
+	conn_set_draining(1);
+	drain_deadline = now_ms() + conf->shutdown_timeout * 1000LL;
+	for (i = 0; i < nlisteners; i++) {
+		if (!accept_paused)
 			(void)event_watch(EPOLL_CTL_DEL, listeners[i].fd, 0,
 			    NULL);
-			close(listeners[i].fd);
-		}
-		setproctitle("worker %d (stopping)", worker_id);
+		close(listeners[i].fd);
 	}
+	setproctitle("worker %d (stopping)", worker_id);
+	grace = now_ms() + WORKER_DRAIN_GRACE_MS;
+	if (grace > drain_deadline)
+		grace = drain_deadline;
 	for (c = TAILQ_FIRST(&client_all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CLIENT_READ_HEAD && BUF_LEN(&c->in) == 0 &&
-		    BUF_LEN(&c->out) == 0 && c->nreq > 0)
-			client_close(c);
-		else
+		/* A response already queued keeps what it said. */
+		if (c->state == CLIENT_BUSY || c->state == CLIENT_READ_BODY)
 			c->keepalive = 0;
+		if (c->state == CLIENT_READ_HEAD && BUF_LEN(&c->in) == 0 &&
+		    BUF_LEN(&c->out) == 0 && c->nreq > 0 &&
+		    (c->deadline == 0 || c->deadline > grace))
+			c->deadline = grace;
 	}
 }
 
@@ -233,6 +319,12 @@ worker_main(int id, struct listener *l, int nl, int died)
 		router_label(r, label, sizeof(label));
 		metrics_route_label(i, label);
 	}
+	/*
+	 * A fixed threshold (glibc's moves up as big blocks are freed): a
+	 * buffer that grew for a big request is mapped, and its memory goes
+	 * back to the system when it is shrunk or freed.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 4 * CLIENT_BUF_KEEP);
 	accesslog_open();
 	if (event_init() == -1)
 		fatal("epoll_create1");
@@ -255,14 +347,19 @@ worker_main(int id, struct listener *l, int nl, int died)
 			accesslog_flush();
 			accesslog_open();
 		}
-		if (draining) {
-			worker_drain();
-			if (client_count == 0 || now_ms() >= drain_deadline)
-				break;
-		}
+		if (draining &&
+		    (client_count == 0 || now_ms() >= drain_deadline))
+			break;
+		worker_accept_resume(now_ms());
 		/* Work posted after the last drain is run at once. */
 		timeout = client_has_ready() || db_has_done() ? 0 :
 		    WORKER_SWEEP_MS;
+		if (accept_paused && accept_resume != 0 && timeout > 0) {
+			int64_t left = accept_resume - now_ms();
+
+			if (left < timeout)
+				timeout = left > 0 ? (int)left : 0;
+		}
 		n = event_wait(evs, WORKER_MAX_EVENTS, timeout);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
