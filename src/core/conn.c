@@ -473,7 +473,8 @@ conn_step(struct client *c)
 		conn_linger(c);
 		return;
 	}
-	if (c->eof && c->state == CLIENT_READ_HEAD && BUF_LEN(&c->out) == 0)
+	if (c->eof && BUF_LEN(&c->out) == 0 && (c->state == CLIENT_READ_HEAD ||
+	    c->state == CLIENT_READ_BODY))	/* a body that cannot end */
 		client_close(c);
 }
 
