@@ -50,8 +50,8 @@
 #define CLIENT_MAX_OUTPUT	(4 * 1024 * 1024)
 #define CLIENT_OUTPUT_HIWAT	(256 * 1024)	/* stop parsing above this */
 #define CLIENT_READ_CHUNK	16384
-#define WORKER_MAX_CLIENTS	4096	/* default of --worker-connections */
-#define CLIENT_BUF_KEEP		32768	/* a buffer above this is shrunk */
+#define WORKER_MAX_CLIENTS	4096	/* --worker-connections default */
+#define CLIENT_BUF_KEEP		32768	/* shrunk above this */
 
 /* Pagination, as the original. */
 #define PXCODES_MAX_PER_PAGE	100
@@ -180,8 +180,8 @@ struct client {
 	char			 reqid[REQID_MAX + 1];	/* reqid.c */
 	unsigned int		 nreq;		/* responses sent so far */
 	int			 auth_result;	/* AUTH_*, set by completions */
-	int			 body_pending;	/* a body not read yet */
-	size_t			 budget;	/* input budget taken (body) */
+	int			 body_pending;	/* body not read */
+	size_t			 budget;	/* input budget taken */
 	/* Run by the loop once woken with nothing pending (a handler's
 	 * or the authorisation's next step). */
 	void			(*resume)(struct client *);

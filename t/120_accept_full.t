@@ -87,7 +87,8 @@ sub count_accept_lines
 	close $fh;
 	chmod 0755, $wrap;
 	# A long header timeout: the idle clients stay for the measurement.
-	my $srv = StarterTest::Server->new(pg => $pg, workers => 1, bin => $wrap,
+	my $srv = StarterTest::Server->new(pg => $pg, workers => 1,
+	    bin => $wrap,
 	    args => ['--header-timeout', '30', '--access-log', 'off']);
 	my ($w) = $srv->worker_pids;
 	ok($w, "one worker ($w)");

@@ -181,13 +181,15 @@ $srv->stop;
 	my $a = StarterTest::Conn->new($b);
 	$a->send(head_of($len, $AUTH, 'Expect: 100-continue'));
 	my $r = $a->read_response(interim => 1, timeout => 10);
-	is($r && $r->{status}, 100, 'first body within the budget: 100 Continue');
+	is($r && $r->{status}, 100,
+	    'first body within the budget: 100 Continue');
 	my $c = StarterTest::Conn->new($b);
 	$c->send(head_of($len, $AUTH, 'Expect: 100-continue'));
 	$r = $c->read_response(interim => 1, timeout => 10);
 	is($r && $r->{status}, 503, 'a second one past the 1M budget: 503');
 	ok($r && defined $r->{headers}{'retry-after'}, 'with Retry-After');
-	StarterTest::check_error($r, 503, "budget 503", message => qr/bodies/) if $r;
+	StarterTest::check_error($r, 503, "budget 503",
+	    message => qr/bodies/) if $r;
 	ok($c->wait_closed(5), 'and that connection is closed');
 	$c->close;
 	$a->send('{"pxcode":"' . ('z' x ($len - 13)) . '"}');

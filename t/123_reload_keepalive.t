@@ -75,7 +75,7 @@ for (1 .. $NCLIENTS) {
 	if ($pid == 0) {
 		close $rd;
 		eval { client($wr, $end) };
-		POSIX::_exit(0);	# no END block: the parent owns the server
+		POSIX::_exit(0);	# no END block: the server is ours
 	}
 	close $wr;
 	push @kids, [$pid, $rd];

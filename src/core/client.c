@@ -26,7 +26,8 @@ static struct clientlist	 client_ready =
 static struct clientlist	 client_garbage =
 				    TAILQ_HEAD_INITIALIZER(client_garbage);
 static uint64_t			 client_serial;
-static size_t			 client_budget_used;	/* body bytes taken */
+/* Input budget: the body bytes taken by all clients (client_budget_take). */
+static size_t			 client_budget_used;
 
 static void
 client_free(struct client *c)

@@ -36,7 +36,7 @@
 #include "starterd.h"
 
 #define CONN_LINGER_MS	2000
-#define CONN_DRAIN_GRACE_MS 1000	/* as worker.c's WORKER_DRAIN_GRACE_MS */
+#define CONN_DRAIN_GRACE_MS 1000	/* as worker.c's: idle when retiring */
 
 static int	conn_active;	/* inside conn_run(): never re-entered */
 static int	conn_draining;

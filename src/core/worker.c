@@ -53,8 +53,8 @@
 #define WORKER_MAX_EVENTS	256
 #define WORKER_ACCEPT_BURST	64
 #define WORKER_SWEEP_MS		250
-#define WORKER_ACCEPT_PAUSE_MS	100	/* out of descriptors: retry after */
-#define WORKER_DRAIN_GRACE_MS	1000	/* idle keep-alive, when retiring */
+#define WORKER_ACCEPT_PAUSE_MS	100	/* out of fds: retry after */
+#define WORKER_DRAIN_GRACE_MS	1000	/* idle keep-alive, retiring */
 
 int				 worker_id;
 static struct listener		*listeners;
@@ -62,9 +62,10 @@ static int			 nlisteners;
 static int			 draining;
 static int64_t			 drain_deadline;
 static int			 replaces_dead;	/* set by the master */
-static int			 accept_paused;	/* listeners out of the set */
-static int64_t			 accept_resume;	/* and back at (0: on a close) */
-static int64_t			 accept_logged;	/* last accept error logged */
+/* Listeners out of the epoll set, back at accept_resume (0: a close). */
+static int			 accept_paused;
+static int64_t			 accept_resume;
+static int64_t			 accept_logged;	/* last logged */
 static unsigned long		 accept_suppressed;
 
 static volatile sig_atomic_t	 w_term, w_quit, w_usr1;
@@ -142,7 +143,7 @@ worker_accept(struct listener *l)
 	socklen_t		 slen;
 	struct client		*c;
 	char			 host[INET6_ADDRSTRLEN];
-	int			 fd, i, on = 1;
+	int			 fd, i, err, on = 1;
 
 	for (i = 0; i < WORKER_ACCEPT_BURST; i++) {
 		if (draining)
@@ -155,12 +156,12 @@ worker_accept(struct listener *l)
 		fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
+			if ((err = errno) == EAGAIN || err == EINTR ||
+			    err == ECONNABORTED)
 				return;
 			worker_accept_error();
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
+			if (err == EMFILE || err == ENFILE ||
+			    err == ENOBUFS || err == ENOMEM)
 				worker_accept_pause(now_ms() +
 				    WORKER_ACCEPT_PAUSE_MS);
 			return;
