@@ -247,6 +247,11 @@ field_error('POST', $BASE, "{\"pxcode\":\"M2\",\"procedure\":\"\xff\"}",
 field_error('POST', $BASE,
     "{\"pxcode\":\"M3\",\"procedure\":\"\xed\xa0\x80\"}",
     'procedure', qr/UTF-8/, 'POST procedure with an encoded surrogate');
+# Two of a name: cJSON would keep the first, the original the last.
+field_error('POST', $BASE, '{"pxcode":"M4","procedure":"a","procedure":"b"}',
+    'procedure', qr/more than once/, 'POST procedure given twice');
+field_error('PATCH', "${BASE}RT5", '{"pxcode":"M5","pxcode":"M6"}',
+    'pxcode', qr/more than once/, 'PATCH pxcode given twice');
 is(db_count('M%'), 0, 'none of the refused bodies stored anything');
 
 finish();

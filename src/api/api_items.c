@@ -440,7 +440,7 @@ static const char *
 api_field(struct client *c, cJSON *obj, const char *name, long maxchars,
     int required, int *absent)
 {
-	cJSON	*f;
+	cJSON	*f, *g;
 	long	 n;
 	int	 idx, ispx = strcmp(name, "pxcode") == 0;
 
@@ -456,6 +456,13 @@ api_field(struct client *c, cJSON *obj, const char *name, long maxchars,
 			    name);
 		return (NULL);
 	}
+	/* cJSON keeps the first of two, Python's json the last: neither. */
+	for (g = f->next; g != NULL; g = g->next)
+		if (g->string != NULL && strcmp(g->string, name) == 0) {
+			response_error(c, 400, "invalid body: %s is given "
+			    "more than once", name);
+			return (NULL);
+		}
 	if (!cJSON_IsString(f) || f->valuestring == NULL) {
 		response_error(c, 400, "invalid %s: it must be a string", name);
 		return (NULL);
