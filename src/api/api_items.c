@@ -268,24 +268,33 @@ api_get_failed(struct client *c, struct get_ctx *g, PGresult *res)
 	return (api_db_error(c, res));
 }
 
-/* Count UTF-8 characters; -1 if s is not valid UTF-8 or has controls. */
+/*
+ * Count the characters of s, which must be UTF-8 as PostgreSQL checks it
+ * (no overlong forms, no surrogates, nothing past U+10FFFF): -1 if it is
+ * not; -2 if it holds a control character (C0 or DEL) and ctl is 0.
+ */
 static long
-api_charcount(const char *s)
+api_charcount(const char *s, int ctl)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	long			 n = 0;
 	size_t			 k, i;
+	int			 badctl = 0;
 
 	while (*p != '\0') {
 		if (*p < 0x20 || *p == 0x7f)
-			return (-1);
+			badctl = !ctl;
 		if (*p < 0x80)
 			k = 1;
-		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+		else if (*p >= 0xc2 && *p <= 0xdf)
 			k = 2;
-		else if ((*p & 0xf0) == 0xe0)
+		else if ((*p & 0xf0) == 0xe0 &&
+		    !(*p == 0xe0 && p[1] < 0xa0) &&
+		    !(*p == 0xed && p[1] > 0x9f))
 			k = 3;
-		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+		else if (*p >= 0xf0 && *p <= 0xf4 &&
+		    !(*p == 0xf0 && p[1] < 0x90) &&
+		    !(*p == 0xf4 && p[1] > 0x8f))
 			k = 4;
 		else
 			return (-1);
@@ -295,7 +304,62 @@ api_charcount(const char *s)
 		p += k;
 		n++;
 	}
-	return (n);
+	return (badctl ? -2 : n);
+}
+
+/*
+ * cJSON decodes \u0000 into a NUL byte that ends its C string: "a\u0000b"
+ * would read as "a".  Scan the raw body (valid JSON, cJSON parsed it) and
+ * say whether the key (API_NUL_KEY) or the string value (API_NUL_VALUE)
+ * of top-level member idx (from 0, in document order, the order cJSON
+ * keeps) holds a \u0000 escape; idx -1 asks about every key.
+ */
+#define API_NUL_KEY	1
+#define API_NUL_VALUE	2
+
+static int
+api_json_nul(const char *s, size_t len, int idx)
+{
+	size_t	i, j;
+	int	depth = 0, member = -1, key = 0, nul, rv = 0;
+
+	for (i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '"':
+			nul = 0;
+			for (j = i + 1; j < len && s[j] != '"'; j++) {
+				if (s[j] != '\\')
+					continue;
+				if (len - j > 5 &&
+				    strncmp(s + j + 1, "u0000", 5) == 0)
+					nul = 1;
+				j++;
+			}
+			i = j;
+			if (depth == 1 && key) {
+				member++;
+				if (nul && (idx == -1 || idx == member))
+					rv |= API_NUL_KEY;
+			} else if (depth == 1 && nul && member == idx)
+				rv |= API_NUL_VALUE;
+			key = 0;
+			break;
+		case '{':
+		case '[':
+			if (++depth == 1)
+				key = 1;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		case ',':
+			if (depth == 1)
+				key = 1;
+			break;
+		}
+	}
+	return (rv);
 }
 
 /*
@@ -353,43 +417,77 @@ api_body_object(struct client *c)
 		response_error(c, 400, "invalid body: a JSON object is required");
 		return (NULL);
 	}
+	/* cJSON would cut "pxcode\u0000x" to "pxcode": refuse it. */
+	if (api_json_nul(BUF_PTR(&c->body), BUF_LEN(&c->body), -1) &
+	    API_NUL_KEY) {
+		cJSON_Delete(j);
+		response_error(c, 400, "invalid body: a member name contains "
+		    "U+0000 (NUL)");
+		return (NULL);
+	}
 	return (j);
 }
 
 /*
  * Check one string field.  Returns its value, or NULL after answering 400
  * (when required or present but wrong); *absent is set when missing.
+ * Messages start "invalid <field>:" so they name the field at fault.
+ * Text is stored exactly as sent, so what PostgreSQL text cannot hold
+ * (NUL) is refused, never cut; pxcode, a segment of the item URL, also
+ * refuses the other control characters; procedure takes them.
  */
 static const char *
 api_field(struct client *c, cJSON *obj, const char *name, long maxchars,
     int required, int *absent)
 {
-	cJSON	*f = cJSON_GetObjectItemCaseSensitive(obj, name);
+	cJSON	*f, *g;
 	long	 n;
+	int	 idx, ispx = strcmp(name, "pxcode") == 0;
 
+	/* The first member of that name, as cJSON_GetObjectItem... */
+	for (f = obj->child, idx = 0; f != NULL; f = f->next, idx++)
+		if (f->string != NULL && strcmp(f->string, name) == 0)
+			break;
 	*absent = 0;
 	if (f == NULL) {
 		*absent = 1;
 		if (required)
-			response_error(c, 400, "invalid pxcode: missing %s",
+			response_error(c, 400, "invalid body: %s is missing",
 			    name);
 		return (NULL);
 	}
+	/* cJSON keeps the first of two, Python's json the last: neither. */
+	for (g = f->next; g != NULL; g = g->next)
+		if (g->string != NULL && strcmp(g->string, name) == 0) {
+			response_error(c, 400, "invalid body: %s is given "
+			    "more than once", name);
+			return (NULL);
+		}
 	if (!cJSON_IsString(f) || f->valuestring == NULL) {
-		response_error(c, 400, "invalid pxcode: %s must be a string",
+		response_error(c, 400, "invalid %s: it must be a string", name);
+		return (NULL);
+	}
+	if (api_json_nul(BUF_PTR(&c->body), BUF_LEN(&c->body), idx) &
+	    API_NUL_VALUE) {
+		response_error(c, 400, "invalid %s: it must not contain "
+		    "U+0000 (NUL), which PostgreSQL text cannot hold", name);
+		return (NULL);
+	}
+	n = api_charcount(f->valuestring, !ispx);
+	if (n == -1) {
+		response_error(c, 400, "invalid %s: it must be valid UTF-8 "
+		    "(no surrogates)", name);
+		return (NULL);
+	}
+	if (n == -2) {
+		response_error(c, 400, "invalid %s: it must not contain "
+		    "control characters (it is a segment of the item URL)",
 		    name);
 		return (NULL);
 	}
-	n = api_charcount(f->valuestring);
-	if (n < 0) {
-		response_error(c, 400, "invalid pxcode: %s must be valid text "
-		    "without control characters", name);
-		return (NULL);
-	}
-	if (n > maxchars || (n == 0 && strcmp(name, "pxcode") == 0)) {
-		response_error(c, 400, "invalid pxcode: %s must be %s%ld "
-		    "characters", name, strcmp(name, "pxcode") == 0 ?
-		    "1 to " : "at most ", maxchars);
+	if (n > maxchars || (n == 0 && ispx)) {
+		response_error(c, 400, "invalid %s: it must be %s%ld "
+		    "characters", name, ispx ? "1 to " : "at most ", maxchars);
 		return (NULL);
 	}
 	return (f->valuestring);
@@ -828,6 +926,7 @@ api_item_write(struct client *c)
 	cJSON			*j = NULL;
 	const char		*code = NULL, *proc = NULL, *p[2];
 	int			 code_absent = 1, proc_absent = 1, rv, star;
+	long			 n;
 
 	im = http_header_find(&c->req, buf, "If-Match");
 	inm = http_header_find(&c->req, buf, "If-None-Match");
@@ -860,7 +959,7 @@ api_item_write(struct client *c)
 			if (proc == NULL && !proc_absent)
 				goto done;
 			if (code_absent && proc_absent) {
-				response_error(c, 400, "invalid pxcode: "
+				response_error(c, 400, "invalid body: "
 				    "nothing to update (give pxcode and/or "
 				    "procedure)");
 				goto done;
@@ -887,11 +986,20 @@ api_item_write(struct client *c)
 			    "supported on PUT");
 			goto done;
 		}
-		if (api_charcount(c->arg) > PXCODE_MAX_CHARS ||
-		    api_charcount(c->arg) < 1) {
+		/* The code comes from the URL: the body's rules. */
+		if ((n = api_charcount(c->arg, 0)) < 0 ||
+		    n > PXCODE_MAX_CHARS || n < 1) {
 			write_ctx_free(w);
-			response_error(c, 400, "invalid pxcode: pxcode must be "
-			    "1 to %d characters", PXCODE_MAX_CHARS);
+			if (n == -1)
+				response_error(c, 400, "invalid pxcode: it "
+				    "must be valid UTF-8");
+			else if (n == -2)
+				response_error(c, 400, "invalid pxcode: it "
+				    "must not contain control characters");
+			else
+				response_error(c, 400, "invalid pxcode: it "
+				    "must be 1 to %d characters",
+				    PXCODE_MAX_CHARS);
 			goto done;
 		}
 		p[0] = w->code;

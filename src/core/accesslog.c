@@ -3,6 +3,9 @@
  * log format plus the request time in microseconds and the request id.
  * Lines are gathered in a buffer and written once per turn of the loop
  * (or when the buffer passes 16 KiB).
+ *
+ * What the client sent (request line, Referer, User-Agent, user name) is
+ * escaped as nginx escapes it, so no field can forge another or a line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -54,13 +57,91 @@ accesslog_flush(void)
 	buf_reset(&access_buf);
 }
 
+#define ACCESSLOG_MAX_TARGET	1024	/* bytes of the request line */
+#define ACCESSLOG_MAX_FIELD	256	/* bytes of Referer, User-Agent */
+
+/*
+ * Append s[0..len), at most max bytes of it, as nginx's log escaping
+ * does: '"', '\', control characters and bytes >= 0x7f become \xHH.
+ */
+static void
+accesslog_escape(const char *s, size_t len, size_t max)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, start;
+
+	if (len > max)
+		len = max;
+	for (i = 0; i < len; ) {
+		start = i;
+		while (i < len && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' &&
+		    p[i] != '\\')
+			i++;
+		if (i > start)
+			(void)buf_append(&access_buf, s + start, i - start);
+		if (i < len) {
+			char e[4] = { '\\', 'x', hex[p[i] >> 4],
+			    hex[p[i] & 0xf] };
+
+			(void)buf_append(&access_buf, e, 4);
+			i++;
+		}
+	}
+}
+
+/*
+ * The request line: as parsed, or, when the parser did not get through
+ * it (414, 400, 505, a timeout), the raw bytes up to the line's end;
+ * "-" when there are none.
+ */
+static void
+accesslog_reqline(struct client *c)
+{
+	const char	*buf = BUF_PTR(&c->in);
+	size_t		 len = BUF_LEN(&c->in), i = 0, n;
+
+	/* hdr_start is set once the request line is complete and sound. */
+	if (c->req.hdr_start != 0) {
+		accesslog_escape(buf + c->req.method_tok.off,
+		    c->req.method_tok.len, ACCESSLOG_MAX_FIELD);
+		(void)buf_append(&access_buf, " ", 1);
+		accesslog_escape(buf + c->req.target.off, c->req.target.len,
+		    ACCESSLOG_MAX_TARGET);
+		(void)buf_appendf(&access_buf, " HTTP/1.%d",
+		    c->req.version_minor);
+		return;
+	}
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	for (n = 0; n < ACCESSLOG_MAX_TARGET && i + n < len &&
+	    buf[i + n] != '\r' && buf[i + n] != '\n'; n++)
+		;
+	if (n == 0)
+		(void)buf_append(&access_buf, "-", 1);
+	else
+		accesslog_escape(buf + i, n, ACCESSLOG_MAX_TARGET);
+}
+
+/* A header's escaped value, or "-" when it is absent. */
+static void
+accesslog_header(struct client *c, const char *name)
+{
+	const struct http_span	*h;
+
+	h = http_header_find(&c->req, BUF_PTR(&c->in), name);
+	if (h == NULL)
+		(void)buf_append(&access_buf, "-", 1);
+	else
+		accesslog_escape(BUF_PTR(&c->in) + h->off, h->len,
+		    ACCESSLOG_MAX_FIELD);
+}
+
 void
 accesslog_write(struct client *c)
 {
 	static char	 tstr[40];
 	static time_t	 tlast;
-	const char	*buf = BUF_PTR(&c->in);
-	const struct http_span *ref, *ua;
 	struct tm	 tm;
 	time_t		 now;
 
@@ -72,20 +153,21 @@ accesslog_write(struct client *c)
 		gmtime_r(&now, &tm);
 		strftime(tstr, sizeof(tstr), "%d/%b/%Y:%H:%M:%S +0000", &tm);
 	}
-	ref = http_header_find(&c->req, buf, "Referer");
-	ua = http_header_find(&c->req, buf, "User-Agent");
-	(void)buf_appendf(&access_buf, "%s - %s [%s] \"%.*s %.*s HTTP/1.%d\" "
-	    "%d %zu \"%.*s\" \"%.*s\" %lld %s\n", c->addr,
-	    c->username[0] ? c->username : "-", tstr,
-	    (int)c->req.method_tok.len, buf + c->req.method_tok.off,
-	    (int)(c->req.target.len > 1024 ? 1024 : c->req.target.len),
-	    buf + c->req.target.off, c->req.version_minor, c->status,
-	    c->resp_bytes, ref ? (int)(ref->len > 256 ? 256 : ref->len) : 1,
-	    ref ? buf + ref->off : "-",
-	    ua ? (int)(ua->len > 256 ? 256 : ua->len) : 1,
-	    ua ? buf + ua->off : "-",
-	    (long long)(now_us() - c->t_start),
-	    c->reqid[0] ? c->reqid : "-");
+	(void)buf_appendf(&access_buf, "%s - ", c->addr);
+	if (c->username[0] != '\0')
+		accesslog_escape(c->username, strlen(c->username),
+		    sizeof(c->username));
+	else
+		(void)buf_append(&access_buf, "-", 1);
+	(void)buf_appendf(&access_buf, " [%s] \"", tstr);
+	accesslog_reqline(c);
+	(void)buf_appendf(&access_buf, "\" %d %zu \"", c->status,
+	    c->resp_bytes);
+	accesslog_header(c, "Referer");
+	(void)buf_append(&access_buf, "\" \"", 3);
+	accesslog_header(c, "User-Agent");
+	(void)buf_appendf(&access_buf, "\" %lld %s\n",
+	    (long long)(now_us() - c->t_start), c->reqid[0] ? c->reqid : "-");
 	if (BUF_LEN(&access_buf) > 16384)
 		accesslog_flush();
 }

@@ -192,9 +192,9 @@ utf8_decode(const unsigned char *s, size_t len, unsigned int *cp)
 
 /*
  * Append s as a JSON string the way Python's json.dumps(ensure_ascii=True)
- * does: \" \\ \n \r \t \b \f, other controls and every non-ASCII code point
- * as \uXXXX (lower-case hex, surrogate pairs above U+FFFF).  Invalid UTF-8
- * becomes U+FFFD.
+ * does: \" \\ \n \r \t \b \f, other controls, DEL and every non-ASCII
+ * code point as \uXXXX (lower-case hex, surrogate pairs above U+FFFF).
+ * Invalid UTF-8 becomes U+FFFD.
  */
 int
 json_string(struct buf *b, const char *s, size_t len)
@@ -207,7 +207,7 @@ json_string(struct buf *b, const char *s, size_t len)
 	rv |= buf_append(b, "\"", 1);
 	while (i < len) {
 		start = i;
-		while (i < len && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' &&
+		while (i < len && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' &&
 		    p[i] != '\\')
 			i++;
 		if (i > start)
