@@ -117,8 +117,8 @@ static const struct config_opt config_opts[] = {
 	    "per window before 429, or off" },
 	{ "require-if-match", 0, CT_BOOL, I(require_if_match), 0, 0, "no",
 	    NULL, "writes must carry If-Match (428 otherwise)" },
-	{ "metrics", 0, CT_METRICS, I(metrics), 0, 0, "on", "mode",
-	    "GET /metrics: on, off or loopback" },
+	{ "metrics", 0, CT_METRICS, I(metrics), 0, 0, "auth", "mode",
+	    "GET /metrics: auth (credentials), loopback (TCP peer), on, off" },
 	{ "argon2-memory", 0, CT_INT, I(argon2_memory), 8, 4194304, "19456",
 	    "KiB", "argon2id memory cost for new password hashes" },
 	{ "argon2-time", 0, CT_INT, I(argon2_time), 1, 100, "2", "n",
@@ -259,11 +259,13 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 	case CT_METRICS:
 		if (strcmp(val, "loopback") == 0)
 			v = METRICS_LOOPBACK;
+		else if (strcmp(val, "auth") == 0)
+			v = METRICS_AUTH;
 		else if ((v = config_bool_parse(val)) != -1)
 			v = v ? METRICS_ON : METRICS_OFF;
 		else {
-			fprintf(stderr, "%s: %s: \"%s\" is not on, off or "
-			    "loopback\n", where, o->name, val);
+			fprintf(stderr, "%s: %s: \"%s\" is not auth, "
+			    "loopback, on or off\n", where, o->name, val);
 			return (-1);
 		}
 		*(int *)(base + o->off) = v;
