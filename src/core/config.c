@@ -111,10 +111,10 @@ static const struct config_opt config_opts[] = {
 	{ "rate-limit-by", 0, CT_STR, S(rate_limit_by), 0, 0, "addr",
 	    "addr|user", "what a rate limit counts by" },
 	{ "trusted-proxy", 0, CT_STR, S(trusted_proxy), 0, 0, "", "addr",
-	    "trust X-Forwarded-For from this peer address" },
+	    "trust X-Forwarded-For from these peer addresses (a,b)" },
 	{ "auth-fail-limit", 0, CT_STR, S(auth_fail_limit), 0, 0, "10/60",
-	    "n/secs", "failed password checks per address and per user "
-	    "per window before 429, or off" },
+	    "n/secs", "failed password checks per address before 429 "
+	    "(per user: slowed down), or off" },
 	{ "require-if-match", 0, CT_BOOL, I(require_if_match), 0, 0, "no",
 	    NULL, "writes must carry If-Match (428 otherwise)" },
 	{ "metrics", 0, CT_METRICS, I(metrics), 0, 0, "auth", "mode",
