@@ -20,11 +20,12 @@ my $BIN = top_builddir() . '/src/starterd';
 
 sub median { my @s = sort { $a <=> $b } @_; return $s[int(@s / 2)]; }
 
-# --- --trusted-proxy must name addresses ---------------------------------------
+# --- --trusted-proxy must name addresses -------------------------------------
 
 {
-	my $r = run_cmd([$BIN, '-b', '127.0.0.1', '-p', StarterTest::free_port(),
-	    '-w', 1, '-d', $pg->dsn, '--trusted-proxy', 'foo'], timeout => 5);
+	my $r = run_cmd([$BIN, '-b', '127.0.0.1',
+	    '-p', StarterTest::free_port(), '-w', 1, '-d', $pg->dsn,
+	    '--trusted-proxy', 'foo'], timeout => 5);
 	ok(!$r->{timedout} && $r->{rc} != 0,
 	    '--trusted-proxy foo: refused at start');
 	like($r->{err}, qr/trusted-proxy/, '... naming the setting')
@@ -48,7 +49,7 @@ sub via_srv
 sub via { return via_srv($srv, @_); }
 sub via2 { return via_srv($two, @_); }
 
-# --- X-Forwarded-For: the right-most address that is not a proxy -----------------
+# --- X-Forwarded-For: the right-most address that is not a proxy ------------
 
 # The client writes a first line of its own; the proxy appends the address
 # it saw on a line of its own (HAProxy does): that one is the client.
@@ -134,7 +135,7 @@ is_deeply(\@old, [401, 401, 429], 'the old password retried three times '
 $srv->stop;
 $two->stop;
 
-# --- a cheap stored hash fails as slowly as an unknown user --------------------
+# --- a cheap stored hash fails as slowly as an unknown user -----------------
 
 my $rc = starterctl($pg, '--argon2-memory', 64, '--argon2-time', 1,
     'adduser', '--password-stdin', 'cheap', {stdin => "cpw\n"});
@@ -155,7 +156,8 @@ for my $round (1 .. 3) {
 			    auth => "$who:wrong$i");
 			push @{$t{$who eq 'cheap' ? 'cheap' : 'unknown'}},
 			    time - $t1;
-			die "unexpected $x->{status}" unless $x->{status} == 401;
+			die "unexpected $x->{status}"
+			    unless $x->{status} == 401;
 		}
 	}
 	($mk, $mu) = (median(@{$t{cheap}}), median(@{$t{unknown}}));

@@ -26,7 +26,8 @@
  * is still current (starterd_rehash(), migration 003).
  *
  * Every failed check takes at least as long as a check against the dummy
- * hash (timed on the verification thread at start): a user whose stored
+ * hash (timed on the verification thread at start, then by every unknown
+ * user's check, so that it follows the load): a user whose stored
  * hash is cheaper (old parameters, pbkdf2) answers a wrong password no
  * faster than an unknown user.  The padding sleeps on that thread, never
  * on the event loop.
@@ -75,7 +76,7 @@ struct auth_job {
 	unsigned char		 key[AUTH_KEYLEN];
 	int			 charged;	/* brute-force counters */
 	int			 known;		/* re-verifying a cached slot */
-	int			 slow;		/* ms: the user is past its limit */
+	int			 slow;		/* ms: the user is past limit */
 	int64_t			 not_before;	/* monotonic us: argon2 waits */
 	char			 rladdr[RATELIMIT_ADDR_MAX];
 	int			 rehash;	/* newhash is to be stored */
@@ -238,20 +239,20 @@ auth_rehash_store(struct auth_job *j)
 
 /*
  * Verification thread, at start: how long a check against the dummy hash
- * takes here (the fastest of two, so that one slow run does not set it).
+ * takes here (the second of two: the first pays for cold memory).  Each
+ * check of an unknown user then moves it (auth_main()), so that it
+ * follows the machine's load as the unknown users' own time does.
  */
 static void
 auth_dummy_time(void)
 {
-	int64_t	 t0, d;
+	int64_t	 t0;
 	int	 i;
 
 	for (i = 0; i < 2; i++) {
 		t0 = now_us();
 		(void)password_verify(auth_dummy, "not the password");
-		d = now_us() - t0;
-		if (auth_dummy_us == 0 || d < auth_dummy_us)
-			auth_dummy_us = d;
+		auth_dummy_us = now_us() - t0;
 	}
 }
 
@@ -331,6 +332,8 @@ auth_main(void *arg)
 		    j->pass) == 0 && !j->dummy ? AUTH_OK : AUTH_FAIL;
 		if (j->result == AUTH_OK)
 			auth_rehash(j);
+		else if (j->dummy)
+			auth_dummy_us = (7 * auth_dummy_us + now_us() - t0) / 8;
 		else
 			auth_pad(t0);
 

@@ -211,8 +211,12 @@ ratelimit_shm_attach(void *p)
 	    rl_parse(conf->auth_fail_limit, &rl_fail, "auth-fail-limit") == -1)
 		return (-1);
 	rl_req.aligned = 1;
-	/* Over-limit checks of a user in flight (a leak ends with this). */
-	rl_slow.n = RL_SLOW_MAX;
+	/*
+	 * Over-limit checks of a user in flight (a leak ends with the
+	 * window): never capped by rl_count(), so that a refused one gives
+	 * back exactly what it took.
+	 */
+	rl_slow.n = 1000000000;
 	rl_slow.secs = 60;
 	if (rl_proxy_parse(conf->trusted_proxy) == -1)
 		return (-1);
@@ -472,7 +476,8 @@ ratelimit_auth_begin(struct client *c, const char *user, char *addr,
 		return (0);
 	/* The user is past its limit: slowed down, not locked out. */
 	ku[2] = 's';
-	if ((n = rl_count(ku, &rl_slow, 1, &ru)) > rl_slow.n) {
+	if ((n = rl_count(ku, &rl_slow, 1, &ru)) > RL_SLOW_MAX) {
+		(void)rl_count(ku, &rl_slow, -1, &ru);
 		(void)rl_count(ka, &rl_fail, -1, &ra);	/* not its fault */
 		left = 1;
 		goto fail;
