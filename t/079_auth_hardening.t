@@ -69,6 +69,33 @@ is(via2('y5:wrong', '10.9.0.3, 10.0.0.254', '10.0.0.254')->{status}, 401,
 is(via2('y6:wrong', '10.9.0.3')->{status}, 429,
     '10.9.0.3\'s third failure: 429');
 
+# --trusted-proxy follows a reload (SIGHUP), as it always did.
+{
+	my $cf = StarterTest::basedir() . '/proxy.conf';
+	my $put = sub {
+		open my $fh, '>', "$cf.tmp" or die "$cf: $!";
+		print $fh @_;
+		close $fh;
+		rename "$cf.tmp", $cf or die "rename: $!";
+	};
+	$put->("trusted_proxy = 10.0.0.254\nauth_fail_limit = 2/60\n");
+	my $rl = StarterTest::Server->new(pg => $pg, workers => 1,
+	    args => ['-f', $cf]);
+	is(via_srv($rl, "z$_:wrong", "10.11.0.$_")->{status}, 401,
+	    "peer not trusted, wrong password $_: 401") for 1 .. 2;
+	is(via_srv($rl, 'z3:wrong', '10.11.0.3')->{status}, 429,
+	    '... all counted against the peer: 429');
+	$put->("trusted_proxy = 127.0.0.1\nauth_fail_limit = 2/60\n");
+	my $len = length $rl->log_contents;
+	kill 'HUP', $rl->pid;
+	ok(wait_until(sub { substr($rl->log_contents, $len) =~
+	    /reload: generation \d+ serving/ }, timeout => 10),
+	    'reloaded with trusted_proxy = 127.0.0.1');
+	is(via_srv($rl, 'z4:wrong', '10.11.1.1')->{status}, 401,
+	    'after the reload the client is 10.11.1.1: 401, not 429');
+	$rl->stop;
+}
+
 # --- no lockout from other addresses ----------------------------------------
 
 # Two failures (the limit) for admin from 10.5.0.1 ...

@@ -62,6 +62,7 @@
 #define AUTH_KEYLEN		32
 #define AUTH_MAX_WAITERS	64	/* clients sharing one verification */
 #define AUTH_THREAD_NICE	10	/* argon2 yields to the event loop */
+#define AUTH_DUMMY_RING		8	/* dummy check times kept */
 
 struct auth_job {
 	TAILQ_ENTRY(auth_job)	 entry;
@@ -125,6 +126,9 @@ static int		 auth_stop;
 static int		 auth_efd = -1;
 static char		 auth_dummy[PASSWORD_PHC_MAX];
 static int64_t		 auth_dummy_us;	/* its verification time, measured */
+/* The verification thread's last dummy check times (auth_dummy_note()). */
+static int64_t		 auth_dummy_ring[AUTH_DUMMY_RING];
+static int		 auth_dummy_n, auth_dummy_i;
 /* This worker's verifications from lookup to answer, by credential key. */
 static struct auth_jobs	 auth_inflight = TAILQ_HEAD_INITIALIZER(auth_inflight);
 static struct auth_shm	*auth_shm;
@@ -238,22 +242,46 @@ auth_rehash_store(struct auth_job *j)
 }
 
 /*
+ * Verification thread: one more time a dummy check took; auth_dummy_us
+ * becomes the median of the last AUTH_DUMMY_RING, so that it follows the
+ * machine's load as the unknown users' own time does, and one outlier
+ * does not move it.
+ */
+static void
+auth_dummy_note(int64_t d)
+{
+	int64_t	 v[AUTH_DUMMY_RING], t;
+	int	 i, k;
+
+	auth_dummy_ring[auth_dummy_i] = d;
+	auth_dummy_i = (auth_dummy_i + 1) % AUTH_DUMMY_RING;
+	if (auth_dummy_n < AUTH_DUMMY_RING)
+		auth_dummy_n++;
+	memcpy(v, auth_dummy_ring, sizeof(v));
+	for (i = 1; i < auth_dummy_n; i++)	/* insertion sort */
+		for (k = i; k > 0 && v[k - 1] > v[k]; k--) {
+			t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	auth_dummy_us = v[auth_dummy_n / 2];
+}
+
+/*
  * Verification thread, at start: how long a check against the dummy hash
  * takes here (the second of two: the first pays for cold memory).  Each
- * check of an unknown user then moves it (auth_main()), so that it
- * follows the machine's load as the unknown users' own time does.
+ * check of an unknown user then adds its own time (auth_main()).
  */
 static void
 auth_dummy_time(void)
 {
 	int64_t	 t0;
-	int	 i;
 
-	for (i = 0; i < 2; i++) {
-		t0 = now_us();
-		(void)password_verify(auth_dummy, "not the password");
-		auth_dummy_us = now_us() - t0;
-	}
+	t0 = now_us();
+	(void)password_verify(auth_dummy, "not the password");
+	t0 = now_us();
+	(void)password_verify(auth_dummy, "not the password");
+	auth_dummy_note(now_us() - t0);
 }
 
 /* Verification thread: sleep until a failed check took the dummy's time. */
@@ -333,7 +361,7 @@ auth_main(void *arg)
 		if (j->result == AUTH_OK)
 			auth_rehash(j);
 		else if (j->dummy)
-			auth_dummy_us = (7 * auth_dummy_us + now_us() - t0) / 8;
+			auth_dummy_note(now_us() - t0);
 		else
 			auth_pad(t0);
 

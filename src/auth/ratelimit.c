@@ -96,6 +96,7 @@ static struct rl_limit	 rl_req, rl_fail, rl_slow;
 static int		 rl_by_user;
 static struct rl_addr	 rl_proxy[RL_PROXY_MAX];
 static int		 rl_nproxy;
+static char		 rl_proxy_str[sizeof(conf->trusted_proxy)];
 
 /* "N/SECS" or "off"; -1 when malformed. */
 static int
@@ -164,12 +165,17 @@ rl_proxy_trusted(const struct rl_addr *ra)
 	return (0);
 }
 
-/* --trusted-proxy: a comma-separated list of addresses, or empty. */
+/*
+ * --trusted-proxy: a comma-separated list of addresses, or empty.  Parsed
+ * again when a reload changed it (refused at start, a bad value in a
+ * reload trusts no proxy).
+ */
 static int
 rl_proxy_parse(const char *s)
 {
 	const char	*p = s, *e;
 
+	strlcpy(rl_proxy_str, s, sizeof(rl_proxy_str));
 	rl_nproxy = 0;
 	while (*p != '\0') {
 		while (*p == ' ' || *p == ',')
@@ -181,12 +187,14 @@ rl_proxy_parse(const char *s)
 		if (rl_nproxy == RL_PROXY_MAX) {
 			log_warnx("--trusted-proxy: at most %d addresses",
 			    RL_PROXY_MAX);
+			rl_nproxy = 0;
 			return (-1);
 		}
 		if (rl_addr_parse(p, (size_t)(e - p),
 		    &rl_proxy[rl_nproxy]) == -1) {
 			log_warnx("--trusted-proxy %s: \"%.*s\" is not an IPv4 "
 			    "or IPv6 address", s, (int)(e - p), p);
+			rl_nproxy = 0;
 			return (-1);
 		}
 		rl_nproxy++;
@@ -350,6 +358,8 @@ rl_client_addr(struct client *c, char *out, size_t len)
 	size_t			 i;
 
 	strlcpy(out, c->addr, len);
+	if (strcmp(conf->trusted_proxy, rl_proxy_str) != 0)
+		(void)rl_proxy_parse(conf->trusted_proxy);
 	if (rl_nproxy == 0 ||
 	    rl_addr_parse(c->addr, strlen(c->addr), &ra) == -1 ||
 	    !rl_proxy_trusted(&ra))
