@@ -66,8 +66,8 @@ is(via2('y4:wrong', '10.9.0.3', '10.0.0.254')->{status}, 401,
     'another client behind the same two proxies (10.9.0.3): 401, not 429');
 is(via2('y5:wrong', '10.9.0.3, 10.0.0.254', '10.0.0.254')->{status}, 401,
     'repeated trusted lines are skipped too (still 10.9.0.3): 401');
-is(via2('y6:wrong', '10.9.0.3')->{status}, 429,
-    '10.9.0.3\'s third failure: 429');
+is(via2('y6:wrong', '::ffff:10.9.0.3')->{status}, 429,
+    '10.9.0.3\'s third failure, spelt ::ffff:10.9.0.3: 429');
 
 # --trusted-proxy follows a reload (SIGHUP), as it always did.
 {

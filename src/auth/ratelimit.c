@@ -383,10 +383,10 @@ rl_client_addr(struct client *c, char *out, size_t len)
 				if (rl_addr_parse(q, (size_t)(e - q),
 				    &ra) == -1)
 					return;
-				if ((size_t)(e - q) < len) {
-					memcpy(out, q, (size_t)(e - q));
-					out[e - q] = '\0';
-				}
+				/* One spelling per address: one key. */
+				if (inet_ntop(ra.af, ra.a, out,
+				    (socklen_t)len) == NULL)
+					strlcpy(out, c->addr, len);
 				if (!rl_proxy_trusted(&ra))
 					return;
 			}
