@@ -69,7 +69,8 @@ enum auth_mode {
 enum metrics_mode {
 	METRICS_ON = 0,
 	METRICS_OFF,
-	METRICS_LOOPBACK
+	METRICS_LOOPBACK,	/* trusts the TCP peer: not behind a proxy */
+	METRICS_AUTH		/* the default: any authenticated user */
 };
 
 /* config.c: every setting; see config.c's table for flags/env/keys. */
@@ -354,8 +355,10 @@ int	 token_shm_attach(void *);
 /* ratelimit.c */
 int	 ratelimit_request(struct client *, int);
 #define RATELIMIT_ADDR_MAX	64
-int	 ratelimit_auth_begin(struct client *, const char *, char *);
-void	 ratelimit_auth_end(const char *, const char *, int);
+int	 ratelimit_auth_begin(struct client *, const char *, char *, int *);
+void	 ratelimit_auth_end(const char *, const char *, int, int);
+void	 ratelimit_auth_addr(struct client *, char *);
+void	 ratelimit_auth_charge(const char *, const char *);
 size_t	 ratelimit_shm_size(void);
 int	 ratelimit_shm_attach(void *);
 

@@ -128,6 +128,16 @@ my %bad = (
 	'malformed: junk' => 'a.b.c',
 	'malformed: bad base64' => "$th.\$\$\$.xx",
 	'truncated' => substr($tok, 0, length($tok) - 3),
+	# The same 32 signature bytes, spelt with a non-zero spare bit.
+	'non-canonical signature' => do {
+		my $b = join('', 'A' .. 'Z', 'a' .. 'z', 0 .. 9, '-', '_');
+		my $s = (split /\./, $tok)[2];
+		my $i = index($b, substr($s, -1));
+		substr($s, -1) = substr($b, $i ^ 1, 1);
+		decode_base64url($s) eq decode_base64url((split /\./,
+		    $tok)[2]) or die 'non-canonical spelling differs';
+		join('.', $th, $tp, $s);
+	},
 );
 for my $name (sort keys %bad) {
 	check_error(with_token($srv, $bad{$name}), 401, "token $name (Basic)");

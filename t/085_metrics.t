@@ -1,5 +1,6 @@
 # 085_metrics: GET /metrics parses as the Prometheus text format and its
-# counters match the requests made; --metrics off/loopback; request ids are
+# counters match the requests made; the default wants credentials;
+# --metrics on/off/loopback; request ids are
 # echoed, logged, and reach PostgreSQL's log through application_name.
 use strict;
 use warnings;
@@ -56,7 +57,7 @@ sub parse_prom
 
 sub scrape
 {
-	my $r = request($srv, 'GET', '/metrics');
+	my $r = request($srv, 'GET', '/metrics', @AUTH);
 	is($r->{status}, 200, 'GET /metrics: 200');
 	like($r->{headers}{'content-type'} // '',
 	    qr{^text/plain; version=0\.0\.4}, 'GET /metrics: text format 0.0.4');
@@ -68,7 +69,7 @@ sub scrape
 sub val { my ($m, $k) = @_; return $m->{$k} // 0; }
 sub req_key { return "starterd_http_requests_total{route=\"$_[0]\",code=\"$_[1]\"}"; }
 
-ok(wait_until(sub { request($srv, 'GET', '/metrics')->{body} =~
+ok(wait_until(sub { request($srv, 'GET', '/metrics', @AUTH)->{body} =~
     /^starterd_workers_ready 2$/m }, timeout => 10), 'two workers ready');
 my ($m1, $types) = scrape();
 is($types->{starterd_http_requests_total}, 'counter', 'requests: a counter');
@@ -126,7 +127,8 @@ my ($m2) = scrape();
 	    + val($m2, 'starterd_auth_cache_misses_total')
 	    - val($m1, 'starterd_auth_cache_hits_total')
 	    - val($m1, 'starterd_auth_cache_misses_total');
-	is($auth, 8, 'auth cache lookups (hits + misses) grew by 8');
+	# 8 requests with a password, and the scrape itself.
+	is($auth, 9, 'auth cache lookups (hits + misses) grew by 9');
 	ok(val($m2, 'starterd_auth_cache_hits_total')
 	    > val($m1, 'starterd_auth_cache_hits_total'),
 	    'the auth cache has hits');
@@ -139,7 +141,7 @@ my ($m2) = scrape();
 	ok(wait_until(sub { my @p = $srv->worker_pids;
 	    @p == 2 && !grep { $_ == $w[0] } @p }, timeout => 10),
 	    'killed worker replaced');
-	ok(wait_until(sub { my $r = request($srv, 'GET', '/metrics');
+	ok(wait_until(sub { my $r = request($srv, 'GET', '/metrics', @AUTH);
 	    $r->{body} =~ /^starterd_workers_ready 2$/m }, timeout => 10),
 	    'both workers ready again');
 	my ($m3) = scrape();
@@ -156,7 +158,7 @@ my ($m2) = scrape();
 	my ($m4) = scrape();
 	$pg->restart;
 	ok(wait_until(sub {
-		my $r = request($srv, 'GET', '/metrics');
+		my $r = request($srv, 'GET', '/metrics', @AUTH);
 		my ($v) = parse_prom($r->{body});
 		val($v, 'starterd_db_reconnects_total')
 		    - val($m4, 'starterd_db_reconnects_total') >= 2
@@ -224,8 +226,31 @@ my ($m2) = scrape();
 	$pg->psql("SELECT pg_reload_conf()");
 }
 
-# --- --metrics off / loopback ------------------------------------------------------
+# --- the default: credentials; --metrics on / off / loopback --------------------
 
+{
+	my $r = request($srv, 'GET', '/metrics');
+	check_error($r, 401, 'default (--metrics auth): no credentials');
+	like($r->{headers}{'www-authenticate'} // '', qr/^Basic /,
+	    '... with the Basic challenge');
+	is(request($srv, 'GET', '/metrics', auth => 'admin:wrong')->{status},
+	    401, 'default: a wrong password gets 401');
+	# A local reverse proxy connects from loopback: that is no credential.
+	is(request($srv, 'GET', '/metrics',
+	    headers => {'X-Forwarded-For' => '127.0.0.1'})->{status}, 401,
+	    'default: from loopback, even "forwarded for" it, still 401');
+	my $t = request($srv, 'GET', '/auth/request-token', @AUTH);
+	my $tok = ref $t->{json} eq 'HASH' ? $t->{json}{token} : '';
+	is(request($srv, 'GET', '/metrics',
+	    headers => {Authorization => "Bearer $tok"})->{status}, 200,
+	    'default: a token will do');
+
+	my $on = StarterTest::Server->new(pg => $pg, workers => 1,
+	    args => ['--metrics', 'on']);
+	is(request($on, 'GET', '/metrics')->{status}, 200,
+	    '--metrics on: 200 without credentials');
+	$on->stop;
+}
 {
 	my $off = StarterTest::Server->new(pg => $pg, workers => 1,
 	    args => ['--metrics', 'off']);

@@ -47,7 +47,7 @@ my $srv = StarterTest::Server->new(pg => $pg, workers => 2,
 my @m = recv_msgs($ns, 10, qr/^READY=1/m);
 ok((grep { /^READY=1$/m } @m), 'READY=1 at startup');
 {
-	my $r = request($srv, 'GET', '/metrics');
+	my $r = request($srv, 'GET', '/metrics', auth => 'admin:admin');
 	like($r->{body}, qr/^starterd_workers_ready 2$/m,
 	    'both workers were ready when READY=1 came');
 }

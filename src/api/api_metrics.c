@@ -2,8 +2,11 @@
  * api_metrics.c: GET /metrics, the Prometheus text format (0.0.4) of the
  * counters kept in shared memory (core/metrics.c) and of the caches.
  *
- * /metrics has no authentication; --metrics off hides it (404), loopback
- * answers 403 to any peer but 127.0.0.0/8 and ::1.
+ * --metrics auth (the default) wants the credentials of any user: the
+ * route is ROUTE_AUTH then (router.c), checked before this runs.  on has
+ * no authentication; off hides it (404); loopback answers 403 to any TCP
+ * peer but 127.0.0.0/8 and ::1, so it trusts whatever connects from there
+ * (a local reverse proxy makes every client loopback).
  */
 #include <string.h>
 

@@ -24,6 +24,13 @@
  * than the configured ones (or a werkzeug pbkdf2 hash) is replaced on the
  * verification thread by a new argon2id hash, stored only if the old one
  * is still current (starterd_rehash(), migration 003).
+ *
+ * Every failed check takes at least as long as a check against the dummy
+ * hash (timed on the verification thread at start, then by every unknown
+ * user's check, so that it follows the load): a user whose stored
+ * hash is cheaper (old parameters, pbkdf2) answers a wrong password no
+ * faster than an unknown user.  The padding sleeps on that thread, never
+ * on the event loop.
  */
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -37,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/stdlib.h>
@@ -54,6 +62,7 @@
 #define AUTH_KEYLEN		32
 #define AUTH_MAX_WAITERS	64	/* clients sharing one verification */
 #define AUTH_THREAD_NICE	10	/* argon2 yields to the event loop */
+#define AUTH_DUMMY_RING		8	/* dummy check times kept */
 
 struct auth_job {
 	TAILQ_ENTRY(auth_job)	 entry;
@@ -67,6 +76,9 @@ struct auth_job {
 	uint64_t		 gen;		/* users generation at start */
 	unsigned char		 key[AUTH_KEYLEN];
 	int			 charged;	/* brute-force counters */
+	int			 known;		/* re-verifying a cached slot */
+	int			 slow;		/* ms: the user is past limit */
+	int64_t			 not_before;	/* monotonic us: argon2 waits */
 	char			 rladdr[RATELIMIT_ADDR_MAX];
 	int			 rehash;	/* newhash is to be stored */
 	char			 newhash[PASSWORD_PHC_MAX];
@@ -107,12 +119,16 @@ struct auth_shm {
 
 static pthread_t	 auth_thread;
 static pthread_mutex_t	 auth_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 auth_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 auth_cond;	/* on CLOCK_MONOTONIC: auth_init() */
 static struct auth_jobs	 auth_todo = TAILQ_HEAD_INITIALIZER(auth_todo);
 static struct auth_jobs	 auth_done = TAILQ_HEAD_INITIALIZER(auth_done);
 static int		 auth_stop;
 static int		 auth_efd = -1;
 static char		 auth_dummy[PASSWORD_PHC_MAX];
+static int64_t		 auth_dummy_us;	/* its verification time, measured */
+/* The verification thread's last dummy check times (auth_dummy_note()). */
+static int64_t		 auth_dummy_ring[AUTH_DUMMY_RING];
+static int		 auth_dummy_n, auth_dummy_i;
 /* This worker's verifications from lookup to answer, by credential key. */
 static struct auth_jobs	 auth_inflight = TAILQ_HEAD_INITIALIZER(auth_inflight);
 static struct auth_shm	*auth_shm;
@@ -139,8 +155,8 @@ static void
 auth_job_free(struct auth_job *j)
 {
 	/* Anything but a completed failed check is refunded. */
-	if (j->charged)
-		ratelimit_auth_end(j->rladdr, j->user, 1);
+	if (j->charged || j->slow)
+		ratelimit_auth_end(j->rladdr, j->user, j->charged, j->slow);
 	if (j->pass != NULL) {
 		explicit_bzero(j->pass, strlen(j->pass));
 		free(j->pass);
@@ -225,11 +241,94 @@ auth_rehash_store(struct auth_job *j)
 	(void)db_submit(NULL, DB_USER_REHASH, 3, p, auth_rehash_cb, NULL);
 }
 
+/*
+ * Verification thread: one more time a dummy check took; auth_dummy_us
+ * becomes the median of the last AUTH_DUMMY_RING, so that it follows the
+ * machine's load as the unknown users' own time does, and one outlier
+ * does not move it.
+ */
+static void
+auth_dummy_note(int64_t d)
+{
+	int64_t	 v[AUTH_DUMMY_RING], t;
+	int	 i, k;
+
+	auth_dummy_ring[auth_dummy_i] = d;
+	auth_dummy_i = (auth_dummy_i + 1) % AUTH_DUMMY_RING;
+	if (auth_dummy_n < AUTH_DUMMY_RING)
+		auth_dummy_n++;
+	memcpy(v, auth_dummy_ring, sizeof(v));
+	for (i = 1; i < auth_dummy_n; i++)	/* insertion sort */
+		for (k = i; k > 0 && v[k - 1] > v[k]; k--) {
+			t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	auth_dummy_us = v[auth_dummy_n / 2];
+}
+
+/*
+ * Verification thread, at start: how long a check against the dummy hash
+ * takes here (the second of two: the first pays for cold memory).  Each
+ * check of an unknown user then adds its own time (auth_main()).
+ */
+static void
+auth_dummy_time(void)
+{
+	int64_t	 t0;
+
+	t0 = now_us();
+	(void)password_verify(auth_dummy, "not the password");
+	t0 = now_us();
+	(void)password_verify(auth_dummy, "not the password");
+	auth_dummy_note(now_us() - t0);
+}
+
+/* Verification thread: sleep until a failed check took the dummy's time. */
+static void
+auth_pad(int64_t t0)
+{
+	struct timespec	 ts;
+	int64_t		 left = auth_dummy_us - (now_us() - t0);
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)(left / 1000000);
+	ts.tv_nsec = (long)(left % 1000000) * 1000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Verification thread, with auth_mtx held: the first job whose time has
+ * come (a slowed one waits, the others pass it), or NULL and in *wake the
+ * monotonic time in us of the earliest waiting one (0 if none).
+ */
+static struct auth_job *
+auth_next(int64_t *wake)
+{
+	struct auth_job	*j;
+	int64_t		 now = now_us();
+
+	*wake = 0;
+	TAILQ_FOREACH(j, &auth_todo, entry) {
+		if (j->not_before <= now) {
+			TAILQ_REMOVE(&auth_todo, j, entry);
+			return (j);
+		}
+		if (*wake == 0 || j->not_before < *wake)
+			*wake = j->not_before;
+	}
+	return (NULL);
+}
+
 static void *
 auth_main(void *arg)
 {
 	struct auth_job	*j;
 	uint64_t	 one = 1;
+	int64_t		 t0, wake;
+	struct timespec	 ts;
 
 	(void)arg;
 	/*
@@ -239,20 +338,32 @@ auth_main(void *arg)
 	 */
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
 	    AUTH_THREAD_NICE);
+	auth_dummy_time();
 	pthread_mutex_lock(&auth_mtx);
 	for (;;) {
-		while (!auth_stop && TAILQ_EMPTY(&auth_todo))
-			pthread_cond_wait(&auth_cond, &auth_mtx);
+		while (!auth_stop && (j = auth_next(&wake)) == NULL) {
+			if (wake == 0) {
+				pthread_cond_wait(&auth_cond, &auth_mtx);
+				continue;
+			}
+			ts.tv_sec = (time_t)(wake / 1000000);
+			ts.tv_nsec = (long)(wake % 1000000) * 1000;
+			(void)pthread_cond_timedwait(&auth_cond, &auth_mtx,
+			    &ts);
+		}
 		if (auth_stop)
 			break;
-		j = TAILQ_FIRST(&auth_todo);
-		TAILQ_REMOVE(&auth_todo, j, entry);
 		pthread_mutex_unlock(&auth_mtx);
 
+		t0 = now_us();
 		j->result = password_verify(j->dummy ? auth_dummy : j->hash,
 		    j->pass) == 0 && !j->dummy ? AUTH_OK : AUTH_FAIL;
 		if (j->result == AUTH_OK)
 			auth_rehash(j);
+		else if (j->dummy)
+			auth_dummy_note(now_us() - t0);
+		else
+			auth_pad(t0);
 
 		pthread_mutex_lock(&auth_mtx);
 		TAILQ_INSERT_TAIL(&auth_done, j, entry);
@@ -266,6 +377,7 @@ int
 auth_init(void)
 {
 	struct password_params	 pp;
+	pthread_condattr_t	 ca;
 	char			 pw[33];
 
 	/* The dummy hash: same parameters as real ones, unknown password. */
@@ -281,6 +393,15 @@ auth_init(void)
 	explicit_bzero(pw, sizeof(pw));
 	if ((auth_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		return (-1);
+	/* Slowed checks wait on the clock now_us() reads. */
+	if (pthread_condattr_init(&ca) != 0)
+		return (-1);
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&auth_cond, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		return (-1);
+	}
+	pthread_condattr_destroy(&ca);
 	if (pthread_create(&auth_thread, NULL, auth_main, NULL) != 0)
 		return (-1);
 	return (0);
@@ -346,6 +467,22 @@ auth_cache_find(const unsigned char *key, int *user_id, char *user,
 	return (0);
 }
 
+/*
+ * Forget the slot of key if it still holds key: credentials that failed
+ * their re-verification (an old password) are no longer "known".
+ */
+static void
+auth_cache_evict(const unsigned char *key)
+{
+	struct auth_slot	*s = auth_cache_slot(key);
+
+	if (seqlock_write_begin(&s->lock) == -1)
+		return;		/* another writer has it */
+	if (CRYPTO_memcmp(s->e.key, key, AUTH_KEYLEN) == 0)
+		explicit_bzero(&s->e, sizeof(s->e));
+	seqlock_write_end(&s->lock);
+}
+
 static void
 auth_cache_add(const unsigned char *key, int user_id, const char *user,
     uint64_t gen)
@@ -384,6 +521,47 @@ auth_b64decode(const char *in, size_t len, char *out, size_t outlen)
 	n -= pad;
 	out[n] = '\0';
 	return (n);
+}
+
+/* 1 when s[0..len) is well-formed UTF-8 (no overlong, no surrogates). */
+static int
+auth_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t		 i = 0, n, k;
+	unsigned int	 cp, min;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			n = 2;
+			cp = s[i] & 0x1f;
+			min = 0x80;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			n = 3;
+			cp = s[i] & 0x0f;
+			min = 0x800;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			n = 4;
+			cp = s[i] & 0x07;
+			min = 0x10000;
+		} else
+			return (0);
+		if (len - i < n)
+			return (0);
+		for (k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return (0);
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return (0);
+		i += n;
+	}
+	return (1);
 }
 
 /* The user's verified identity goes on the client (and the access log). */
@@ -442,6 +620,15 @@ auth_event(void)
 	pthread_mutex_unlock(&auth_mtx);
 	while ((j = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, j, entry);
+		if (j->result == AUTH_FAIL && j->known) {
+			/*
+			 * Known credentials that no longer verify (an old
+			 * password after a change): a failure like any
+			 * other, and no longer known.
+			 */
+			ratelimit_auth_charge(j->rladdr, j->user);
+			auth_cache_evict(j->key);
+		}
 		if (j->result == AUTH_FAIL)
 			j->charged = 0;		/* the failure stays counted */
 		if (j->result == AUTH_OK && j->rehash)
@@ -541,6 +728,21 @@ auth_check(struct client *c)
 	    (!pw_only && conf->auth_mode == AUTH_MODE_TOKEN))
 		goto done;
 	*colon = '\0';
+	/*
+	 * Not UTF-8: no such user can exist (the database would refuse
+	 * the lookup), but it is a guess all the same: charged, never
+	 * refunded, and answered like a wrong password.
+	 */
+	if (!auth_utf8_valid((unsigned char *)cred, (size_t)(colon - cred))) {
+		char	 rladdr[RATELIMIT_ADDR_MAX];
+		int	 slow;
+
+		if (ratelimit_auth_begin(c, cred, rladdr, &slow) == -1)
+			rv = AUTH_THROTTLED;
+		else if (slow)
+			ratelimit_auth_end(rladdr, cred, 0, slow);
+		goto done;
+	}
 	/* HMAC over "user\0password": the cache key, never the secret. */
 	HMAC(EVP_sha256(), auth_shm->secret, sizeof(auth_shm->secret),
 	    (unsigned char *)cred, (size_t)n, key, &keylen);
@@ -582,12 +784,19 @@ auth_check(struct client *c)
 	 * once must not look like a guessing burst.  A guess never matches.
 	 */
 	if (known != 1) {
-		if (ratelimit_auth_begin(c, j->user, j->rladdr) == -1) {
+		if (ratelimit_auth_begin(c, j->user, j->rladdr,
+		    &j->slow) == -1) {
 			auth_job_free(j);
 			rv = AUTH_THROTTLED;
 			goto done;
 		}
 		j->charged = 1;
+		if (j->slow)
+			j->not_before = now_us() + j->slow * 1000LL;
+	} else {
+		/* Charged only if they fail (auth_event()). */
+		j->known = 1;
+		ratelimit_auth_addr(c, j->rladdr);
 	}
 	memcpy(j->key, key, sizeof(key));
 	/*

@@ -25,10 +25,22 @@
  * in fixed windows that start with the first failure (not aligned).
  * Each check is charged before argon2 runs and refunded when it succeeds,
  * so a concurrent burst is capped at K checks in flight, not only after K
- * failures have completed.  Past K the answer is 429 with Retry-After,
- * without a database lookup and without argon2.  auth.c only asks here on
- * a credential cache miss: a client whose credentials are cached is never
- * throttled or delayed.
+ * failures have completed.  The address limit is the hard one: past K
+ * failures from one address (so past K for any user from it) the answer
+ * is 429 with Retry-After, without a database lookup and without argon2.
+ * The username's is only a slowdown, so that nobody can lock a user out
+ * from addresses of their own: past K, checks of that user wait on the
+ * verification thread RL_SLOW_MS for each such check in flight, across
+ * all workers (at most RL_SLOW_MAX; past that 429), which serialises the
+ * guesses at about one per RL_SLOW_MS while the right password, from any
+ * address that is not itself throttled, still gets through.  auth.c only
+ * asks here on a credential cache miss: a client whose credentials are
+ * cached is never throttled or delayed.
+ *
+ * The client's address: the peer's, or when the peer is a trusted proxy
+ * (--trusted-proxy ADDR[,ADDR...]), the right-most X-Forwarded-For entry,
+ * across every field line, that is not itself a trusted proxy: the
+ * entries on the left are whatever the client claimed.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -40,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <bsd/stdlib.h>
@@ -53,6 +66,9 @@
 #define RL_SLOTS	32768		/* power of two */
 #define RL_PROBE	8
 #define RL_KEY_MAX	160
+#define RL_PROXY_MAX	8		/* --trusted-proxy addresses */
+#define RL_SLOW_MS	1000		/* per slow check of a user in flight */
+#define RL_SLOW_MAX	10		/* slow checks of a user in flight */
 
 struct rl_slot {
 	_Atomic uint64_t key;
@@ -70,9 +86,17 @@ struct rl_limit {
 	int		 aligned;	/* windows on multiples of secs */
 };
 
+struct rl_addr {
+	int		 af;		/* AF_INET or AF_INET6 */
+	unsigned char	 a[16];
+};
+
 static struct rl_shm	*rl_shm;
-static struct rl_limit	 rl_req, rl_fail;
+static struct rl_limit	 rl_req, rl_fail, rl_slow;
 static int		 rl_by_user;
+static struct rl_addr	 rl_proxy[RL_PROXY_MAX];
+static int		 rl_nproxy;
+static char		 rl_proxy_str[sizeof(conf->trusted_proxy)];
 
 /* "N/SECS" or "off"; -1 when malformed. */
 static int
@@ -101,6 +125,84 @@ fail:
 	return (-1);
 }
 
+/* An address in text form, v4-mapped IPv6 as IPv4; -1 if not one. */
+static int
+rl_addr_parse(const char *s, size_t len, struct rl_addr *ra)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0xff, 0xff };
+	char	 tmp[INET6_ADDRSTRLEN];
+
+	if (len == 0 || len >= sizeof(tmp))
+		return (-1);
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	memset(ra, 0, sizeof(*ra));
+	if (inet_pton(AF_INET, tmp, ra->a) == 1) {
+		ra->af = AF_INET;
+		return (0);
+	}
+	if (inet_pton(AF_INET6, tmp, ra->a) != 1)
+		return (-1);
+	ra->af = AF_INET6;
+	if (memcmp(ra->a, mapped, sizeof(mapped)) == 0) {
+		memmove(ra->a, ra->a + 12, 4);
+		memset(ra->a + 4, 0, 12);
+		ra->af = AF_INET;
+	}
+	return (0);
+}
+
+static int
+rl_proxy_trusted(const struct rl_addr *ra)
+{
+	int	i;
+
+	for (i = 0; i < rl_nproxy; i++)
+		if (rl_proxy[i].af == ra->af &&
+		    memcmp(rl_proxy[i].a, ra->a, sizeof(ra->a)) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * --trusted-proxy: a comma-separated list of addresses, or empty.  Parsed
+ * again when a reload changed it (refused at start, a bad value in a
+ * reload trusts no proxy).
+ */
+static int
+rl_proxy_parse(const char *s)
+{
+	const char	*p = s, *e;
+
+	strlcpy(rl_proxy_str, s, sizeof(rl_proxy_str));
+	rl_nproxy = 0;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		for (e = p; *e != '\0' && *e != ',' && *e != ' '; e++)
+			;
+		if (rl_nproxy == RL_PROXY_MAX) {
+			log_warnx("--trusted-proxy: at most %d addresses",
+			    RL_PROXY_MAX);
+			rl_nproxy = 0;
+			return (-1);
+		}
+		if (rl_addr_parse(p, (size_t)(e - p),
+		    &rl_proxy[rl_nproxy]) == -1) {
+			log_warnx("--trusted-proxy %s: \"%.*s\" is not an IPv4 "
+			    "or IPv6 address", s, (int)(e - p), p);
+			rl_nproxy = 0;
+			return (-1);
+		}
+		rl_nproxy++;
+		p = e;
+	}
+	return (0);
+}
+
 size_t
 ratelimit_shm_size(void)
 {
@@ -117,6 +219,15 @@ ratelimit_shm_attach(void *p)
 	    rl_parse(conf->auth_fail_limit, &rl_fail, "auth-fail-limit") == -1)
 		return (-1);
 	rl_req.aligned = 1;
+	/*
+	 * Over-limit checks of a user in flight (a leak ends with the
+	 * window): never capped by rl_count(), so that a refused one gives
+	 * back exactly what it took.
+	 */
+	rl_slow.n = 1000000000;
+	rl_slow.secs = 60;
+	if (rl_proxy_parse(conf->trusted_proxy) == -1)
+		return (-1);
 	if (strcmp(conf->rate_limit_by, "user") == 0)
 		rl_by_user = 1;
 	else if (strcmp(conf->rate_limit_by, "addr") != 0) {
@@ -232,44 +343,56 @@ rl_count(const char *key, const struct rl_limit *l, int delta,
 }
 
 /*
- * The client's address: the peer's, or with --trusted-proxy and a peer
- * equal to it, the last hop of X-Forwarded-For (the one the proxy added;
- * the earlier ones are whatever the client claimed).
+ * The client's address: the peer's, or when the peer is a trusted proxy,
+ * the right-most X-Forwarded-For entry (last field line first, each list
+ * right to left) that is not a trusted proxy.  A malformed entry there
+ * stops the walk at the last trusted hop: a header never picks any key.
  */
 static void
 rl_client_addr(struct client *c, char *out, size_t len)
 {
 	const char		*buf = BUF_PTR(&c->in);
-	const struct http_span	*h;
-	unsigned char		 bin[sizeof(struct in6_addr)];
-	const char		*v, *e, *p;
-	char			 tmp[RATELIMIT_ADDR_MAX];
-	size_t			 n;
+	const struct http_header *h;
+	struct rl_addr		 ra;
+	const char		*v, *e, *p, *q;
+	size_t			 i;
 
 	strlcpy(out, c->addr, len);
-	if (conf->trusted_proxy[0] == '\0' ||
-	    strcmp(c->addr, conf->trusted_proxy) != 0)
+	if (strcmp(conf->trusted_proxy, rl_proxy_str) != 0)
+		(void)rl_proxy_parse(conf->trusted_proxy);
+	if (rl_nproxy == 0 ||
+	    rl_addr_parse(c->addr, strlen(c->addr), &ra) == -1 ||
+	    !rl_proxy_trusted(&ra))
 		return;
-	if ((h = http_header_find(&c->req, buf, "X-Forwarded-For")) == NULL)
-		return;
-	v = buf + h->off;
-	e = v + h->len;
-	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	for (p = e; p > v && p[-1] != ','; p--)
-		;
-	v = p;
-	while (v < e && (*v == ' ' || *v == '\t'))
-		v++;
-	n = (size_t)(e - v);
-	if (n == 0 || n >= sizeof(tmp))
-		return;
-	memcpy(tmp, v, n);
-	tmp[n] = '\0';
-	/* Only a well-formed address: never let a header pick any key. */
-	if (inet_pton(AF_INET, tmp, bin) == 1 ||
-	    inet_pton(AF_INET6, tmp, bin) == 1)
-		strlcpy(out, tmp, len);
+	for (i = c->req.nheaders; i-- > 0; ) {
+		h = &c->req.headers[i];
+		if (h->name.len != 15 || strncasecmp(buf + h->name.off,
+		    "X-Forwarded-For", 15) != 0)
+			continue;
+		v = buf + h->value.off;
+		e = v + h->value.len;
+		while (e > v) {
+			for (p = e; p > v && p[-1] != ','; p--)
+				;
+			q = p;
+			while (q < e && (*q == ' ' || *q == '\t'))
+				q++;
+			while (e > q && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			if (e > q) {
+				if (rl_addr_parse(q, (size_t)(e - q),
+				    &ra) == -1)
+					return;
+				/* One spelling per address: one key. */
+				if (inet_ntop(ra.af, ra.a, out,
+				    (socklen_t)len) == NULL)
+					strlcpy(out, c->addr, len);
+				if (!rl_proxy_trusted(&ra))
+					return;
+			}
+			e = p > v ? p - 1 : v;
+		}
+	}
 }
 
 /*
@@ -319,21 +442,34 @@ rl_fail_keys(const char *addr, const char *user, char *ka, char *ku)
 	snprintf(ku, RL_KEY_MAX, "f:u:%s", user);
 }
 
+/* The client's address as counted, for a check charged later. */
+void
+ratelimit_auth_addr(struct client *c, char *addr)
+{
+	rl_client_addr(c, addr, RATELIMIT_ADDR_MAX);
+}
+
 /*
  * Before a password check (credential cache miss): 0 to go on, -1 when
- * the address or the username has used up its failures for the window
- * (Retry-After is set; the caller answers 429).  On 0 the check is
- * charged to both; ratelimit_auth_end() refunds it on success.  The
+ * the address has used up its failures for the window, or too many
+ * checks of an over-limit user are already waiting (Retry-After is set;
+ * the caller answers 429).  On 0 the check is charged to the address and
+ * the username; ratelimit_auth_end() refunds it on success.  When the
+ * username is past its limit *slow is the time in milliseconds the check
+ * is to wait before argon2 (it then holds a place among the user's slow
+ * checks, and the username is not charged further); 0 otherwise.  The
  * client's address as counted goes to addr (RATELIMIT_ADDR_MAX bytes):
  * the client may be gone by the end.
  */
 int
-ratelimit_auth_begin(struct client *c, const char *user, char *addr)
+ratelimit_auth_begin(struct client *c, const char *user, char *addr,
+    int *slow)
 {
 	char		 ka[RL_KEY_MAX], ku[RL_KEY_MAX];
-	uint32_t	 ra, ru;
+	uint32_t	 ra, ru, n;
 	long long	 left;
 
+	*slow = 0;
 	rl_client_addr(c, addr, RATELIMIT_ADDR_MAX);
 	if (rl_fail.n == 0)
 		return (0);
@@ -346,27 +482,61 @@ ratelimit_auth_begin(struct client *c, const char *user, char *addr)
 		left = (long long)ra - (long long)time(NULL);
 		goto fail;
 	}
-	if (rl_count(ku, &rl_fail, 1, &ru) > rl_fail.n) {
+	if (rl_count(ku, &rl_fail, 1, &ru) <= rl_fail.n)
+		return (0);
+	/* The user is past its limit: slowed down, not locked out. */
+	ku[2] = 's';
+	if ((n = rl_count(ku, &rl_slow, 1, &ru)) > RL_SLOW_MAX) {
+		(void)rl_count(ku, &rl_slow, -1, &ru);
 		(void)rl_count(ka, &rl_fail, -1, &ra);	/* not its fault */
-		left = (long long)ru - (long long)time(NULL);
+		left = 1;
 		goto fail;
 	}
+	*slow = (int)n * RL_SLOW_MS;
 	return (0);
 fail:
 	response_header(c, "Retry-After: %lld", left < 1 ? 1 : left);
 	return (-1);
 }
 
-/* After a password check begun with ratelimit_auth_begin(). */
+/*
+ * After a password check begun with ratelimit_auth_begin(): ok refunds
+ * its charge (it succeeded, or was never made); slow (the *slow it was
+ * given) gives back its place among the user's slow checks.
+ */
 void
-ratelimit_auth_end(const char *addr, const char *user, int ok)
+ratelimit_auth_end(const char *addr, const char *user, int ok, int slow)
 {
 	char		 ka[RL_KEY_MAX], ku[RL_KEY_MAX];
 	uint32_t	 reset;
 
-	if (rl_fail.n == 0 || !ok)
+	if (rl_fail.n == 0)
 		return;
 	rl_fail_keys(addr, user, ka, ku);
-	(void)rl_count(ka, &rl_fail, -1, &reset);
-	(void)rl_count(ku, &rl_fail, -1, &reset);
+	if (ok) {
+		(void)rl_count(ka, &rl_fail, -1, &reset);
+		if (!slow)
+			(void)rl_count(ku, &rl_fail, -1, &reset);
+	}
+	if (slow) {
+		ku[2] = 's';
+		(void)rl_count(ku, &rl_slow, -1, &reset);
+	}
+}
+
+/*
+ * A failed check that was not charged before (known credentials that no
+ * longer verify): charge it now, to the address and the username.
+ */
+void
+ratelimit_auth_charge(const char *addr, const char *user)
+{
+	char		 ka[RL_KEY_MAX], ku[RL_KEY_MAX];
+	uint32_t	 reset;
+
+	if (rl_fail.n == 0)
+		return;
+	rl_fail_keys(addr, user, ka, ku);
+	(void)rl_count(ka, &rl_fail, 1, &reset);
+	(void)rl_count(ku, &rl_fail, 1, &reset);
 }

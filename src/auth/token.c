@@ -162,13 +162,20 @@ token_b64url(const unsigned char *in, size_t len, char *out)
 	return ((size_t)n);
 }
 
-/* Decode unpadded base64url; -1 on any malformation or overflow. */
+/*
+ * Decode unpadded base64url; -1 on any malformation or overflow, and on a
+ * non-canonical spelling: the bits of the last character that encode no
+ * byte must be zero, so that a token has exactly one spelling.
+ */
 static int
 token_unb64url(const char *in, size_t len, unsigned char *out, size_t outlen)
 {
-	char	tmp[TOKEN_MAX + 4];
-	size_t	i, pad;
-	int	n;
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	char			 tmp[TOKEN_MAX + 4];
+	const char		*ch;
+	size_t			 i, pad;
+	int			 n;
 
 	if (len == 0 || len % 4 == 1 || len > TOKEN_MAX)
 		return (-1);
@@ -185,6 +192,12 @@ token_unb64url(const char *in, size_t len, unsigned char *out, size_t outlen)
 		tmp[i] = ch;
 	}
 	pad = (4 - len % 4) % 4;
+	if (pad > 0) {
+		/* 2 spare bits after 2 bytes (pad 1), 4 after 1 (pad 2). */
+		if ((ch = strchr(b64, in[len - 1])) == NULL ||
+		    ((ch - b64) & (pad == 1 ? 0x03 : 0x0f)) != 0)
+			return (-1);
+	}
 	memset(tmp + len, '=', pad);
 	if ((len + pad) / 4 * 3 > outlen)
 		return (-1);

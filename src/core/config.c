@@ -111,14 +111,14 @@ static const struct config_opt config_opts[] = {
 	{ "rate-limit-by", 0, CT_STR, S(rate_limit_by), 0, 0, "addr",
 	    "addr|user", "what a rate limit counts by" },
 	{ "trusted-proxy", 0, CT_STR, S(trusted_proxy), 0, 0, "", "addr",
-	    "trust X-Forwarded-For from this peer address" },
+	    "trust X-Forwarded-For from these peer addresses (a,b)" },
 	{ "auth-fail-limit", 0, CT_STR, S(auth_fail_limit), 0, 0, "10/60",
-	    "n/secs", "failed password checks per address and per user "
-	    "per window before 429, or off" },
+	    "n/secs", "failed password checks per address before 429 "
+	    "(per user: slowed down), or off" },
 	{ "require-if-match", 0, CT_BOOL, I(require_if_match), 0, 0, "no",
 	    NULL, "writes must carry If-Match (428 otherwise)" },
-	{ "metrics", 0, CT_METRICS, I(metrics), 0, 0, "on", "mode",
-	    "GET /metrics: on, off or loopback" },
+	{ "metrics", 0, CT_METRICS, I(metrics), 0, 0, "auth", "mode",
+	    "GET /metrics: auth (credentials), loopback (TCP peer), on, off" },
 	{ "argon2-memory", 0, CT_INT, I(argon2_memory), 8, 4194304, "19456",
 	    "KiB", "argon2id memory cost for new password hashes" },
 	{ "argon2-time", 0, CT_INT, I(argon2_time), 1, 100, "2", "n",
@@ -264,11 +264,13 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 	case CT_METRICS:
 		if (strcmp(val, "loopback") == 0)
 			v = METRICS_LOOPBACK;
+		else if (strcmp(val, "auth") == 0)
+			v = METRICS_AUTH;
 		else if ((v = config_bool_parse(val)) != -1)
 			v = v ? METRICS_ON : METRICS_OFF;
 		else {
-			fprintf(stderr, "%s: %s: \"%s\" is not on, off or "
-			    "loopback\n", where, o->name, val);
+			fprintf(stderr, "%s: %s: \"%s\" is not auth, "
+			    "loopback, on or off\n", where, o->name, val);
 			return (-1);
 		}
 		*(int *)(base + o->off) = v;

@@ -4,6 +4,9 @@
  *
  * A route is either an exact path or a prefix whose remainder is one path
  * segment (the resource id), percent-decoded into the caller's buffer.
+ *
+ * /metrics needs credentials (ROUTE_AUTH) under --metrics auth, the
+ * default; its flags follow the setting each time it is found.
  */
 #include <string.h>
 
@@ -13,13 +16,14 @@
 
 #define M(m)	(1u << (m))
 #define READ	(M(HTTP_M_GET) | M(HTTP_M_HEAD) | M(HTTP_M_OPTIONS))
+#define ROUTE_METRICS	0x100	/* ROUTE_AUTH under --metrics auth */
 
-static const struct route routes[] = {
+static struct route routes[] = {
 	{ "/healthz", READ, 0, api_healthz },
 	{ "/readyz", READ, 0, api_readyz },
 	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
 	    api_auth_token },
-	{ "/metrics", READ, 0, api_metrics },
+	{ "/metrics", READ, ROUTE_METRICS, api_metrics },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
 	    api_pxcodes_collection },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
@@ -44,10 +48,14 @@ router_find(const char *path, size_t len, char *arg, size_t arglen,
 	for (i = 0; i < NROUTES; i++) {
 		plen = strlen(routes[i].path);
 		if (!(routes[i].flags & ROUTE_ARG)) {
-			if (len == plen && memcmp(path, routes[i].path, len)
-			    == 0)
-				return (&routes[i]);
-			continue;
+			if (len != plen || memcmp(path, routes[i].path, len)
+			    != 0)
+				continue;
+			if (routes[i].flags & ROUTE_METRICS)
+				routes[i].flags = conf->metrics ==
+				    METRICS_AUTH ? ROUTE_METRICS | ROUTE_AUTH :
+				    ROUTE_METRICS;
+			return (&routes[i]);
 		}
 		if (len <= plen || memcmp(path, routes[i].path, plen) != 0)
 			continue;
