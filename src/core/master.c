@@ -22,7 +22,9 @@
  * watchdog.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -79,7 +81,7 @@ static struct worker_slot	 slots[MASTER_NSLOTS];
 static struct listener		 listeners[STARTERD_MAX_LISTEN];
 static int			 nlisteners;
 static int			 generation;
-static struct pidfh		*pidfh;
+static int			 pidfd = -1;	/* the pidfile, locked */
 static int			 want_ready;	/* READY=1 not sent yet */
 static int64_t			 ready_deadline;	/* reload: stop waiting */
 static int64_t			 wd_next;	/* next WATCHDOG=1 */
@@ -215,6 +217,53 @@ master_unlisten(void)
 }
 
 /*
+ * The pidfile, opened as whoever started us (root, often, in a directory
+ * someone else may write): never through a symbolic link (O_NOFOLLOW),
+ * only a plain file with one link, locked (flock) for as long as the
+ * master lives, and later handed to the unprivileged user through the
+ * descriptor (fchown), never by path.  -1 with errno set; EEXIST when
+ * another master holds it, *other then its pid (or -1).
+ */
+static int
+master_pidfile_open(const char *path, pid_t *other)
+{
+	struct stat	 st;
+	char		 b[32];
+	ssize_t		 n;
+	int		 fd, saved;
+
+	*other = -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK, 0644)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		errno = EPERM;
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			if ((n = pread(fd, b, sizeof(b) - 1, 0)) > 0) {
+				b[n] = '\0';
+				*other = (pid_t)strtol(b, NULL, 10);
+			}
+			errno = EEXIST;
+		}
+		goto fail;
+	}
+	n = snprintf(b, sizeof(b), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, b, (size_t)n, 0) != n)
+		goto fail;
+	return (fd);
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
+}
+
+/*
  * Workers never run as root.  Started as root, the master drops to -u
  * USER after binding and mapping shared memory, or to "nobody" (as nginx
  * does) when no user is given; -u root is refused.  The pidfile is handed
@@ -249,8 +298,7 @@ master_drop_privileges(struct config *c)
 		    "unprivileged user", user);
 		return (-1);
 	}
-	if (c->pidfile[0] != '\0' &&
-	    chown(c->pidfile, pw->pw_uid, pw->pw_gid) == -1)
+	if (pidfd != -1 && fchown(pidfd, pw->pw_uid, pw->pw_gid) == -1)
 		log_warn("chown %s", c->pidfile);
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
@@ -305,8 +353,8 @@ master_spawn(struct worker_slot *s)
 		s->respawn_at = now_ms() + 1000;
 		return;
 	case 0:
-		if (pidfh != NULL)
-			pidfile_close(pidfh);
+		if (pidfd != -1)
+			close(pidfd);
 		metrics_child(s->proc, s->id);
 		worker_main(s->id, listeners, nlisteners, s->died);
 		/* NOTREACHED */
@@ -664,16 +712,19 @@ master_run(struct config *c)
 	if (shm_init() == -1)
 		return (1);
 	if (c->pidfile[0] != '\0') {
-		if ((pidfh = pidfile_open(c->pidfile, 0644, &otherpid)) ==
-		    NULL) {
+		if ((pidfd = master_pidfile_open(c->pidfile, &otherpid)) ==
+		    -1) {
 			if (errno == EEXIST)
 				log_warnx("already running, pid %ld",
 				    (long)otherpid);
+			else if (errno == ELOOP || errno == EPERM)
+				log_warnx("pidfile %s: not a plain file (a "
+				    "symbolic or hard link?); refusing it",
+				    c->pidfile);
 			else
 				log_warn("pidfile %s", c->pidfile);
 			return (1);
 		}
-		pidfile_write(pidfh);
 	}
 	if (master_drop_privileges(c) == -1)
 		return (1);
@@ -761,8 +812,10 @@ master_run(struct config *c)
 		}
 		master_schedule(stopping ? deadline : 0);
 	}
-	if (pidfh != NULL)
-		pidfile_remove(pidfh);
+	if (pidfd != -1) {
+		(void)unlink(c->pidfile);
+		close(pidfd);
+	}
 	master_log_stats();
 	log_info("stopped");
 	return (0);
