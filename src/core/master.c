@@ -8,7 +8,8 @@
  * (the rule of PostgreSQL's postmaster).
  *
  * Signal handlers only set flags; master_loop() acts on them.
- *   SIGCHLD	reap, log the cause, respawn (with back-off in a crash loop)
+ *   SIGCHLD	reap, log the cause, respawn (with back-off in a crash loop:
+ *		only workers that die before they are ready back off)
  *   SIGTERM/SIGINT	graceful stop: workers finish in-flight requests
  *   SIGQUIT	immediate stop
  *   SIGHUP	re-read the configuration, start a new generation of
@@ -408,7 +409,7 @@ master_reap(int stopping)
 {
 	struct worker_slot	*s;
 	pid_t			 pid;
-	int			 status;
+	int			 status, was_ready;
 	int64_t			 now, delay;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -425,6 +426,7 @@ master_reap(int stopping)
 			log_debug("worker %d (pid %ld) exited", s->id,
 			    (long)pid);
 		s->pid = 0;
+		was_ready = metrics_proc_ready(s->proc);
 		metrics_proc_end(s->proc);
 		if (stopping || s->retiring) {
 			/* Retired in place (reload overflow): replace it. */
@@ -436,7 +438,13 @@ master_reap(int stopping)
 		}
 		metrics_worker_restarted();
 		s->died = 1;
-		if (now - s->started < MASTER_CRASH_WINDOW_MS)
+		/*
+		 * A crash loop is a worker dying before it serves (a bad
+		 * setting, a resource it cannot get): those back off.  One
+		 * that was serving is replaced at once, however soon it
+		 * died, or a storm of kills would leave nobody serving.
+		 */
+		if (!was_ready && now - s->started < MASTER_CRASH_WINDOW_MS)
 			s->fails++;
 		else
 			s->fails = 0;
