@@ -16,11 +16,14 @@
  *		workers and retire the old one once the new one serves,
  *		without closing the listening sockets
  *   SIGUSR1	reopen log files (passed on to the workers)
+ *   SIGALRM	the one timer: respawns due, readiness polling, the
+ *		watchdog, and the heartbeat check that SIGKILLs a worker
+ *		stuck for worker_timeout seconds
  *
  * The one exception to "never touches what the workers write": the
  * per-process ready flag and heartbeat in the metrics region (metrics.c),
- * plain atomics read for readiness (READY=1, reloads) and the systemd
- * watchdog.
+ * plain atomics read for readiness (READY=1, reloads), the systemd
+ * watchdog and the hung-worker check.
  */
 #include <sys/types.h>
 #include <sys/file.h>
@@ -69,6 +72,7 @@ struct worker_slot {
 	int64_t		 started;
 	int64_t		 respawn_at;	/* 0: none pending */
 	int		 died;		/* the last one here died unasked */
+	int		 hung;		/* SIGKILLed for a stopped heartbeat */
 };
 
 static volatile sig_atomic_t	 sig_chld, sig_term, sig_quit, sig_hup;
@@ -86,6 +90,7 @@ static int			 pidfd = -1;	/* the pidfile, locked */
 static int			 want_ready;	/* READY=1 not sent yet */
 static int64_t			 ready_deadline;	/* reload: stop waiting */
 static int64_t			 wd_next;	/* next WATCHDOG=1 */
+static int64_t			 hang_next;	/* next heartbeat check */
 
 static void
 master_sig(int sig)
@@ -367,6 +372,7 @@ master_spawn(struct worker_slot *s)
 	s->generation = generation;
 	s->retiring = 0;
 	s->retire_pending = 0;
+	s->hung = 0;
 	log_debug("worker %d started, pid %ld", s->id, (long)pid);
 }
 
@@ -561,6 +567,37 @@ master_watchdog(void)
 		notify_send("WATCHDOG=1");
 }
 
+/*
+ * A worker whose heartbeat stopped for worker_timeout seconds (SIGSTOP, a
+ * debugger, a page-fault storm) is SIGKILLed, then replaced like any dead
+ * worker: while it does not run it holds its clients, and it may hold a
+ * shared-memory lock the others only wait for a bounded time.  A worker
+ * goes round its loop at least every 250 ms, so the bound is generous.
+ */
+static void
+master_hang_check(void)
+{
+	int64_t	 now = now_ms(), idle, bound;
+	size_t	 i;
+
+	if (conf->worker_timeout <= 0 || now < hang_next)
+		return;
+	bound = (int64_t)conf->worker_timeout * 1000;
+	hang_next = now + (bound / 4 < 1000 ? bound / 4 : 1000);
+	for (i = 0; i < MASTER_NSLOTS; i++) {
+		struct worker_slot *s = &slots[i];
+
+		if (s->pid <= 0 || s->hung)
+			continue;
+		if ((idle = metrics_proc_idle(s->proc)) <= bound)
+			continue;
+		log_warnx("worker %d (pid %ld) has not run its loop for %lld "
+		    "ms; killing it", s->id, (long)s->pid, (long long)idle);
+		if (kill(s->pid, SIGKILL) == 0)
+			s->hung = 1;
+	}
+}
+
 /* Arm the one-shot timer for the earliest thing we wait for. */
 static void
 master_schedule(int64_t deadline)
@@ -577,6 +614,8 @@ master_schedule(int64_t deadline)
 		NEXT(now + MASTER_POLL_MS);
 	if (notify_watchdog_usec() > 0)
 		NEXT(wd_next);
+	if (conf->worker_timeout > 0 && master_nalive() > 0)
+		NEXT(hang_next);
 #undef NEXT
 	if (next > 0)
 		master_timer(next <= now ? 1 : next - now);
@@ -813,6 +852,7 @@ master_run(struct config *c)
 			}
 			master_ready_check();
 			master_watchdog();
+			master_hang_check();
 		}
 		if (sig_usr1) {
 			sig_usr1 = 0;
