@@ -58,7 +58,7 @@
 #define CACHE_CHUNK		256
 #define CACHE_MIN_SIZE		(1024 * 1024)
 #define CACHE_MAX_ENTRY_FRAC	4	/* an entry takes <= 1/4 of a stripe */
-#define CACHE_LOCK_WAIT_MS	50	/* a stripe lock is waited for at most */
+#define CACHE_LOCK_WAIT_MS	50	/* longest wait for a stripe lock */
 #define CACHE_LOCK_SKIP_MS	1000	/* then only tried, for this long */
 
 struct cache_entry {
@@ -95,7 +95,8 @@ struct cache_shm {
 };
 
 static struct cache_shm	*cache;
-static int64_t		 cache_skip_until[CACHE_STRIPES];	/* per process */
+/* This process: until when each stripe is only tried (ms). */
+static int64_t		 cache_skip_until[CACHE_STRIPES];
 
 /* ---------------------------------------------------------------- layout */
 
