@@ -93,6 +93,7 @@ struct config {
 	int		 header_timeout;
 	int		 idle_timeout;
 	int		 shutdown_timeout;
+	int		 worker_timeout;	/* hung worker: killed after */
 	int		 statement_timeout;	/* milliseconds */
 	int		 token_ttl;
 	char		 token_key_file[PATH_MAX];

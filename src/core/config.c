@@ -98,6 +98,8 @@ static const struct config_opt config_opts[] = {
 	    "seconds", "keep-alive connection idle time" },
 	{ "shutdown-timeout", 0, CT_INT, I(shutdown_timeout), 0, 3600, "10",
 	    "seconds", "time allowed to finish requests at shutdown" },
+	{ "worker-timeout", 0, CT_INT, I(worker_timeout), 0, 3600, "10",
+	    "seconds", "a worker stuck this long is killed (0: never)" },
 	{ "statement-timeout", 0, CT_INT, I(statement_timeout), 0, 3600000,
 	    "5000", "ms", "PostgreSQL statement_timeout of each worker" },
 	{ "token-ttl", 0, CT_INT, I(token_ttl), 1, 31536000, "3600",

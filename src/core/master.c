@@ -8,21 +8,27 @@
  * (the rule of PostgreSQL's postmaster).
  *
  * Signal handlers only set flags; master_loop() acts on them.
- *   SIGCHLD	reap, log the cause, respawn (with back-off in a crash loop)
+ *   SIGCHLD	reap, log the cause, respawn (with back-off in a crash loop:
+ *		only workers that die before they are ready back off)
  *   SIGTERM/SIGINT	graceful stop: workers finish in-flight requests
  *   SIGQUIT	immediate stop
  *   SIGHUP	re-read the configuration, start a new generation of
  *		workers and retire the old one once the new one serves,
  *		without closing the listening sockets
  *   SIGUSR1	reopen log files (passed on to the workers)
+ *   SIGALRM	the one timer: respawns due, readiness polling, the
+ *		watchdog, and the heartbeat check that SIGKILLs a worker
+ *		stuck for worker_timeout seconds
  *
  * The one exception to "never touches what the workers write": the
  * per-process ready flag and heartbeat in the metrics region (metrics.c),
- * plain atomics read for readiness (READY=1, reloads) and the systemd
- * watchdog.
+ * plain atomics read for readiness (READY=1, reloads), the systemd
+ * watchdog and the hung-worker check.
  */
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -66,6 +72,7 @@ struct worker_slot {
 	int64_t		 started;
 	int64_t		 respawn_at;	/* 0: none pending */
 	int		 died;		/* the last one here died unasked */
+	int		 hung;		/* SIGKILLed for a stopped heartbeat */
 };
 
 static volatile sig_atomic_t	 sig_chld, sig_term, sig_quit, sig_hup;
@@ -79,10 +86,11 @@ static struct worker_slot	 slots[MASTER_NSLOTS];
 static struct listener		 listeners[STARTERD_MAX_LISTEN];
 static int			 nlisteners;
 static int			 generation;
-static struct pidfh		*pidfh;
+static int			 pidfd = -1;	/* the pidfile, locked */
 static int			 want_ready;	/* READY=1 not sent yet */
 static int64_t			 ready_deadline;	/* reload: stop waiting */
 static int64_t			 wd_next;	/* next WATCHDOG=1 */
+static int64_t			 hang_next;	/* next heartbeat check */
 
 static void
 master_sig(int sig)
@@ -215,6 +223,53 @@ master_unlisten(void)
 }
 
 /*
+ * The pidfile, opened as whoever started us (root, often, in a directory
+ * someone else may write): never through a symbolic link (O_NOFOLLOW),
+ * only a plain file with one link, locked (flock) for as long as the
+ * master lives, and later handed to the unprivileged user through the
+ * descriptor (fchown), never by path.  -1 with errno set; EEXIST when
+ * another master holds it, *other then its pid (or -1).
+ */
+static int
+master_pidfile_open(const char *path, pid_t *other)
+{
+	struct stat	 st;
+	char		 b[32];
+	ssize_t		 n;
+	int		 fd, saved;
+
+	*other = -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK, 0644)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		errno = EPERM;
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			if ((n = pread(fd, b, sizeof(b) - 1, 0)) > 0) {
+				b[n] = '\0';
+				*other = (pid_t)strtol(b, NULL, 10);
+			}
+			errno = EEXIST;
+		}
+		goto fail;
+	}
+	n = snprintf(b, sizeof(b), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, b, (size_t)n, 0) != n)
+		goto fail;
+	return (fd);
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
+}
+
+/*
  * Workers never run as root.  Started as root, the master drops to -u
  * USER after binding and mapping shared memory, or to "nobody" (as nginx
  * does) when no user is given; -u root is refused.  The pidfile is handed
@@ -249,8 +304,7 @@ master_drop_privileges(struct config *c)
 		    "unprivileged user", user);
 		return (-1);
 	}
-	if (c->pidfile[0] != '\0' &&
-	    chown(c->pidfile, pw->pw_uid, pw->pw_gid) == -1)
+	if (pidfd != -1 && fchown(pidfd, pw->pw_uid, pw->pw_gid) == -1)
 		log_warn("chown %s", c->pidfile);
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
@@ -305,8 +359,8 @@ master_spawn(struct worker_slot *s)
 		s->respawn_at = now_ms() + 1000;
 		return;
 	case 0:
-		if (pidfh != NULL)
-			pidfile_close(pidfh);
+		if (pidfd != -1)
+			close(pidfd);
 		metrics_child(s->proc, s->id);
 		worker_main(s->id, listeners, nlisteners, s->died);
 		/* NOTREACHED */
@@ -318,6 +372,7 @@ master_spawn(struct worker_slot *s)
 	s->generation = generation;
 	s->retiring = 0;
 	s->retire_pending = 0;
+	s->hung = 0;
 	log_debug("worker %d started, pid %ld", s->id, (long)pid);
 }
 
@@ -360,7 +415,7 @@ master_reap(int stopping)
 {
 	struct worker_slot	*s;
 	pid_t			 pid;
-	int			 status;
+	int			 status, was_ready;
 	int64_t			 now, delay;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -377,6 +432,7 @@ master_reap(int stopping)
 			log_debug("worker %d (pid %ld) exited", s->id,
 			    (long)pid);
 		s->pid = 0;
+		was_ready = metrics_proc_ready(s->proc);
 		metrics_proc_end(s->proc);
 		if (stopping || s->retiring) {
 			/* Retired in place (reload overflow): replace it. */
@@ -388,7 +444,13 @@ master_reap(int stopping)
 		}
 		metrics_worker_restarted();
 		s->died = 1;
-		if (now - s->started < MASTER_CRASH_WINDOW_MS)
+		/*
+		 * A crash loop is a worker dying before it serves (a bad
+		 * setting, a resource it cannot get): those back off.  One
+		 * that was serving is replaced at once, however soon it
+		 * died, or a storm of kills would leave nobody serving.
+		 */
+		if (!was_ready && now - s->started < MASTER_CRASH_WINDOW_MS)
 			s->fails++;
 		else
 			s->fails = 0;
@@ -505,6 +567,37 @@ master_watchdog(void)
 		notify_send("WATCHDOG=1");
 }
 
+/*
+ * A worker whose heartbeat stopped for worker_timeout seconds (SIGSTOP, a
+ * debugger, a page-fault storm) is SIGKILLed, then replaced like any dead
+ * worker: while it does not run it holds its clients, and it may hold a
+ * shared-memory lock the others only wait for a bounded time.  A worker
+ * goes round its loop at least every 250 ms, so the bound is generous.
+ */
+static void
+master_hang_check(void)
+{
+	int64_t	 now = now_ms(), idle, bound;
+	size_t	 i;
+
+	if (conf->worker_timeout <= 0 || now < hang_next)
+		return;
+	bound = (int64_t)conf->worker_timeout * 1000;
+	hang_next = now + (bound / 4 < 1000 ? bound / 4 : 1000);
+	for (i = 0; i < MASTER_NSLOTS; i++) {
+		struct worker_slot *s = &slots[i];
+
+		if (s->pid <= 0 || s->hung)
+			continue;
+		if ((idle = metrics_proc_idle(s->proc)) <= bound)
+			continue;
+		log_warnx("worker %d (pid %ld) has not run its loop for %lld "
+		    "ms; killing it", s->id, (long)s->pid, (long long)idle);
+		if (kill(s->pid, SIGKILL) == 0)
+			s->hung = 1;
+	}
+}
+
 /* Arm the one-shot timer for the earliest thing we wait for. */
 static void
 master_schedule(int64_t deadline)
@@ -521,6 +614,8 @@ master_schedule(int64_t deadline)
 		NEXT(now + MASTER_POLL_MS);
 	if (notify_watchdog_usec() > 0)
 		NEXT(wd_next);
+	if (conf->worker_timeout > 0 && master_nalive() > 0)
+		NEXT(hang_next);
 #undef NEXT
 	if (next > 0)
 		master_timer(next <= now ? 1 : next - now);
@@ -664,16 +759,19 @@ master_run(struct config *c)
 	if (shm_init() == -1)
 		return (1);
 	if (c->pidfile[0] != '\0') {
-		if ((pidfh = pidfile_open(c->pidfile, 0644, &otherpid)) ==
-		    NULL) {
+		if ((pidfd = master_pidfile_open(c->pidfile, &otherpid)) ==
+		    -1) {
 			if (errno == EEXIST)
 				log_warnx("already running, pid %ld",
 				    (long)otherpid);
+			else if (errno == ELOOP || errno == EPERM)
+				log_warnx("pidfile %s: not a plain file (a "
+				    "symbolic or hard link?); refusing it",
+				    c->pidfile);
 			else
 				log_warn("pidfile %s", c->pidfile);
 			return (1);
 		}
-		pidfile_write(pidfh);
 	}
 	if (master_drop_privileges(c) == -1)
 		return (1);
@@ -754,6 +852,7 @@ master_run(struct config *c)
 			}
 			master_ready_check();
 			master_watchdog();
+			master_hang_check();
 		}
 		if (sig_usr1) {
 			sig_usr1 = 0;
@@ -761,8 +860,10 @@ master_run(struct config *c)
 		}
 		master_schedule(stopping ? deadline : 0);
 	}
-	if (pidfh != NULL)
-		pidfile_remove(pidfh);
+	if (pidfd != -1) {
+		(void)unlink(c->pidfile);
+		close(pidfd);
+	}
 	master_log_stats();
 	log_info("stopped");
 	return (0);

@@ -30,11 +30,21 @@
  * written entry is never read and the stripe is never left locked.  The
  * critical sections are short (a hash walk and one memcpy of at most one
  * body), so a mutex costs less than a lock-free scheme would in copies.
+ *
+ * A worker that is stopped, not dead (SIGSTOP, a debugger, a page-fault
+ * storm), keeps its lock: nobody may wait for it unboundedly.  A lock is
+ * waited for at most CACHE_LOCK_WAIT_MS; past that the lookup is a miss
+ * and the store is skipped, and this process does not wait for that
+ * stripe again for CACHE_LOCK_SKIP_MS (it only tries it), so a stuck
+ * holder costs one bounded wait, not one per request.  The master kills
+ * a worker whose heartbeat stops (master.c, worker_timeout); the robust
+ * mutex then recovers the stripe.
  */
 #include <sys/types.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -48,6 +58,8 @@
 #define CACHE_CHUNK		256
 #define CACHE_MIN_SIZE		(1024 * 1024)
 #define CACHE_MAX_ENTRY_FRAC	4	/* an entry takes <= 1/4 of a stripe */
+#define CACHE_LOCK_WAIT_MS	50	/* longest wait for a stripe lock */
+#define CACHE_LOCK_SKIP_MS	1000	/* then only tried, for this long */
 
 struct cache_entry {
 	uint64_t	 hash;
@@ -83,6 +95,8 @@ struct cache_shm {
 };
 
 static struct cache_shm	*cache;
+/* This process: until when each stripe is only tried (ms). */
+static int64_t		 cache_skip_until[CACHE_STRIPES];
 
 /* ---------------------------------------------------------------- layout */
 
@@ -196,8 +210,31 @@ cache_shm_attach(void *p)
 static int
 cache_lock(struct cache_stripe *s)
 {
-	int	rv = pthread_mutex_lock(&s->mtx);
+	struct timespec	 ts;
+	int64_t		*skip, now;
+	int		 rv;
 
+	skip = &cache_skip_until[((char *)s - (char *)(cache + 1)) /
+	    (ptrdiff_t)cache->stripe_bytes];
+	if ((rv = pthread_mutex_trylock(&s->mtx)) == EBUSY) {
+		now = now_ms();
+		if (now < *skip)
+			return (-1);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += CACHE_LOCK_WAIT_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		rv = pthread_mutex_clocklock(&s->mtx, CLOCK_MONOTONIC, &ts);
+		if (rv == ETIMEDOUT) {
+			*skip = now_ms() + CACHE_LOCK_SKIP_MS;
+			log_warnx("cache: a stripe lock was held for more than "
+			    "%d ms; skipping that stripe for %d ms",
+			    CACHE_LOCK_WAIT_MS, CACHE_LOCK_SKIP_MS);
+			return (-1);
+		}
+	}
 	if (rv == EOWNERDEAD) {
 		/* Its owner died inside: trust nothing in it. */
 		cache_stripe_reset(s);
@@ -463,6 +500,20 @@ cache_store(const char *key, size_t klen, uint64_t v, const char *body,
 done:
 	cache_unlock(s);
 }
+
+#ifdef CACHE_TEST_HOOKS
+/*
+ * t/unit/cache_test only, never in starterd: take the lock of key's stripe
+ * and keep it, as a worker stopped inside a lookup would.
+ */
+int
+cache_test_hold(const char *key, size_t klen)
+{
+	uint64_t	h = cache_hash(key, klen);
+
+	return (cache_lock(cache_stripe((int)(h % CACHE_STRIPES))));
+}
+#endif
 
 void
 cache_stats(struct cache_stats *st)

@@ -28,13 +28,41 @@
  * installs (struct db_hooks): the connection is up (again), or a NOTIFY
  * arrived on one of the channels it LISTENs on.  db.c knows nothing of
  * what they mean (data/channels.c routes them).
+ *
+ * Host names are resolved off the loop.  libpq would resolve a DSN's host
+ * name synchronously inside PQconnectStartParams, so a slow resolver (the
+ * database's container gone, its DNS name with it) would stall every
+ * client of the worker.  db_init parses the DSN (PQconninfoParse, then
+ * PGHOST/PGHOSTADDR as libpq would); when the host is one name, neither
+ * an address nor a socket directory, and no hostaddr is given, each
+ * connection attempt first resolves it with getaddrinfo on a detached
+ * thread, one at a time.  The thread posts its answer through an eventfd
+ * watched under db_evtag (so the loop calls db_event, which looks at the
+ * eventfd only while a resolution is in flight), and the connection is
+ * then started with hostaddr set to every address found, the name
+ * repeated in host for each (libpq tries them in order, as it would its
+ * own lookup's, and keeps the name for TLS and its messages).  The wait
+ * is bounded by the connect timeout: past it the attempt fails (503s,
+ * retried with back-off) and a late answer is used by the next attempt
+ * or dropped.  Host lists, service files and a given hostaddr are left to
+ * libpq as they were.
  */
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bsd/string.h>
 
@@ -46,6 +74,9 @@
 #define DB_BACKOFF_MIN_MS	100
 #define DB_BACKOFF_MAX_MS	1000	/* back within 1 s of the database */
 #define DB_MAX_BATCH		64	/* queries per sync point */
+#define DB_MAX_ADDRS		8	/* addresses of a resolved host */
+#define DB_MAX_CONNOPTS		80	/* libpq connection options */
+#define DB_HOST_MAX		256
 
 struct db_query {
 	TAILQ_ENTRY(db_query)	 entry;
@@ -154,6 +185,22 @@ static int		 db_unsynced;	/* queries sent since the last sync */
 static int		 db_syncs;	/* sync points sent, not yet answered */
 static int		 db_unsynced_writes;
 static char		 db_tagged[REQID_MAX + 1];	/* id in application_name */
+
+/*
+ * The resolver thread's one job; the mutex orders what the thread writes
+ * before its eventfd post against what the loop reads after it.
+ */
+static struct {
+	pthread_mutex_t	 mtx;
+	int		 efd;		/* eventfd: an answer is posted */
+	int		 busy;		/* loop side: a thread is running */
+	int		 error;		/* getaddrinfo's, 0 */
+	int		 naddrs;
+	char		 addrs[DB_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
+} db_res = { PTHREAD_MUTEX_INITIALIZER, -1, 0, 0, 0, "" };
+static PQconninfoOption	*db_opts;	/* the parsed DSN, when resolving */
+static char		 db_host[DB_HOST_MAX];	/* the name resolved, or "" */
+static int		 db_resolving;	/* this attempt waits for the thread */
 
 static void	db_connect(void);
 static void	db_lost(const char *);
@@ -463,21 +510,52 @@ db_notice(void *arg, const char *msg)
 	log_info("postgres: %s", line);
 }
 
+/*
+ * Start the connection.  addrs NULL: the DSN as given (libpq resolves
+ * whatever it names); else the parsed DSN with host = db_host repeated
+ * naddrs times and hostaddr = addrs, so libpq resolves nothing.
+ */
 static void
-db_connect(void)
+db_connect_start(const char *addrs, int naddrs)
 {
-	const char	*keys[3], *vals[3];
-	char		 appname[64];
+	const char		*keys[DB_MAX_CONNOPTS + 4];
+	const char		*vals[DB_MAX_CONNOPTS + 4];
+	char			 appname[64];
+	char			 hosts[DB_MAX_ADDRS * (DB_HOST_MAX + 1)];
+	PQconninfoOption	*o;
+	int			 n = 0, i;
 
 	snprintf(appname, sizeof(appname), "starterd worker %d", db_worker);
-	keys[0] = "dbname";
-	vals[0] = db_dsn;
-	keys[1] = "application_name";
-	vals[1] = appname;
-	keys[2] = NULL;
-	vals[2] = NULL;
+	if (addrs == NULL) {
+		keys[n] = "dbname";
+		vals[n++] = db_dsn;
+	} else {
+		for (o = db_opts; o->keyword != NULL &&
+		    n < DB_MAX_CONNOPTS; o++) {
+			if (o->val == NULL || strcmp(o->keyword, "host") == 0 ||
+			    strcmp(o->keyword, "hostaddr") == 0 ||
+			    strcmp(o->keyword, "application_name") == 0)
+				continue;
+			keys[n] = o->keyword;
+			vals[n++] = o->val;
+		}
+		hosts[0] = '\0';
+		for (i = 0; i < naddrs; i++) {
+			if (i > 0)
+				strlcat(hosts, ",", sizeof(hosts));
+			strlcat(hosts, db_host, sizeof(hosts));
+		}
+		keys[n] = "host";
+		vals[n++] = hosts;
+		keys[n] = "hostaddr";
+		vals[n++] = addrs;
+	}
+	keys[n] = "application_name";
+	vals[n++] = appname;
+	keys[n] = NULL;
+	vals[n] = NULL;
 	/* expand_dbname: a connection string or URI in dbname is parsed. */
-	db_conn = PQconnectStartParams(keys, vals, 1);
+	db_conn = PQconnectStartParams(keys, vals, addrs == NULL);
 	if (db_conn == NULL || PQstatus(db_conn) == CONNECTION_BAD) {
 		db_lost(db_conn ? PQerrorMessage(db_conn) : "out of memory");
 		return;
@@ -488,6 +566,171 @@ db_connect(void)
 	db_connect_poll();
 }
 
+/* The thread: resolve db_host, post the addresses (or the error). */
+static void *
+db_resolve_thread(void *arg)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	char		 list[sizeof(db_res.addrs)], a[INET6_ADDRSTRLEN + 16];
+	uint64_t	 one = 1;
+	int		 error, n = 0;
+
+	(void)arg;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	list[0] = '\0';
+	error = getaddrinfo(db_host, NULL, &hints, &res);
+	for (ai = error == 0 ? res : NULL; ai != NULL && n < DB_MAX_ADDRS;
+	    ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof(a),
+		    NULL, 0, NI_NUMERICHOST) != 0 ||
+		    strlen(list) + strlen(a) + 2 > sizeof(list))
+			continue;
+		if (n++ > 0)
+			strlcat(list, ",", sizeof(list));
+		strlcat(list, a, sizeof(list));
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (error == 0 && n == 0)
+		error = EAI_NONAME;
+	pthread_mutex_lock(&db_res.mtx);
+	db_res.error = error;
+	db_res.naddrs = n;
+	strlcpy(db_res.addrs, list, sizeof(db_res.addrs));
+	pthread_mutex_unlock(&db_res.mtx);
+	(void)write(db_res.efd, &one, sizeof(one));
+	return (NULL);
+}
+
+/* Start a resolution unless one is running (its answer will do). */
+static int
+db_resolve_start(void)
+{
+	pthread_attr_t	 attr;
+	pthread_t	 t;
+	sigset_t	 all, old;
+	int		 rv;
+
+	if (db_res.busy)
+		return (0);
+	/* Signals are the loop's: the thread blocks them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rv = pthread_create(&t, &attr, db_resolve_thread, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rv != 0)
+		return (-1);
+	db_res.busy = 1;
+	return (0);
+}
+
+/* The loop, through db_event: the resolver posted an answer?  1 if so. */
+static int
+db_resolve_done(void)
+{
+	char		 addrs[sizeof(db_res.addrs)], msg[DB_HOST_MAX + 128];
+	uint64_t	 v;
+	int		 error, n;
+
+	if (read(db_res.efd, &v, sizeof(v)) != sizeof(v))
+		return (0);
+	db_res.busy = 0;
+	pthread_mutex_lock(&db_res.mtx);
+	error = db_res.error;
+	n = db_res.naddrs;
+	strlcpy(addrs, db_res.addrs, sizeof(addrs));
+	pthread_mutex_unlock(&db_res.mtx);
+	if (!db_resolving || db_st != DB_CONNECTING || db_conn != NULL)
+		return (1);	/* that attempt was given up: drop it */
+	db_resolving = 0;
+	if (error != 0) {
+		snprintf(msg, sizeof(msg), "could not translate host name "
+		    "\"%s\": %s", db_host, gai_strerror(error));
+		db_lost(msg);
+		return (1);
+	}
+	log_debug("database host %s: %s", db_host, addrs);
+	db_connect_start(addrs, n);
+	return (1);
+}
+
+static void
+db_connect(void)
+{
+	if (db_host[0] == '\0') {
+		db_connect_start(NULL, 0);
+		return;
+	}
+	db_st = DB_CONNECTING;
+	db_connect_deadline = now_ms() + DB_CONNECT_TIMEOUT_MS;
+	db_resolving = 1;
+	if (db_resolve_start() == -1) {
+		db_resolving = 0;
+		db_lost("cannot start the host name resolver");
+	}
+}
+
+/* A host that is one name: not an address, a socket directory, a list. */
+static int
+db_host_is_name(const char *h)
+{
+	struct in6_addr	a6;
+	struct in_addr	a4;
+
+	if (h == NULL || *h == '\0' || *h == '/' || *h == '@' ||
+	    strchr(h, ',') != NULL || strlen(h) >= DB_HOST_MAX)
+		return (0);
+	if (inet_pton(AF_INET, h, &a4) == 1 || inet_pton(AF_INET6, h, &a6) == 1)
+		return (0);
+	return (1);
+}
+
+/* Whether (and what) to resolve off the loop; see the top comment. */
+static void
+db_resolve_init(void)
+{
+	PQconninfoOption	*o;
+	const char		*host = NULL, *hostaddr = NULL;
+	char			*err = NULL;
+	int			 service = 0;
+
+	if ((db_opts = PQconninfoParse(db_dsn, &err)) == NULL) {
+		PQfreemem(err);		/* libpq will say it when connecting */
+		return;
+	}
+	for (o = db_opts; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "service") == 0)
+			service = 1;
+	}
+	if (host == NULL)
+		host = getenv("PGHOST");
+	if (hostaddr == NULL)
+		hostaddr = getenv("PGHOSTADDR");
+	if (service || (hostaddr != NULL && *hostaddr != '\0') ||
+	    !db_host_is_name(host) ||
+	    (db_res.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    event_watch(EPOLL_CTL_ADD, db_res.efd, EPOLLIN, &db_evtag) == -1) {
+		if (db_res.efd != -1)
+			close(db_res.efd);
+		db_res.efd = -1;
+		PQconninfoFree(db_opts);
+		db_opts = NULL;
+		return;
+	}
+	strlcpy(db_host, host, sizeof(db_host));
+}
+
 int
 db_init(const char *dsn, int worker, const struct db_hooks *hooks)
 {
@@ -495,6 +738,7 @@ db_init(const char *dsn, int worker, const struct db_hooks *hooks)
 		return (-1);
 	db_worker = worker;
 	db_hooks = hooks;
+	db_resolve_init();
 	db_connect();
 	return (0);
 }
@@ -616,6 +860,9 @@ db_read(void)
 void
 db_event(uint32_t events)
 {
+	/* The eventfd shares the tag (the loop knows one for db.c). */
+	if (db_res.busy && db_resolve_done())
+		return;
 	if (db_conn == NULL)
 		return;
 	if (db_st == DB_CONNECTING) {
@@ -633,8 +880,13 @@ db_tick(int64_t now)
 {
 	if (db_st == DB_DOWN && now >= db_retry_at && db_conn == NULL)
 		db_connect();
-	else if (db_st == DB_CONNECTING && now >= db_connect_deadline)
-		db_lost("timed out connecting");
+	else if (db_st == DB_CONNECTING && now >= db_connect_deadline) {
+		if (db_resolving) {
+			db_resolving = 0;
+			db_lost("timed out resolving the host name");
+		} else
+			db_lost("timed out connecting");
+	}
 }
 
 /*
@@ -780,5 +1032,10 @@ db_shutdown(void)
 	if (db_conn != NULL) {
 		PQfinish(db_conn);
 		db_conn = NULL;
+	}
+	/* A resolver thread still running reads db_host: keep it. */
+	if (db_opts != NULL && !db_res.busy) {
+		PQconninfoFree(db_opts);
+		db_opts = NULL;
 	}
 }
