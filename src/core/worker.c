@@ -403,6 +403,16 @@ worker_main(int id, struct listener *l, int nl, int died)
 		if (now >= next_sweep) {
 			worker_sweep(now);
 			next_sweep = now + WORKER_SWEEP_MS;
+			/*
+			 * EPOLLEXCLUSIVE wakes one worker per connection; if
+			 * that one is killed or stopped before it accepts,
+			 * the connection waits in the backlog until the next
+			 * one arrives.  Polling the listeners on the sweep
+			 * bounds that wait to WORKER_SWEEP_MS.
+			 */
+			if (!accept_paused && !draining)
+				for (i = 0; i < nlisteners; i++)
+					worker_accept(&listeners[i]);
 		}
 		accesslog_flush();
 		client_collect();
