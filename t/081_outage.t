@@ -39,6 +39,9 @@ for my $round (1, 2) {
 		    "round $round: Retry-After in seconds");
 	}
 	sleep 2;
+	# PostgreSQL accepts connections before pg_ctl start returns: the
+	# outage is over when the start begins, for what is counted in it.
+	my $t_starting = time;
 	ok($pg->start, "round $round: PostgreSQL started");
 	my $t_up = time;
 	sleep 3.5;
@@ -46,7 +49,7 @@ for my $round (1, 2) {
 
 	# Requests sent while PostgreSQL was down (and answered before it
 	# came back).
-	my @during = grep { $_->{t0} > $t_down && $_->{t} < $t_up } @r;
+	my @during = grep { $_->{t0} > $t_down && $_->{t} < $t_starting } @r;
 	my @bad = grep { $_->{status} != 503 || $_->{retry_after} !~ /^\d+$/ }
 	    @during;
 	ok(@during > 10, "round $round: " . scalar(@during)
