@@ -182,6 +182,10 @@ $r = sd(args => [ '--no-such-option' ]);
 is($r->{rc}, 2, 'unknown option: exit 2 (usage error)');
 like($r->{lines}[0], qr/^starterd: unknown option --no-such-option$/,
     'unknown option: named');
+$r = sd(args => [ '--syslog=yes' ]);
+is($r->{rc}, 2, 'a value for a flag without one: exit 2');
+like($r->{lines}[0], qr/^starterd: option --syslog takes no value$/,
+    'a value for a flag without one: said so (not "unknown option")');
 $r = sd(args => [ '-p' ]);
 is($r->{rc}, 2, 'missing value: exit 2');
 $r = sd(args => [ 'stray' ]);

@@ -309,6 +309,25 @@ config_find(const char *key)
 	return (NULL);
 }
 
+/* "--name=value" of an option that takes no value: that option. */
+static const struct config_opt *
+config_find_flag(const char *arg)
+{
+	char	 name[64];
+	size_t	 i;
+
+	if (strncmp(arg, "--", 2) != 0 || strchr(arg, '=') == NULL)
+		return (NULL);
+	strlcpy(name, arg + 2, sizeof(name));
+	name[strcspn(name, "=")] = '\0';
+	for (i = 0; i < CONFIG_NOPTS; i++)
+		if (strcmp(config_opts[i].name, name) == 0 &&
+		    (config_opts[i].type == CT_FLAG ||
+		    config_opts[i].type == CT_BOOL))
+			return (&config_opts[i]);
+	return (NULL);
+}
+
 static char *
 config_trim(char *s)
 {
@@ -488,7 +507,16 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 			c->config_explicit = 1;
 			break;
 		case '?':
-			log_error("unknown option %s", argv[optind - 1]);
+			if (config_find_flag(argv[optind - 1]) != NULL)
+				log_error("option %.*s takes no value",
+				    (int)strcspn(argv[optind - 1], "="),
+				    argv[optind - 1]);
+			else if (strncmp(argv[optind - 1], "--", 2) != 0 &&
+			    optopt > 0 && optopt < 256)
+				log_error("unknown option -%c", optopt);
+			else
+				log_error("unknown option %s",
+				    argv[optind - 1]);
 			config_usage(stderr);
 			exit(2);
 		case ':':
