@@ -114,16 +114,48 @@ static const struct command {
 	    "hash [--password-stdin]     print an argon2id hash" },
 };
 
+/*
+ * One line of libpq's message, which spans several ("ERROR: ...\nDETAIL:
+ * ...\nHINT: ..."): each line break with the blanks around it becomes
+ * "; ", and the trailing ones go.
+ */
+static void
+ctl_oneline(char *s, size_t size)
+{
+	char	*t, *r;
+	size_t	 w = 0;
+
+	if ((t = strdup(s)) == NULL)
+		return;		/* left as it is */
+	for (r = t; *r != '\0' && w + 3 < size; ) {
+		if (*r != '\n' && *r != '\r') {
+			s[w++] = *r++;
+			continue;
+		}
+		while (w > 0 && (s[w - 1] == ' ' || s[w - 1] == '\t'))
+			w--;
+		while (*r == '\n' || *r == '\r' || *r == ' ' || *r == '\t')
+			r++;
+		if (*r != '\0' && w > 0) {
+			s[w++] = ';';
+			s[w++] = ' ';
+		}
+	}
+	s[w] = '\0';
+	free(t);
+}
+
 static void
 ctl_warnx(const char *fmt, ...)
 {
-	va_list	ap;
+	char	 msg[2048];
+	va_list	 ap;
 
-	fprintf(stderr, "%s: ", getprogname());
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	ctl_oneline(msg, sizeof(msg));
+	fprintf(stderr, "%s: %s\n", getprogname(), msg);
 }
 
 static void
@@ -152,7 +184,7 @@ ctl_notice(void *arg, const char *msg)
 	(void)arg;
 	if (strncmp(msg, "WARNING:  ", 10) == 0)
 		msg += 10;
-	fprintf(stderr, "%s: %s", getprogname(), msg);
+	ctl_warnx("%s", msg);
 }
 
 static int

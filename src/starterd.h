@@ -128,6 +128,9 @@ struct listener {
 
 int	 master_run(struct config *);
 
+/* preflight.c: starterd -t, every startup check without serving */
+int	 preflight_run(struct config *);
+
 /* worker.c: the process and its event loop */
 void	 worker_main(int, struct listener *, int, int)
 	    __attribute__((__noreturn__));

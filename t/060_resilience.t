@@ -225,7 +225,9 @@ my $BIN = top_builddir() . '/src/starterd';
 
 # -t: configuration and database check
 {
-	my $r = run_cmd([$BIN, '-t', '-d', $pg->dsn], timeout => 30);
+	# No default config file here (-t would say so): an empty one.
+	my $r = run_cmd([$BIN, '-t', '-d', $pg->dsn, '-f', '/dev/null',
+	    '-p', StarterTest::free_port()], timeout => 30);
 	is($r->{rc}, 0, 'starterd -t with a reachable database: exit 0')
 	    or diag($r->{err});
 	$r = run_cmd([$BIN, '-t', '-d',

@@ -9,6 +9,7 @@
  * The config file is "key = value" lines; '#' starts a comment.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -193,7 +194,10 @@ config_bool_parse(const char *s)
 	return (-1);
 }
 
-/* Set one option from text; where says which source, for the message. */
+/*
+ * Set one option from text; where names the setting as it was given, for
+ * the message: "--port", "STARTERD_PORT" or "FILE:LINE: port".
+ */
 static int
 config_set(struct config *c, const struct config_opt *o, const char *val,
     const char *where)
@@ -206,8 +210,7 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 	switch (o->type) {
 	case CT_STR:
 		if (strlcpy(base + o->off, val, o->size) >= o->size) {
-			fprintf(stderr, "%s: %s: value too long\n", where,
-			    o->name);
+			log_error("%s: value too long", where);
 			return (-1);
 		}
 		return (0);
@@ -219,32 +222,30 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 	case CT_INT:
 		n = strtonum(val, o->min, o->max, &errstr);
 		if (errstr != NULL) {
-			fprintf(stderr, "%s: %s: \"%s\" is %s (%lld..%lld)\n",
-			    where, o->name, val, errstr, o->min, o->max);
+			log_error("%s: \"%s\" is %s (%lld..%lld)", where, val,
+			    errstr, o->min, o->max);
 			return (-1);
 		}
 		*(int *)(base + o->off) = (int)n;
 		return (0);
 	case CT_SIZE:
 		if (config_size_parse(val, &n) == -1 || n > o->max) {
-			fprintf(stderr, "%s: %s: \"%s\" is not a size\n",
-			    where, o->name, val);
+			log_error("%s: \"%s\" is not a size", where, val);
 			return (-1);
 		}
 		*(long long *)(base + o->off) = n;
 		return (0);
 	case CT_BOOL:
 		if ((v = config_bool_parse(val)) == -1) {
-			fprintf(stderr, "%s: %s: \"%s\" is not yes or no\n",
-			    where, o->name, val);
+			log_error("%s: \"%s\" is not yes or no", where, val);
 			return (-1);
 		}
 		*(int *)(base + o->off) = v;
 		return (0);
 	case CT_LEVEL:
 		if ((v = log_level_parse(val)) == -1) {
-			fprintf(stderr, "%s: %s: \"%s\" is not a log level\n",
-			    where, o->name, val);
+			log_error("%s: \"%s\" is not a log level", where,
+			    val);
 			return (-1);
 		}
 		*(int *)(base + o->off) = v;
@@ -257,8 +258,8 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 		else if (strcmp(val, "token") == 0)
 			v = AUTH_MODE_TOKEN;
 		else {
-			fprintf(stderr, "%s: %s: \"%s\" is not both, password"
-			    " or token\n", where, o->name, val);
+			log_error("%s: \"%s\" is not both, password or token",
+			    where, val);
 			return (-1);
 		}
 		*(int *)(base + o->off) = v;
@@ -271,8 +272,8 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 		else if ((v = config_bool_parse(val)) != -1)
 			v = v ? METRICS_ON : METRICS_OFF;
 		else {
-			fprintf(stderr, "%s: %s: \"%s\" is not auth, "
-			    "loopback, on or off\n", where, o->name, val);
+			log_error("%s: \"%s\" is not auth, loopback, on or "
+			    "off", where, val);
 			return (-1);
 		}
 		*(int *)(base + o->off) = v;
@@ -312,6 +313,25 @@ config_find(const char *key)
 	return (NULL);
 }
 
+/* "--name=value" of an option that takes no value: that option. */
+static const struct config_opt *
+config_find_flag(const char *arg)
+{
+	char	 name[64];
+	size_t	 i;
+
+	if (strncmp(arg, "--", 2) != 0 || strchr(arg, '=') == NULL)
+		return (NULL);
+	strlcpy(name, arg + 2, sizeof(name));
+	name[strcspn(name, "=")] = '\0';
+	for (i = 0; i < CONFIG_NOPTS; i++)
+		if (strcmp(config_opts[i].name, name) == 0 &&
+		    (config_opts[i].type == CT_FLAG ||
+		    config_opts[i].type == CT_BOOL))
+			return (&config_opts[i]);
+	return (NULL);
+}
+
 static char *
 config_trim(char *s)
 {
@@ -326,19 +346,33 @@ config_trim(char *s)
 }
 
 static int
-config_file_read(struct config *c, const char *path, int must_exist)
+config_file_read(struct config *c, const char *path, int must_exist,
+    int reload)
 {
+	struct stat		 st;
 	FILE			*fp;
-	char			 line[CONFIG_MAX_LINE], where[PATH_MAX + 32];
+	char			 line[CONFIG_MAX_LINE], where[PATH_MAX + 96];
 	char			*key, *val, *eq;
 	const struct config_opt	*o;
 	int			 lineno = 0, rv = 0;
 	size_t			 l;
 
 	if ((fp = fopen(path, "r")) == NULL) {
-		if (errno == ENOENT && !must_exist)
+		if (errno == ENOENT && !must_exist) {
+			/* -t reports it as a problem itself (preflight.c). */
+			if (!c->test_only && !reload)
+				log_warnx("config file %s: %s; using the "
+				    "defaults and the environment", path,
+				    strerror(errno));
 			return (0);
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		}
+		log_error("config file %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fileno(fp), &st) == -1 || S_ISDIR(st.st_mode)) {
+		log_error("config file %s: %s", path, S_ISDIR(st.st_mode) ?
+		    strerror(EISDIR) : strerror(errno));
+		fclose(fp);
 		return (-1);
 	}
 	while (fgets(line, sizeof(line), fp) != NULL) {
@@ -346,7 +380,7 @@ config_file_read(struct config *c, const char *path, int must_exist)
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);
 		l = strlen(line);
 		if (l == sizeof(line) - 1 && line[l - 1] != '\n') {
-			fprintf(stderr, "%s: line too long\n", where);
+			log_error("%s: line too long", where);
 			rv = -1;
 			break;
 		}
@@ -356,7 +390,7 @@ config_file_read(struct config *c, const char *path, int must_exist)
 		if (*key == '\0')
 			continue;
 		if ((eq = strchr(key, '=')) == NULL) {
-			fprintf(stderr, "%s: expected key = value\n", where);
+			log_error("%s: expected key = value", where);
 			rv = -1;
 			continue;
 		}
@@ -371,11 +405,11 @@ config_file_read(struct config *c, const char *path, int must_exist)
 		o = config_find(key);
 		if (o == NULL || o->type == CT_FLAG ||
 		    strcmp(o->name, "config") == 0) {
-			fprintf(stderr, "%s: unknown setting \"%s\"\n", where,
-			    key);
+			log_error("%s: unknown setting \"%s\"", where, key);
 			rv = -1;
 			continue;
 		}
+		snprintf(where, sizeof(where), "%s:%d: %s", path, lineno, key);
 		if (config_set(c, o, val, where) == -1)
 			rv = -1;
 	}
@@ -390,7 +424,7 @@ config_usage(FILE *fp)
 	size_t	 i;
 	char	 left[64], env[64];
 
-	fprintf(fp, "usage: starterd [-ht] [-b addr] [-p port] [-d dsn] "
+	fprintf(fp, "usage: starterd [-htV] [-b addr] [-p port] [-d dsn] "
 	    "[-w workers] [-f file]\n"
 	    "                [-u user] [-P pidfile] [-C size] [-a file] "
 	    "[-l level] [-s] [--option value ...]\n\n");
@@ -477,28 +511,35 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 			c->config_explicit = 1;
 			break;
 		case '?':
-			fprintf(stderr, "starterd: unknown option %s\n",
-			    argv[optind - 1]);
+			if (config_find_flag(argv[optind - 1]) != NULL)
+				log_error("option %.*s takes no value",
+				    (int)strcspn(argv[optind - 1], "="),
+				    argv[optind - 1]);
+			else if (strncmp(argv[optind - 1], "--", 2) != 0 &&
+			    optopt > 0 && optopt < 256)
+				log_error("unknown option -%c", optopt);
+			else
+				log_error("unknown option %s",
+				    argv[optind - 1]);
 			config_usage(stderr);
 			exit(2);
 		case ':':
-			fprintf(stderr, "starterd: option %s needs a value\n",
-			    argv[optind - 1]);
+			log_error("option %s needs a value", argv[optind - 1]);
 			exit(2);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "starterd: unexpected argument \"%s\"\n",
-		    argv[optind]);
+		log_error("unexpected argument \"%s\"", argv[optind]);
 		exit(2);
 	}
 
-	/* Config file, then environment. */
-	if (config_file_read(c, c->config_file, c->config_explicit) == -1) {
-		if (reload)
-			return (-1);
-		exit(1);
-	}
+	/*
+	 * Config file, then environment, then flags: every bad value is
+	 * reported (one line each) before exiting 1.
+	 */
+	if (config_file_read(c, c->config_file, c->config_explicit,
+	    reload) == -1)
+		bad = 1;
 	for (i = 0; i < CONFIG_NOPTS; i++) {
 		const struct config_opt *o = &config_opts[i];
 
@@ -508,11 +549,6 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 		if ((v = getenv(env)) != NULL && *v != '\0')
 			if (config_set(c, o, v, env) == -1)
 				bad = 1;
-	}
-	if (bad) {
-		if (reload)
-			return (-1);
-		exit(1);
 	}
 
 	/* Pass 2: flags win. */
@@ -531,11 +567,13 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 			continue;
 		snprintf(where, sizeof(where), "--%s", o->name);
 		if (config_set(c, o, o->type == CT_BOOL ? "yes" : optarg,
-		    where) == -1) {
-			if (reload)
-				return (-1);
-			exit(1);
-		}
+		    where) == -1)
+			bad = 1;
+	}
+	if (bad) {
+		if (reload)
+			return (-1);
+		exit(1);
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -580,7 +618,7 @@ config_dsn(struct config *c, int reload)
 		return (0);
 	if (c->dsn_file[0] != '\0') {
 		if ((fp = fopen(c->dsn_file, "r")) == NULL) {
-			fprintf(stderr, "starterd: %s: %s\n", c->dsn_file,
+			log_error("dsn file %s: %s", c->dsn_file,
 			    strerror(errno));
 			if (reload)
 				return (-1);

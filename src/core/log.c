@@ -5,6 +5,8 @@
  * from the master and several workers sharing stderr never interleave.
  * Nothing here may be called from a signal handler.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,10 +23,36 @@
 
 static int	 log_use_syslog;
 static int	 log_level = LOG_LVL_INFO;
-static char	 log_proc[32] = "starterd";
+static int	 log_journal;		/* stderr is systemd's journal stream */
+static int	 log_strict;		/* starterd -t: a warning is an error */
+static int	 log_nproblems;		/* warnings and errors logged */
+static char	 log_proc[32] = "";	/* "" until the master names itself */
 static const char *log_ident = "starterd";
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+/*
+ * Under systemd, stderr connected to the journal: JOURNAL_STREAM holds
+ * the device and inode of that stream as "DEV:INODE" (sd-daemon(3),
+ * systemd.exec(5)); it counts only while stderr is still that stream.
+ */
+static int
+log_journal_detect(void)
+{
+	struct stat	 st;
+	const char	*v;
+	unsigned long long dev, ino;
+	char		 end;
+
+	if ((v = getenv("JOURNAL_STREAM")) == NULL || *v == '\0')
+		return (0);
+	if (sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return (0);
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return (0);
+	return ((unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino);
+}
 
 void
 log_init(int use_syslog, int level, const char *ident)
@@ -32,9 +60,26 @@ log_init(int use_syslog, int level, const char *ident)
 	log_use_syslog = use_syslog;
 	log_level = level;
 	log_ident = ident;
+	log_journal = log_journal_detect();
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/*
+ * starterd -t: every warning is a problem of the configuration, logged as
+ * an error (no "warning: ", priority <3>); count them with log_problems().
+ */
+void
+log_set_strict(int on)
+{
+	log_strict = on;
+}
+
+int
+log_problems(void)
+{
+	return (log_nproblems);
 }
 
 void
@@ -69,24 +114,48 @@ log_procname(const char *name)
 	strlcpy(log_proc, name, sizeof(log_proc));
 }
 
-void
-vlog(int level, const char *fmt, va_list ap)
+/*
+ * One line, written whole.  word is "fatal: " or NULL for the level's own
+ * ("warning: "; none for errors: the message names the problem).
+ * Foreground: "starterd: ..." until the master names itself, then
+ * "starterd[PID]: master: ..."; on the journal stream, "<N>" (the
+ * sd-daemon priority) instead of "starterd[PID]: ", which the journal adds.
+ */
+static void
+log_line(int level, const char *word, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char	 msg[2048], line[2200];
+	char	 msg[2048], line[2200], head[64];
+	char	*p;
 	int	 n;
 
+	if (level <= LOG_LVL_WARN)
+		log_nproblems++;
+	if (log_strict && level == LOG_LVL_WARN)
+		level = LOG_LVL_ERROR;
 	if (level > log_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (p = msg; (p = strpbrk(p, "\r\n")) != NULL; )
+		*p = ' ';	/* one line, whatever the message held */
+	if (word == NULL)
+		word = level == LOG_LVL_WARN ? "warning: " : "";
 	if (log_use_syslog) {
-		syslog(prio[level], "%s: %s", log_proc, msg);
+		if (log_proc[0] != '\0')
+			syslog(prio[level], "%s: %s%s", log_proc, word, msg);
+		else
+			syslog(prio[level], "%s%s", word, msg);
 		return;
 	}
-	n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s%s\n", log_ident,
-	    (long)getpid(), log_proc,
-	    level == LOG_LVL_ERROR ? "error: " :
-	    level == LOG_LVL_WARN ? "warning: " : "", msg);
+	if (log_journal)
+		snprintf(head, sizeof(head), "<%d>%s%s", prio[level], log_proc,
+		    log_proc[0] != '\0' ? ": " : "");
+	else if (log_proc[0] != '\0')
+		snprintf(head, sizeof(head), "%s[%ld]: %s: ", log_ident,
+		    (long)getpid(), log_proc);
+	else
+		snprintf(head, sizeof(head), "%s: ", log_ident);
+	n = snprintf(line, sizeof(line), "%s%s%s\n", head, word, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -94,6 +163,12 @@ vlog(int level, const char *fmt, va_list ap)
 		line[n - 1] = '\n';
 	}
 	(void)write(STDERR_FILENO, line, (size_t)n);
+}
+
+void
+vlog(int level, const char *fmt, va_list ap)
+{
+	log_line(level, NULL, fmt, ap);
 }
 
 #define LOG_ERRNO_FN(fn, lvl)						\
@@ -144,6 +219,48 @@ LOG_PLAIN_FN(log_error, LOG_LVL_ERROR)
 LOG_PLAIN_FN(log_info, LOG_LVL_INFO)
 LOG_PLAIN_FN(log_debug, LOG_LVL_DEBUG)
 
+static void log_fatal_emit(const char *, ...)
+    __attribute__((__format__ (printf, 1, 2)));
+
+static void
+log_fatal_emit(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_line(LOG_LVL_ERROR, "fatal: ", fmt, ap);
+	va_end(ap);
+}
+
+/* The one "fatal:" line, with strerror(errno); the caller exits. */
+void
+log_fatal(const char *fmt, ...)
+{
+	char	 tmp[1024];
+	int	 saved = errno;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (saved != 0)
+		log_fatal_emit("%s: %s", tmp, strerror(saved));
+	else
+		log_fatal_emit("%s", tmp);
+	errno = saved;
+}
+
+/* The one "fatal:" line, as given; the caller exits. */
+void
+log_fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(LOG_LVL_ERROR, "fatal: ", fmt, ap);
+	va_end(ap);
+}
+
 void
 fatal(const char *fmt, ...)
 {
@@ -155,21 +272,19 @@ fatal(const char *fmt, ...)
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (saved != 0)
-		log_emit(LOG_LVL_ERROR, "fatal: %s: %s", tmp, strerror(saved));
+		log_fatal_emit("%s: %s", tmp, strerror(saved));
 	else
-		log_emit(LOG_LVL_ERROR, "fatal: %s", tmp);
+		log_fatal_emit("%s", tmp);
 	exit(1);
 }
 
 void
 fatalx(const char *fmt, ...)
 {
-	char	 tmp[1024];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	log_line(LOG_LVL_ERROR, "fatal: ", fmt, ap);
 	va_end(ap);
-	log_emit(LOG_LVL_ERROR, "fatal: %s", tmp);
 	exit(1);
 }

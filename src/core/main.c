@@ -34,42 +34,23 @@ main_save_args(int argc, char **argv)
 	return (0);
 }
 
-/* starterd -t: the configuration parses; the database answers. */
-static int
-main_test(struct config *c)
-{
-	PGconn	*pg;
-	int	 ok;
-
-	pg = PQconnectdb(c->dsn);
-	ok = PQstatus(pg) == CONNECTION_OK;
-	if (!ok)
-		fprintf(stderr, "starterd: database: %s", PQerrorMessage(pg));
-	PQfinish(pg);
-	if (!ok) {
-		fprintf(stderr, "starterd: configuration test failed\n");
-		return (1);
-	}
-	fprintf(stderr, "starterd: configuration %s is ok, database "
-	    "reachable\n", c->config_file);
-	return (0);
-}
-
 int
 main(int argc, char *argv[])
 {
 	if (main_save_args(argc, argv) == -1) {
-		fprintf(stderr, "starterd: out of memory\n");
+		fprintf(stderr, "starterd: fatal: out of memory\n");
 		return (1);
 	}
 	setproctitle_init(argc, argv, environ);
+	/* Configuration errors go through the log too (<3> on the journal). */
+	log_init(0, LOG_LVL_INFO, STARTERD_NAME);
 	if (config_load(conf, argc, argv) == -1) {
-		fprintf(stderr, "starterd: out of memory\n");
+		log_fatalx("out of memory");
 		return (1);
 	}
 	log_init(conf->use_syslog, conf->log_level, STARTERD_NAME);
 	if (conf->test_only)
-		return (main_test(conf));
+		return (preflight_run(conf));
 	signal(SIGPIPE, SIG_IGN);
 	return (master_run(conf));
 }

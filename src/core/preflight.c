@@ -1,0 +1,377 @@
+/*
+ * preflight.c: starterd -t, every check that startup makes, without
+ * serving: the configuration file, binding each listen address (bound,
+ * then closed, as nginx -t does), the settings parsed into shared memory
+ * at startup (rate limits, the token key), the pidfile's directory, the
+ * user to run as (privileges are really dropped, as the master does), the
+ * access log as that user, and the database.  Each problem is one line on
+ * stderr (an error: <3> on the journal); the exit status is 1 if any.
+ *
+ * The binding and the user come from master.c (master_bind_one(),
+ * master_drop_privileges()), copied here in their minimal form because
+ * the master keeps its sockets; keep the two in step.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "starterd.h"
+
+#define PREFLIGHT_PROBE_MS	2000	/* is a starterd on a busy address? */
+
+/*
+ * An address in use may be held by this very starterd, running: -t is
+ * what one runs before a reload.  It is then no problem; anything else
+ * (another program, a starterd on another port) is.  One bounded
+ * GET /healthz: a starterd answers with "Server: starterd".
+ */
+static int
+preflight_is_starterd(const struct addrinfo *ai)
+{
+	static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+	struct pollfd	 pfd;
+	char		 buf[1024];
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, err = 0, rv = 0;
+	socklen_t	 sl = sizeof(err);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return (0);
+	pfd.fd = fd;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		if (errno != EINPROGRESS)
+			goto done;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, PREFLIGHT_PROBE_MS) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 ||
+		    err != 0)
+			goto done;
+	}
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
+		goto done;
+	pfd.events = POLLIN;
+	while (len < sizeof(buf) - 1 &&
+	    poll(&pfd, 1, PREFLIGHT_PROBE_MS) == 1) {
+		if ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	rv = strncmp(buf, "HTTP/1.", 7) == 0 &&
+	    strstr(buf, "\r\nServer: " STARTERD_NAME "\r\n") != NULL;
+done:
+	close(fd);
+	return (rv);
+}
+
+/* Bind one listen address and close it; 0 or -1 (logged). */
+static int
+preflight_bind_one(const char *host, int port)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 portstr[8], h[256], name[INET6_ADDRSTRLEN];
+	char		 where[INET6_ADDRSTRLEN + 16];
+	int		 fd, on = 1, error, rv = 0;
+	size_t		 l;
+
+	strlcpy(h, host, sizeof(h));
+	l = strlen(h);
+	if (l > 2 && h[0] == '[' && h[l - 1] == ']') {
+		memmove(h, h + 1, l - 2);
+		h[l - 2] = '\0';
+	}
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((error = getaddrinfo(strcmp(h, "*") == 0 ? NULL : h, portstr,
+	    &hints, &res)) != 0) {
+		log_error("listen %s: %s", host, gai_strerror(error));
+		return (-1);
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+			    ai->ai_addr)->sin6_addr, name, sizeof(name));
+		else
+			inet_ntop(AF_INET, &((struct sockaddr_in *)
+			    ai->ai_addr)->sin_addr, name, sizeof(name));
+		snprintf(where, sizeof(where), ai->ai_family == AF_INET6 ?
+		    "[%s]:%d" : "%s:%d", name, port);
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1) {
+			log_error("listen %s: socket: %s", where,
+			    strerror(errno));
+			rv = -1;
+			continue;
+		}
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, 1) == -1) {
+			error = errno;
+			close(fd);
+			if (error == EADDRINUSE && preflight_is_starterd(ai)) {
+				log_debug("listen %s: held by a running "
+				    "starterd", where);
+				continue;
+			}
+			log_error("listen %s: %s", where, strerror(error));
+			rv = -1;
+			continue;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return (rv);
+}
+
+static void
+preflight_bind(struct config *c)
+{
+	char	 list[sizeof(c->listen)], *p, *tok;
+	int	 n = 0;
+
+	strlcpy(list, c->listen, sizeof(list));
+	p = list;
+	while ((tok = strsep(&p, ", ")) != NULL) {
+		if (*tok == '\0')
+			continue;
+		n++;
+		(void)preflight_bind_one(tok, c->port);
+	}
+	if (n == 0)
+		log_error("listen \"%s\": no address to listen on", c->listen);
+	else if (n > STARTERD_MAX_LISTEN)
+		log_error("listen: more than %d addresses",
+		    STARTERD_MAX_LISTEN);
+}
+
+/*
+ * What startup parses into shared memory before the first fork, by the
+ * modules' own code (each logs its one line): rate limits, the brute
+ * force limit, --rate-limit-by, the token key.  Regions of their own,
+ * freed after.
+ */
+static void
+preflight_shm(void)
+{
+	void	*p;
+
+	if ((p = calloc(1, ratelimit_shm_size())) == NULL)
+		log_error("rate limits: out of memory");
+	else
+		(void)ratelimit_shm_attach(p);
+	free(p);
+	if ((p = calloc(1, token_shm_size())) == NULL)
+		log_error("token key: out of memory");
+	else
+		(void)token_shm_attach(p);
+	free(p);
+}
+
+/* The directory that will hold path must exist. */
+static int
+preflight_dir_of(const char *what, const char *path)
+{
+	struct stat	 st;
+	char		 tmp[PATH_MAX], *dir;
+
+	strlcpy(tmp, path, sizeof(tmp));
+	dir = dirname(tmp);
+	if (stat(dir, &st) == -1) {
+		log_error("%s %s: directory %s: %s", what, path, dir,
+		    strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("%s %s: %s is not a directory", what, path, dir);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The pidfile is not opened: the running instance holds it locked, and -t
+ * runs before a reload.  Its directory must be there.
+ */
+static void
+preflight_pidfile(struct config *c)
+{
+	struct stat	 st;
+
+	if (c->pidfile[0] == '\0')
+		return;
+	if (preflight_dir_of("pidfile", c->pidfile) == -1)
+		return;
+	if (stat(c->pidfile, &st) == 0 && S_ISDIR(st.st_mode))
+		log_error("pidfile %s: %s", c->pidfile, strerror(EISDIR));
+}
+
+/* As master_drop_privileges(): resolve the user and drop to it. */
+static void
+preflight_user(struct config *c)
+{
+	struct passwd	*pw;
+	const char	*user = c->user;
+
+	if (geteuid() != 0) {
+		if (user[0] == '\0')
+			return;
+		if ((pw = getpwnam(user)) == NULL) {
+			log_error("user %s: no such user", user);
+			return;
+		}
+		if (pw->pw_uid != geteuid())
+			log_error("user %s: switching to it needs root", user);
+		return;
+	}
+	if (user[0] == '\0')
+		user = STARTERD_DEFAULT_USER;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_error("user %s: no such user%s", user,
+		    c->user[0] == '\0' ? " (give -u USER)" : "");
+		return;
+	}
+	if (pw->pw_uid == 0) {
+		log_error("user %s: refusing to run workers as root: give an "
+		    "unprivileged user", user);
+		return;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		log_error("user %s: dropping privileges: %s", user,
+		    strerror(errno));
+}
+
+/* The workers open the access log, as the user: check it as the user. */
+static void
+preflight_access_log(struct config *c)
+{
+	struct stat	 st;
+	char		 tmp[PATH_MAX], *dir;
+	int		 fd;
+
+	if (strcmp(c->access_log, "-") == 0 ||
+	    strcmp(c->access_log, "off") == 0)
+		return;
+	if (stat(c->access_log, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			log_error("access log %s: %s", c->access_log,
+			    strerror(EISDIR));
+			return;
+		}
+		fd = open(c->access_log, O_WRONLY | O_APPEND | O_CLOEXEC |
+		    O_NOCTTY | O_NONBLOCK);
+		if (fd == -1)
+			log_error("access log %s: %s", c->access_log,
+			    strerror(errno));
+		else
+			close(fd);
+		return;
+	}
+	if (preflight_dir_of("access log", c->access_log) == -1)
+		return;
+	strlcpy(tmp, c->access_log, sizeof(tmp));
+	dir = dirname(tmp);
+	if (access(dir, W_OK | X_OK) == -1)
+		log_error("access log %s: directory %s: %s", c->access_log,
+		    dir, strerror(errno));
+}
+
+/* libpq's message on one line: line breaks (and blanks by them) -> "; " */
+static void
+preflight_oneline(char *s, size_t size)
+{
+	char	*t, *r;
+	size_t	 w = 0;
+
+	if ((t = strdup(s)) == NULL)
+		return;		/* left as it is */
+	for (r = t; *r != '\0' && w + 3 < size; ) {
+		if (*r != '\n' && *r != '\r') {
+			s[w++] = *r++;
+			continue;
+		}
+		while (w > 0 && (s[w - 1] == ' ' || s[w - 1] == '\t'))
+			w--;
+		while (*r == '\n' || *r == '\r' || *r == ' ' || *r == '\t')
+			r++;
+		if (*r != '\0' && w > 0) {
+			s[w++] = ';';
+			s[w++] = ' ';
+		}
+	}
+	s[w] = '\0';
+	free(t);
+}
+
+static void
+preflight_db(struct config *c)
+{
+	PGconn	*pg;
+	char	 msg[2048];
+
+	pg = PQconnectdb(c->dsn);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		/* libpq names host and database, never the password */
+		strlcpy(msg, PQerrorMessage(pg), sizeof(msg));
+		preflight_oneline(msg, sizeof(msg));
+		log_error("database: %s", msg);
+	}
+	PQfinish(pg);
+}
+
+/* starterd -t: 0 when all is good, 1 otherwise. */
+int
+preflight_run(struct config *c)
+{
+	struct stat	 st;
+
+	log_set_strict(1);
+	if (!c->config_explicit && stat(c->config_file, &st) == -1)
+		log_error("config file %s: %s (give -f FILE)", c->config_file,
+		    strerror(errno));
+	preflight_bind(c);
+	preflight_shm();
+	preflight_pidfile(c);
+	preflight_user(c);
+	preflight_access_log(c);
+	preflight_db(c);
+	if (log_problems() > 0)
+		return (1);
+	if (log_getlevel() < LOG_LVL_INFO)
+		log_setlevel(LOG_LVL_INFO);
+	log_info("configuration %s is ok, database reachable",
+	    c->config_file);
+	return (0);
+}
