@@ -117,16 +117,12 @@ SKIP: {
 	one_line('-t port in use', sd(args => [ t_args('-p', $bp) ]),
 	    qr/^starterd: listen 127\.0\.0\.1:$bp: Address already in use$/);
 
-	# Plain startup on that port: one fatal line.  master.c's bind code
-	# (another branch) switches to log_fatal; until then it is TODO.
+	# Plain startup on that port: one fatal line.
 	$r = sd(args => [ '-d', $pg->dsn, '-f', $conf, '-p', $bp, '-w', '1' ]);
 	is($r->{rc}, 1, 'busy port, plain startup: exit 1');
-	TODO: {
-		local $TODO = 'master.c: bind failures through log_fatal';
-		is($r->{err}, "starterd: fatal: listen 127.0.0.1:$bp: "
-		    . "Address already in use\n",
-		    'busy port, plain startup: one fatal line');
-	}
+	is($r->{err}, "starterd: fatal: listen 127.0.0.1:$bp: "
+	    . "Address already in use\n",
+	    'busy port, plain startup: one fatal line');
 	close $busy;
 }
 

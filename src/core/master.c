@@ -143,7 +143,7 @@ master_bind_one(const char *host, int port)
 	hints.ai_flags = AI_PASSIVE;
 	if ((error = getaddrinfo(strcmp(h, "*") == 0 ? NULL : h, portstr,
 	    &hints, &res)) != 0) {
-		log_warnx("listen %s: %s", host, gai_strerror(error));
+		log_fatalx("listen %s: %s", host, gai_strerror(error));
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -157,8 +157,14 @@ master_bind_one(const char *host, int port)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd == -1) {
-			log_warn("socket");
-			continue;
+			if (errno == EAFNOSUPPORT) {	/* no IPv6 here */
+				log_debug("listen: address family %d "
+				    "unsupported", ai->ai_family);
+				continue;
+			}
+			log_fatal("listen: socket");
+			freeaddrinfo(res);
+			return (-1);
 		}
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 		if (ai->ai_family == AF_INET6)
@@ -172,9 +178,12 @@ master_bind_one(const char *host, int port)
 			    ai->ai_addr)->sin_addr, name, sizeof(name));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 		    listen(fd, MASTER_BACKLOG) == -1) {
-			log_warn("listen %s port %d", name, port);
+			/* Every address asked for, or none (as nginx). */
+			log_fatal(ai->ai_family == AF_INET6 ? "listen [%s]:%d" :
+			    "listen %s:%d", name, port);
 			close(fd);
-			continue;
+			freeaddrinfo(res);
+			return (-1);
 		}
 		listeners[nlisteners].fd = fd;
 		snprintf(listeners[nlisteners].name,
@@ -186,6 +195,8 @@ master_bind_one(const char *host, int port)
 		n++;
 	}
 	freeaddrinfo(res);
+	if (n == 0)
+		log_fatalx("listen %s: no usable address", host);
 	return (n > 0 ? 0 : -1);
 }
 
@@ -202,7 +213,11 @@ master_bind(struct config *c)
 		if (master_bind_one(tok, c->port) == -1)
 			return (-1);
 	}
-	return (nlisteners > 0 ? 0 : -1);
+	if (nlisteners == 0) {
+		log_fatalx("listen: no address given");
+		return (-1);
+	}
+	return (0);
 }
 
 /*
@@ -752,10 +767,8 @@ master_run(struct config *c)
 	pid_t			 otherpid;
 	int			 stopping, quitting = 0;
 
-	if (master_bind(c) == -1) {
-		log_warnx("no address to listen on");
-		return (1);
-	}
+	if (master_bind(c) == -1)
+		return (1);	/* said in one fatal line */
 	if (shm_init() == -1)
 		return (1);
 	if (c->pidfile[0] != '\0') {
