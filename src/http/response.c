@@ -94,7 +94,11 @@ response_timing(struct client *c, struct buf *o, int64_t now)
 	return (rv);
 }
 
-/* CORS headers of a response to an allowed Origin (response_cors_check). */
+/*
+ * CORS headers of a response to an allowed Origin (response_cors_check).
+ * With --cors-origin set, the others still get Vary: Origin, so that a
+ * shared cache does not hand one origin's answer to another.
+ */
 static int
 response_cors(struct client *c, struct buf *o)
 {
@@ -151,6 +155,8 @@ response_send(struct client *c, int status, const char *ctype,
 		rv |= response_timing(c, o, now_us());
 	if (c->cors != CORS_NONE)
 		rv |= response_cors(c, o);
+	else if (c->head_parsed && conf->cors_origin[0] != '\0')
+		rv |= buf_appendstr(o, "Vary: Origin\r\n");	/* for caches */
 	if (BUF_LEN(&c->hdrs) > 0)
 		rv |= buf_append(o, BUF_PTR(&c->hdrs), BUF_LEN(&c->hdrs));
 	rv |= buf_append(o, "\r\n", 2);
