@@ -857,14 +857,14 @@ api_write_submit(struct client *c, struct write_ctx *w)
 	case HTTP_M_DELETE:
 		p[0] = w->code;
 		p[1] = w->old_proc;
-		return (api_db_submit(c, w->cas ? DB_PX_DELETE_CAS : DB_PX_DELETE,
-		    w->cas ? 2 : 1, p, api_write_done_cb, w));
+		return (api_db_submit(c, w->cas ? DB_PX_DELETE_CAS :
+		    DB_PX_DELETE, w->cas ? 2 : 1, p, api_write_done_cb, w));
 	case HTTP_M_PUT:
 		p[0] = w->code;
 		p[1] = w->proc;
 		p[2] = w->old_proc;
-		return (api_db_submit(c, w->cas ? DB_PX_UPDATE_CAS : DB_PX_UPDATE,
-		    w->cas ? 3 : 2, p, api_write_done_cb, w));
+		return (api_db_submit(c, w->cas ? DB_PX_UPDATE_CAS :
+		    DB_PX_UPDATE, w->cas ? 3 : 2, p, api_write_done_cb, w));
 	default:
 		p[0] = w->code;
 		p[1] = w->newcode;
