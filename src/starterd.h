@@ -59,6 +59,8 @@
 #define PROCEDURE_MAX_CHARS	80
 
 #define REQID_MAX		64	/* X-Request-Id accepted up to this */
+#define TRACEPARENT_LEN		55	/* W3C traceparent, version 00 */
+#define CORS_MAX_AGE		600	/* Access-Control-Max-Age, seconds */
 
 enum auth_mode {
 	AUTH_MODE_BOTH = 0,
@@ -108,6 +110,8 @@ struct config {
 	int		 argon2_time;
 	int		 worker_connections;
 	long long	 worker_input_budget;
+	char		 log_format[16];	/* combined or json */
+	char		 cors_origin[1024];	/* "", "*" or a list */
 };
 
 extern struct config	*conf;		/* config.c */
@@ -190,7 +194,22 @@ struct client {
 	/* Run by the loop once woken with nothing pending (a handler's
 	 * or the authorisation's next step). */
 	void			(*resume)(struct client *);
+	/* per request, reset by conn.c (conn_reset_extras) */
+	int			 head_parsed;	/* headers may be read */
+	int			 cors;		/* CORS_*: Origin allowed */
+	int64_t			 t_auth;	/* auth began (us), 0: none */
+	int64_t			 auth_us;	/* auth took, -1: none */
+	int64_t			 t_db;		/* first statement sent (us) */
+	int64_t			 db_us;		/* until the answer, -1: none */
+	const char		*cache_desc;	/* "hit", "miss", NULL */
+	char			 traceparent[TRACEPARENT_LEN + 1];
+	/* reqid and trace id for application_name (reqid.c) */
+	char			 dbtag[REQID_MAX + 40];
 };
+
+#define CORS_NONE	0
+#define CORS_ORIGIN	1	/* echo the request's Origin */
+#define CORS_ANY	2	/* "*" */
 
 TAILQ_HEAD(clientlist, client);
 extern struct clientlist client_all;
@@ -231,12 +250,15 @@ void	 response_unavailable(struct client *, int);
 void	 response_date_update(void);
 const char *response_date(void);
 int	 json_string(struct buf *, const char *, size_t);
+void	 response_cors_check(struct client *);
+void	 response_preflight(struct client *, const char *);
 void	 etag_compute(const char *, size_t, char *, size_t);
 
 /* router.c */
 #define ROUTE_AUTH	0x01	/* needs credentials */
 #define ROUTE_ARG	0x02	/* last path segment is an argument */
 #define ROUTE_PASSWORD	0x04	/* with ROUTE_AUTH: a password, never a token */
+#define ROUTE_REDIRECT	0x08	/* every method goes to the handler */
 
 struct route {
 	const char	*path;		/* exact, or the prefix when ROUTE_ARG */
@@ -257,6 +279,7 @@ void	 router_label(const struct route *, char *, size_t);
 /* api/: the handlers, a file per resource or concern */
 void	 api_pxcodes_collection(struct client *);	/* api_items.c */
 void	 api_pxcodes_item(struct client *);
+void	 api_pxcodes_redirect(struct client *);
 void	 api_healthz(struct client *);			/* api_health.c */
 void	 api_readyz(struct client *);
 void	 api_auth_token(struct client *);		/* api_token.c */

@@ -45,7 +45,7 @@ sub fields
 {
 	my ($l) = @_;
 	return () unless defined $l;
-	return $l =~ /^(\S+) - (\S+) \[[^\]]+\] $FIELD (\d{3}) (\d+) $FIELD $FIELD (\d+) (\S+)$/;
+	return $l =~ /^(\S+) - (\S+) \[[^\]]+\] $FIELD (\d{3}) (\d+) $FIELD $FIELD (\d+) (\S+) (\S+)$/;
 }
 
 # --- header fields and the target -----------------------------------------
@@ -56,7 +56,7 @@ my $r = request($srv, 'GET', '/healthz?q="\\x', headers => [
     'User-Agent' => $ua, 'Referer' => 'http://a/"b"',
     'X-Request-Id' => 'esc-1']);
 is($r->{status}, 200, 'GET with quotes in the User-Agent: 200');
-my $l = line_for(qr/ esc-1$/);
+my $l = line_for(qr/ esc-1 -$/);
 my @f = fields($l);
 ok(@f, 'the line parses with one field per field') or diag($l // 'no line');
 is($f[2], 'GET /healthz?q=\\x22\\x5Cx HTTP/1.1',
@@ -65,7 +65,8 @@ is($f[5], 'http://a/\\x22b\\x22', 'the Referer: " as \\x22');
 is($f[6], 'evil\\x22 200 0 \\x22-\\x22 \\x22forged\\x5C\\x09\\xC3\\xA9',
     'the User-Agent: ", \\, controls and bytes >= 0x7f as \\xHH');
 is($f[3], 200, 'the status is the real one');
-is($f[8], 'esc-1', 'the request id ends the line');
+is($f[8], 'esc-1', 'the request id follows the duration');
+is($f[9], '-', 'then the traceparent, - when none');
 unlike(log_text(), qr/ 200 0 "-" "forged/, 'no forged fields anywhere');
 
 # --- the user name ----------------------------------------------------------
@@ -77,7 +78,7 @@ is($c->{rc}, 0, 'adduser with " and \\ in the name') or diag($c->{err});
 $r = request($srv, 'GET', '/api/v1.0/pxcodes/039', auth => "$user:pw",
     headers => ['X-Request-Id' => 'esc-user']);
 is($r->{status}, 200, 'GET as that user: 200') or diag(explain_response($r));
-@f = fields(line_for(qr/ esc-user$/));
+@f = fields(line_for(qr/ esc-user -$/));
 is($f[1], 'q\\x22u\\x5Cote\\xC3\\xA9', 'the user name is escaped');
 
 # --- requests whose line was not parsed -------------------------------------
@@ -95,7 +96,7 @@ unlike($l // '', qr/"GET  HTTP/, '414: no invented request line');
 # 400: binary garbage (a TLS hello on the plain port).
 $bytes = raw($srv, "\x16\x03\x01\x00\xff\"\\ x\r\n\r\n");
 like($bytes, qr{^HTTP/1\.1 400 }, 'a TLS hello: 400');
-$l = line_for(qr/" 400 \d+ "-" "-" \d+ \S+$/);
+$l = line_for(qr/" 400 \d+ "-" "-" \d+ \S+ -$/);
 @f = fields($l);
 ok(@f, 'garbage: the line parses') or diag($l // 'no line');
 is($f[2], '\\x16\\x03\\x01\\x00\\xFF\\x22\\x5C x',

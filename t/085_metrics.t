@@ -199,11 +199,11 @@ my ($m2) = scrape();
 		open my $fh, '<', $alog or return 0;
 		local $/;
 		my $s = <$fh> // '';
-		return $s =~ m{"GET /healthz HTTP/1\.1" 200 .* \d+ abc-123\.X_y\n}
-		    && $s =~ m{ \Q$gen\E\n}
-		    && $s =~ m{"GET \Q$ITEM\E HTTP/1\.1" 200 .* item-req-1\n};
+		return $s =~ m{"GET /healthz HTTP/1\.1" 200 .* \d+ abc-123\.X_y -\n}
+		    && $s =~ m{ \Q$gen\E -\n}
+		    && $s =~ m{"GET \Q$ITEM\E HTTP/1\.1" 200 .* item-req-1 -\n};
 	}, timeout => 5);
-	ok($seen, 'request ids end their access log lines');
+	ok($seen, 'request ids in their access log lines (then the traceparent)');
 
 	# The PostgreSQL side: application_name carries the id, and the
 	# server's log shows it for a (slow) statement.

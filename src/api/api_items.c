@@ -23,6 +23,16 @@
 
 /* ------------------------------------------------------------- helpers */
 
+/* db_submit, remembering when the first statement went (Server-Timing). */
+static int
+api_db_submit(struct client *c, enum db_stmt stmt, int n,
+    const char *const *p, db_cb cb, void *arg)
+{
+	if (c->t_db == 0)
+		c->t_db = now_us();
+	return (db_submit(c, stmt, n, p, cb, arg));
+}
+
 /* scheme://host of the request, for absolute links. */
 static void
 api_base(struct client *c, struct buf *b)
@@ -235,8 +245,11 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 		response_header(c, "Age: %lld", age);
 		snprintf(status, sizeof(status), "hit; detail=\"stale: "
 		    "database unavailable\"");
-	} else
+		c->cache_desc = "stale";
+	} else {
 		snprintf(status, sizeof(status), "hit");
+		c->cache_desc = "hit";
+	}
 	api_send_representation(c, &body, etag, status);
 	buf_free(&body);
 	return (1);
@@ -249,6 +262,8 @@ api_answer_fresh(struct client *c, struct get_ctx *g, struct buf *body)
 	char	etag[40];
 
 	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
+	if (cache_enabled())
+		c->cache_desc = "miss";
 	if (cache_enabled())
 		cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key), g->version,
 		    BUF_PTR(body), BUF_LEN(body), etag);
@@ -630,7 +645,7 @@ api_collection_get(struct client *c)
 	snprintf(lim, sizeof(lim), "%lld", per_page);
 	snprintf(off, sizeof(off), "%lld", (page - 1) * per_page);
 	pa->version = cache_version();
-	if (db_submit(c, DB_PX_PAGE, 2, p, api_page_cb, pa) == -1) {
+	if (api_db_submit(c, DB_PX_PAGE, 2, p, api_page_cb, pa) == -1) {
 		if (!api_cache_answer(c, pa, 1))
 			api_db_error(c, NULL);
 		get_ctx_free(pa);
@@ -685,7 +700,7 @@ api_collection_post(struct client *c)
 		response_error(c, 500, "out of memory");
 		return;
 	}
-	if (db_submit(c, DB_PX_INSERT, 2, p, api_insert_cb, dup) == -1) {
+	if (api_db_submit(c, DB_PX_INSERT, 2, p, api_insert_cb, dup) == -1) {
 		free(dup);
 		api_db_error(c, NULL);
 	}
@@ -774,7 +789,7 @@ api_item_get(struct client *c)
 		return;
 	}
 	g->version = cache_version();
-	if (db_submit(c, DB_PX_GET, 1, p, api_item_get_cb, g) == -1) {
+	if (api_db_submit(c, DB_PX_GET, 1, p, api_item_get_cb, g) == -1) {
 		if (!api_cache_answer(c, g, 1))
 			api_db_error(c, NULL);
 		get_ctx_free(g);
@@ -842,21 +857,21 @@ api_write_submit(struct client *c, struct write_ctx *w)
 	case HTTP_M_DELETE:
 		p[0] = w->code;
 		p[1] = w->old_proc;
-		return (db_submit(c, w->cas ? DB_PX_DELETE_CAS : DB_PX_DELETE,
-		    w->cas ? 2 : 1, p, api_write_done_cb, w));
+		return (api_db_submit(c, w->cas ? DB_PX_DELETE_CAS :
+		    DB_PX_DELETE, w->cas ? 2 : 1, p, api_write_done_cb, w));
 	case HTTP_M_PUT:
 		p[0] = w->code;
 		p[1] = w->proc;
 		p[2] = w->old_proc;
-		return (db_submit(c, w->cas ? DB_PX_UPDATE_CAS : DB_PX_UPDATE,
-		    w->cas ? 3 : 2, p, api_write_done_cb, w));
+		return (api_db_submit(c, w->cas ? DB_PX_UPDATE_CAS :
+		    DB_PX_UPDATE, w->cas ? 3 : 2, p, api_write_done_cb, w));
 	default:
 		p[0] = w->code;
 		p[1] = w->newcode;
 		p[2] = w->set_proc ? "true" : "false";
 		p[3] = w->proc;
 		p[4] = w->old_proc;
-		return (db_submit(c, w->cas ? DB_PX_PATCH_CAS : DB_PX_PATCH,
+		return (api_db_submit(c, w->cas ? DB_PX_PATCH_CAS : DB_PX_PATCH,
 		    w->cas ? 5 : 4, p, api_write_done_cb, w));
 	}
 }
@@ -1004,13 +1019,13 @@ api_item_write(struct client *c)
 		}
 		p[0] = w->code;
 		p[1] = w->proc;
-		rv = db_submit(c, DB_PX_CREATE, 2, p, api_write_done_cb, w);
+		rv = api_db_submit(c, DB_PX_CREATE, 2, p, api_write_done_cb, w);
 	} else if (im != NULL) {
 		star = im->len == 1 && buf[im->off] == '*';
 		p[0] = w->code;
 		/* "*" only needs the item to exist: the plain write does. */
 		rv = star ? api_write_submit(c, w) :
-		    db_submit(c, DB_PX_GET, 1, p, api_write_check_cb, w);
+		    api_db_submit(c, DB_PX_GET, 1, p, api_write_check_cb, w);
 	} else
 		rv = api_write_submit(c, w);
 	if (rv == -1) {
@@ -1033,4 +1048,26 @@ api_pxcodes_item(struct client *c)
 		api_item_write(c);
 		return;
 	}
+}
+
+/*
+ * The collection without its trailing slash: 308 to the slash form, for
+ * every method (as Flask's strict_slashes redirect), query kept.
+ */
+void
+api_pxcodes_redirect(struct client *c)
+{
+	struct buf	url;
+
+	buf_init(&url, 4096);
+	api_base(c, &url);
+	buf_appendstr(&url, API_COLLECTION);
+	if (c->req.query.len > 0) {
+		buf_append(&url, "?", 1);
+		buf_append(&url, BUF_PTR(&c->in) + c->req.query.off,
+		    c->req.query.len);
+	}
+	response_header(c, "Location: %s", BUF_PTR(&url));
+	response_error(c, 308, "the collection is %s", BUF_PTR(&url));
+	buf_free(&url);
 }

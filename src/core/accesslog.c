@@ -1,6 +1,8 @@
 /*
  * accesslog.c: the access log, one line per response, in the combined
- * log format plus the request time in microseconds and the request id.
+ * log format plus the request time in microseconds, the request id and
+ * the traceparent ("-" when none); or, with --log-format json, one JSON
+ * object per line with the same fields, strings JSON-escaped.
  * Lines are gathered in a buffer and written once per turn of the loop
  * (or when the buffer passes 16 KiB).
  *
@@ -137,6 +139,80 @@ accesslog_header(struct client *c, const char *name)
 		    ACCESSLOG_MAX_FIELD);
 }
 
+/* A JSON string member ,"name":"..." (null when s is NULL). */
+static void
+accesslog_jstr(const char *name, const char *s, size_t len, size_t max)
+{
+	(void)buf_appendf(&access_buf, ",\"%s\":", name);
+	if (s == NULL) {
+		(void)buf_appendstr(&access_buf, "null");
+		return;
+	}
+	(void)json_string(&access_buf, s, len > max ? max : len);
+}
+
+static void
+accesslog_jheader(struct client *c, const char *member, const char *name)
+{
+	const struct http_span	*h;
+
+	h = http_header_find(&c->req, BUF_PTR(&c->in), name);
+	if (h == NULL)
+		accesslog_jstr(member, NULL, 0, 0);
+	else
+		accesslog_jstr(member, BUF_PTR(&c->in) + h->off, h->len,
+		    ACCESSLOG_MAX_FIELD);
+}
+
+/* --log-format json: one object per line. */
+static void
+accesslog_json(struct client *c, time_t now, int64_t dur)
+{
+	const char	*buf = BUF_PTR(&c->in);
+	size_t		 len = BUF_LEN(&c->in), i = 0, n;
+	char		 t[32], proto[16];
+	struct tm	 tm;
+
+	gmtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	(void)buf_appendf(&access_buf, "{\"time\":\"%s\"", t);
+	accesslog_jstr("remote_addr", c->addr, strlen(c->addr),
+	    sizeof(c->addr));
+	accesslog_jstr("user", c->username[0] ? c->username : NULL,
+	    strlen(c->username), sizeof(c->username));
+	if (c->req.hdr_start != 0) {
+		accesslog_jstr("method", buf + c->req.method_tok.off,
+		    c->req.method_tok.len, ACCESSLOG_MAX_FIELD);
+		accesslog_jstr("target", buf + c->req.target.off,
+		    c->req.target.len, ACCESSLOG_MAX_TARGET);
+		snprintf(proto, sizeof(proto), "HTTP/1.%d",
+		    c->req.version_minor);
+		accesslog_jstr("protocol", proto, strlen(proto), sizeof(proto));
+	} else {
+		/* Not parsed: the raw line as the target, as combined does. */
+		while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+			i++;
+		for (n = 0; n < ACCESSLOG_MAX_TARGET && i + n < len &&
+		    buf[i + n] != '\r' && buf[i + n] != '\n'; n++)
+			;
+		accesslog_jstr("method", NULL, 0, 0);
+		accesslog_jstr("target", n > 0 ? buf + i : NULL, n,
+		    ACCESSLOG_MAX_TARGET);
+		accesslog_jstr("protocol", NULL, 0, 0);
+	}
+	(void)buf_appendf(&access_buf, ",\"status\":%d,\"bytes\":%zu",
+	    c->status, c->resp_bytes);
+	accesslog_jheader(c, "referer", "Referer");
+	accesslog_jheader(c, "user_agent", "User-Agent");
+	(void)buf_appendf(&access_buf, ",\"duration_us\":%lld",
+	    (long long)dur);
+	accesslog_jstr("request_id", c->reqid[0] ? c->reqid : NULL,
+	    strlen(c->reqid), sizeof(c->reqid));
+	accesslog_jstr("traceparent", c->traceparent[0] ? c->traceparent :
+	    NULL, strlen(c->traceparent), sizeof(c->traceparent));
+	(void)buf_append(&access_buf, "}\n", 2);
+}
+
 void
 accesslog_write(struct client *c)
 {
@@ -148,6 +224,12 @@ accesslog_write(struct client *c)
 	if (access_fp == NULL)
 		return;
 	now = time(NULL);
+	if (conf->log_format[0] == 'j') {
+		accesslog_json(c, now, now_us() - c->t_start);
+		if (BUF_LEN(&access_buf) > 16384)
+			accesslog_flush();
+		return;
+	}
 	if (now != tlast) {
 		tlast = now;
 		gmtime_r(&now, &tm);
@@ -166,8 +248,9 @@ accesslog_write(struct client *c)
 	accesslog_header(c, "Referer");
 	(void)buf_append(&access_buf, "\" \"", 3);
 	accesslog_header(c, "User-Agent");
-	(void)buf_appendf(&access_buf, "\" %lld %s\n",
-	    (long long)(now_us() - c->t_start), c->reqid[0] ? c->reqid : "-");
+	(void)buf_appendf(&access_buf, "\" %lld %s %s\n",
+	    (long long)(now_us() - c->t_start), c->reqid[0] ? c->reqid : "-",
+	    c->traceparent[0] ? c->traceparent : "-");
 	if (BUF_LEN(&access_buf) > 16384)
 		accesslog_flush();
 }

@@ -131,6 +131,10 @@ static const struct config_opt config_opts[] = {
 	{ "worker-input-budget", 0, CT_SIZE, I(worker_input_budget), 1,
 	    1LL << 40, "64M", "size",
 	    "request body bytes a worker buffers at most (503 past it)" },
+	{ "log-format", 0, CT_STR, S(log_format), 0, 0, "combined",
+	    "combined|json", "access log line format" },
+	{ "cors-origin", 0, CT_STR, S(cors_origin), 0, 0, "", "list",
+	    "origins allowed by CORS, comma-separated, or *" },
 	{ "help", 'h', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
 	    "show this help and exit" },
 	{ "version", 'V', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
@@ -211,6 +215,12 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 	case CT_STR:
 		if (strlcpy(base + o->off, val, o->size) >= o->size) {
 			log_error("%s: value too long", where);
+			return (-1);
+		}
+		if (strcmp(o->name, "log-format") == 0 &&
+		    strcmp(val, "combined") != 0 && strcmp(val, "json") != 0) {
+			fprintf(stderr, "%s: %s: \"%s\" is not combined or "
+			    "json\n", where, o->name, val);
 			return (-1);
 		}
 		return (0);

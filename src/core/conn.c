@@ -44,6 +44,21 @@ static int	conn_draining;
 static void	conn_authorise(struct client *);
 static void	conn_handle(struct client *);
 
+/* The per-request fields conn.c and response.c keep (starterd.h). */
+static void
+conn_reset_extras(struct client *c)
+{
+	c->head_parsed = 0;
+	c->cors = CORS_NONE;
+	c->t_auth = 0;
+	c->auth_us = -1;
+	c->t_db = 0;
+	c->db_us = -1;
+	c->cache_desc = NULL;
+	c->traceparent[0] = '\0';
+	c->dbtag[0] = '\0';
+}
+
 void
 conn_set_draining(int on)
 {
@@ -170,6 +185,8 @@ conn_host_ok(const char *h, size_t len)
 static void
 conn_authorised(struct client *c, int result)
 {
+	if (c->t_auth != 0 && result != AUTH_AGAIN)
+		c->auth_us = now_us() - c->t_auth;
 	switch (result) {
 	case AUTH_OK:
 		if (ratelimit_request(c, 1) == 0)
@@ -210,6 +227,8 @@ conn_authorise(struct client *c)
 	int	rv;
 
 	c->auth_result = AUTH_PENDING;
+	if (c->t_auth == 0)
+		c->t_auth = now_us();
 	if ((rv = auth_check(c)) == AUTH_PENDING) {
 		c->resume = conn_auth_resume;
 		return;
@@ -262,7 +281,9 @@ conn_dispatch(struct client *c)
 	int		 argerr;
 
 	c->state = CLIENT_BUSY;
+	c->head_parsed = 1;
 	reqid_assign(c, 1);
+	response_cors_check(c);
 	c->keepalive = c->req.keepalive && !conn_draining && !c->body_pending;
 	c->head_only = c->req.method == HTTP_M_HEAD;
 	if (c->req.host.len > 0 &&
@@ -290,10 +311,14 @@ conn_dispatch(struct client *c)
 		response_error(c, 405, "the method is not supported");
 		return;
 	}
-	if (c->req.method == HTTP_M_OPTIONS) {
+	if (c->req.method == HTTP_M_OPTIONS && !(r->flags & ROUTE_REDIRECT)) {
 		router_allow(r, allow, sizeof(allow));
 		response_header(c, "Allow: %s", allow);
-		response_send(c, 204, "application/json", NULL, 0);
+		if (c->cors != CORS_NONE && http_header_find(&c->req, buf,
+		    "Access-Control-Request-Method") != NULL)
+			response_preflight(c, allow);
+		else
+			response_send(c, 204, NULL, NULL, 0);
 		return;
 	}
 	if (r->flags & ROUTE_AUTH) {
@@ -317,6 +342,7 @@ conn_finish(struct client *c)
 	buf_consume(&c->in, c->req.pos);
 	conn_shrink(&c->in);
 	client_reset_request(c);
+	conn_reset_extras(c);
 	c->state = CLIENT_READ_HEAD;
 	if (!c->keepalive)
 		c->close_after = 1;
@@ -336,6 +362,7 @@ conn_parse(struct client *c)
 		if (BUF_LEN(&c->in) == 0)
 			return (0);
 		if (c->t_start == 0) {
+			conn_reset_extras(c);
 			c->t_start = now_us();
 			c->deadline = now_ms() + conf->header_timeout * 1000LL;
 		}

@@ -1,8 +1,10 @@
 /*
  * response.c: writing responses.  Every response gets Date, Server,
- * Content-Type and Content-Length (none on 204 and 304, where RFC 9110
- * forbids or makes them describe something else), the extra headers the
- * handler collected in c->hdrs, and a body unless the request was HEAD.
+ * Content-Type and Content-Length (none on 204; no Content-Length on 304,
+ * where RFC 9110 forbids or makes them describe something else), the
+ * request id, traceparent, Server-Timing and CORS headers, the extra
+ * headers the handler collected in c->hdrs, and a body unless the
+ * request was HEAD.
  *
  * Bodies are JSON written the way the original's Flask jsonify writes it:
  * sorted keys, compact separators, non-ASCII escaped, trailing newline.
@@ -55,6 +57,70 @@ response_header(struct client *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Append " name;dur=MS" (microseconds printed as milliseconds). */
+static int
+response_timing_dur(struct buf *o, const char *sep, const char *name,
+    int64_t us)
+{
+	if (us < 0)
+		us = 0;
+	return (buf_appendf(o, "%s%s;dur=%lld.%03lld", sep, name,
+	    (long long)(us / 1000), (long long)(us % 1000)));
+}
+
+/*
+ * Server-Timing: the phases the request went through (auth, cache, db)
+ * and the total so far; a few clock reads per request, no more.
+ */
+static int
+response_timing(struct client *c, struct buf *o, int64_t now)
+{
+	int	rv = 0;
+
+	rv |= buf_appendstr(o, "Server-Timing:");
+	if (c->auth_us >= 0)
+		rv |= response_timing_dur(o, " ", "auth", c->auth_us);
+	if (c->cache_desc != NULL)
+		rv |= buf_appendf(o, "%scache;desc=\"%s\"",
+		    c->auth_us >= 0 ? ", " : " ", c->cache_desc);
+	if (c->t_db > 0)
+		c->db_us = now - c->t_db;
+	if (c->db_us >= 0)
+		rv |= response_timing_dur(o, c->auth_us >= 0 ||
+		    c->cache_desc != NULL ? ", " : " ", "db", c->db_us);
+	rv |= response_timing_dur(o, c->auth_us >= 0 || c->cache_desc !=
+	    NULL || c->db_us >= 0 ? ", " : " ", "total", now - c->t_start);
+	rv |= buf_append(o, "\r\n", 2);
+	return (rv);
+}
+
+/*
+ * CORS headers of a response to an allowed Origin (response_cors_check).
+ * With --cors-origin set, the others still get Vary: Origin, so that a
+ * shared cache does not hand one origin's answer to another.
+ */
+static int
+response_cors(struct client *c, struct buf *o)
+{
+	const struct http_span	*h;
+	int			 rv = 0;
+
+	if (c->cors == CORS_ANY)
+		rv |= buf_appendstr(o, "Access-Control-Allow-Origin: *\r\n");
+	else if (c->cors == CORS_ORIGIN && (h = http_header_find(&c->req,
+	    BUF_PTR(&c->in), "Origin")) != NULL) {
+		rv |= buf_appendstr(o, "Access-Control-Allow-Origin: ");
+		rv |= buf_append(o, BUF_PTR(&c->in) + h->off, h->len);
+		rv |= buf_append(o, "\r\n", 2);
+	} else
+		return (0);
+	rv |= buf_appendstr(o, "Vary: Origin\r\nAccess-Control-Expose-Headers: "
+	    "ETag, Location, Link, Retry-After, X-RateLimit-Limit, "
+	    "X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id, "
+	    "traceparent, Server-Timing\r\n");
+	return (rv);
+}
+
 void
 response_send(struct client *c, int status, const char *ctype,
     const char *body, size_t len)
@@ -64,17 +130,17 @@ response_send(struct client *c, int status, const char *ctype,
 	int		 rv = 0;
 
 	/*
-	 * 204 must not carry Content-Length (RFC 9110 8.6); on 304 it may,
-	 * but clients built on the classic http_parser (wrk, older node)
-	 * then wait for a body that never comes, so it is left out, as
-	 * nginx does.
+	 * 204 must not carry Content-Length (RFC 9110 8.6) and has no
+	 * content to type; on 304 Content-Length may be sent, but clients
+	 * built on the classic http_parser (wrk, older node) then wait for
+	 * a body that never comes, so it is left out, as nginx does.
 	 */
 	rv |= buf_appendf(o, "HTTP/1.1 %d %s\r\nServer: " STARTERD_NAME
 	    "\r\nDate: %s\r\n", status, http_status_reason(status),
 	    response_date());
-	if (nobody)
+	if (status == 304)
 		rv |= buf_appendf(o, "Content-Type: %s\r\n", ctype);
-	else
+	else if (!nobody)
 		rv |= buf_appendf(o, "Content-Type: %s\r\nContent-Length: "
 		    "%zu\r\n", ctype, len);
 	if (!c->keepalive)
@@ -83,6 +149,14 @@ response_send(struct client *c, int status, const char *ctype,
 		rv |= buf_appendstr(o, "Connection: keep-alive\r\n");
 	if (c->reqid[0] != '\0')
 		rv |= buf_appendf(o, "X-Request-Id: %s\r\n", c->reqid);
+	if (c->traceparent[0] != '\0')
+		rv |= buf_appendf(o, "traceparent: %s\r\n", c->traceparent);
+	if (c->head_parsed && c->t_start != 0)
+		rv |= response_timing(c, o, now_us());
+	if (c->cors != CORS_NONE)
+		rv |= response_cors(c, o);
+	else if (c->head_parsed && conf->cors_origin[0] != '\0')
+		rv |= buf_appendstr(o, "Vary: Origin\r\n");	/* for caches */
 	if (BUF_LEN(&c->hdrs) > 0)
 		rv |= buf_append(o, BUF_PTR(&c->hdrs), BUF_LEN(&c->hdrs));
 	rv |= buf_append(o, "\r\n", 2);
@@ -126,9 +200,100 @@ response_lower_reason(int status, char *out, size_t len)
 }
 
 /*
+ * The q-value of the best Accept range matching type/subtype: exact
+ * (prec 3) over type/ * (2) over * / * (1); -1 when none matches.  q is
+ * read in thousandths; parameters other than q are ignored.
+ */
+static int
+response_accept_q(const char *s, size_t len, const char *type, int exact)
+{
+	size_t		 i = 0, st, tl = strlen(type), sl;
+	const char	*slash = strchr(type, '/');
+	int		 best = -1, bestprec = 0, prec, q;
+
+	while (i < len) {
+		while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
+			i++;
+		st = i;
+		while (i < len && s[i] != ';' && s[i] != ',' && s[i] != ' ' &&
+		    s[i] != '\t')
+			i++;
+		sl = i - st;
+		prec = 0;
+		if (sl == tl && strncasecmp(s + st, type, tl) == 0)
+			prec = 3;
+		else if (!exact && sl == 3 && memcmp(s + st, "*/*", 3) == 0)
+			prec = 1;
+		else if (!exact && slash != NULL &&
+		    sl == (size_t)(slash - type) + 2 &&
+		    strncasecmp(s + st, type, sl - 1) == 0 &&
+		    s[st + sl - 1] == '*')
+			prec = 2;
+		q = 1000;
+		while (i < len && s[i] != ',') {
+			if (s[i] == ';') {
+				i++;
+				while (i < len && (s[i] == ' ' || s[i] == '\t'))
+					i++;
+				if (i + 2 <= len && (s[i] == 'q' ||
+				    s[i] == 'Q') && s[i + 1] == '=') {
+					size_t	 d;
+					int	 mul = 1000;
+
+					i += 2;
+					q = 0;
+					if (i < len && s[i] == '1')
+						q = 1000;
+					if (i < len && (s[i] == '0' ||
+					    s[i] == '1'))
+						i++;
+					if (i < len && s[i] == '.')
+						for (i++, d = 0; i < len &&
+						    d < 3 && s[i] >= '0' &&
+						    s[i] <= '9'; i++, d++) {
+							mul /= 10;
+							if (q < 1000)
+								q += (s[i] -
+								    '0') * mul;
+						}
+					continue;
+				}
+				continue;
+			}
+			i++;
+		}
+		if (prec > bestprec) {
+			bestprec = prec;
+			best = q;
+		}
+	}
+	return (best);
+}
+
+/* Does the client's Accept prefer application/problem+json (RFC 9457)? */
+static int
+response_wants_problem(struct client *c)
+{
+	const struct http_span	*h;
+	const char		*v;
+	int			 qp, qj;
+
+	if (!c->head_parsed || (h = http_header_find(&c->req,
+	    BUF_PTR(&c->in), "Accept")) == NULL)
+		return (0);
+	v = BUF_PTR(&c->in) + h->off;
+	qp = response_accept_q(v, h->len, "application/problem+json", 1);
+	qj = response_accept_q(v, h->len, "application/json", 0);
+	return (qp > 0 && qp > qj);
+}
+
+/*
  * {"error":"<reason>","message":"...","status":N}\n, keys sorted like the
- * original's jsonify.  401 adds the challenge; a 5xx, 4xx framing error or
- * an unread body closes the connection (the caller sets keepalive).
+ * original's jsonify; or, when the client's Accept prefers it, the RFC
+ * 9457 problem document {"type":"about:blank","title":"<Reason>",
+ * "status":N,"detail":"..."} as application/problem+json.  401 adds the
+ * challenge; a 5xx, 4xx framing error or an unread body closes the
+ * connection (the caller sets keepalive).
  */
 void
 response_error(struct client *c, int status, const char *fmt, ...)
@@ -140,18 +305,78 @@ response_error(struct client *c, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	response_lower_reason(status, reason, sizeof(reason));
 	buf_init(&b, 4096);
+	if (status == 401)
+		response_header(c, "WWW-Authenticate: Basic realm=\""
+		    STARTERD_REALM "\"");
+	if (response_wants_problem(c)) {
+		strlcpy(reason, http_status_reason(status), sizeof(reason));
+		buf_appendstr(&b, "{\"type\":\"about:blank\",\"title\":");
+		json_string(&b, reason, strlen(reason));
+		buf_appendf(&b, ",\"status\":%d,\"detail\":", status);
+		json_string(&b, msg, strlen(msg));
+		buf_appendstr(&b, "}\n");
+		response_send(c, status, "application/problem+json",
+		    BUF_PTR(&b), BUF_LEN(&b));
+		buf_free(&b);
+		return;
+	}
+	response_lower_reason(status, reason, sizeof(reason));
 	buf_appendstr(&b, "{\"error\":");
 	json_string(&b, reason, strlen(reason));
 	buf_appendstr(&b, ",\"message\":");
 	json_string(&b, msg, strlen(msg));
 	buf_appendf(&b, ",\"status\":%d}\n", status);
-	if (status == 401)
-		response_header(c, "WWW-Authenticate: Basic realm=\""
-		    STARTERD_REALM "\"");
 	response_json(c, status, &b);
 	buf_free(&b);
+}
+
+/*
+ * CORS (--cors-origin): is the request's Origin allowed?  Sets c->cors;
+ * the list is exact origins separated by commas (spaces ignored), or *.
+ */
+void
+response_cors_check(struct client *c)
+{
+	const struct http_span	*h;
+	const char		*o, *p = conf->cors_origin, *e;
+	size_t			 n;
+
+	c->cors = CORS_NONE;
+	if (*p == '\0' || (h = http_header_find(&c->req, BUF_PTR(&c->in),
+	    "Origin")) == NULL || h->len == 0)
+		return;
+	o = BUF_PTR(&c->in) + h->off;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		for (e = p; *e != '\0' && *e != ','; e++)
+			;
+		n = (size_t)(e - p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == 1 && *p == '*') {
+			c->cors = CORS_ANY;
+			return;
+		}
+		if (n > 0 && n == h->len && memcmp(p, o, n) == 0) {
+			c->cors = CORS_ORIGIN;
+			return;
+		}
+		p = e;
+	}
+}
+
+/* A CORS preflight from an allowed Origin: 204, no credentials needed. */
+void
+response_preflight(struct client *c, const char *allow)
+{
+	response_header(c, "Access-Control-Allow-Methods: %s", allow);
+	response_header(c, "Access-Control-Allow-Headers: Authorization, "
+	    "Content-Type, If-Match, If-None-Match, X-Request-Id, "
+	    "traceparent");
+	response_header(c, "Access-Control-Max-Age: %d", CORS_MAX_AGE);
+	response_send(c, 204, NULL, NULL, 0);
 }
 
 /* Decode one UTF-8 sequence; returns its length, 0 if invalid. */

@@ -29,6 +29,8 @@ static struct route routes[] = {
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
 	    M(HTTP_M_PATCH) | M(HTTP_M_DELETE), ROUTE_AUTH | ROUTE_ARG,
 	    api_pxcodes_item },
+	{ STARTERD_API_PREFIX "/pxcodes", ~0u, ROUTE_REDIRECT,
+	    api_pxcodes_redirect },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
