@@ -150,6 +150,17 @@ $r = request($srv, 'GET', "${coll}040", auth => 'admin:admin',
     headers => ['traceparent' => $tp]);
 is($r->{headers}{traceparent}, $tp, 'echoed on an API answer too');
 
+# The worker's session carries the trace id beside the request id while
+# (and after) that request's statements run: an uncached item, one worker.
+$r = request($srv, 'GET', "${coll}NOSUCH", auth => 'admin:admin',
+    headers => ['traceparent' => $tp, 'X-Request-Id' => 'tp-db']);
+is($r->{status}, 404, 'an uncached lookup with a traceparent');
+(my $trace = $tp) =~ s/^00-([0-9a-f]{32})-.*/$1/;
+is($pg->psql("SELECT application_name FROM pg_stat_activity WHERE "
+    . "application_name LIKE 'starterd worker%'"),
+    "starterd worker 1 req=tp-db tp=$trace",
+    'application_name names the request and the trace');
+
 my $i = 0;
 for my $bad ('00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01',
     '00-00000000000000000000000000000000-00f067aa0ba902b7-01',

@@ -184,7 +184,7 @@ static int		 db_logged_down;	/* said so once per outage */
 static int		 db_unsynced;	/* queries sent since the last sync */
 static int		 db_syncs;	/* sync points sent, not yet answered */
 static int		 db_unsynced_writes;
-static char		 db_tagged[REQID_MAX + 1];	/* id in application_name */
+static char		 db_tagged[REQID_MAX + 40];	/* c->dbtag in use */
 
 /*
  * The resolver thread's one job; the mutex orders what the thread writes
@@ -901,14 +901,14 @@ db_tag(struct client *c)
 	struct db_query	*q;
 	char		 name[64];
 
-	if (c == NULL || c->reqid[0] == '\0' ||
-	    strcmp(c->reqid, db_tagged) == 0)
+	if (c == NULL || c->dbtag[0] == '\0' ||
+	    strcmp(c->dbtag, db_tagged) == 0)
 		return (0);
 	if ((q = db_query_new(NULL, DB_NSTMTS, NULL, NULL)) == NULL)
 		return (-1);
 	/* Truncated to what PostgreSQL keeps (NAMEDATALEN - 1). */
 	snprintf(name, sizeof(name), "starterd worker %d req=", db_worker);
-	strlcat(name, c->reqid, sizeof(name));
+	strlcat(name, c->dbtag, sizeof(name));
 	if ((q->params[0] = strdup(name)) == NULL) {
 		free(q);
 		return (-1);
@@ -916,7 +916,7 @@ db_tag(struct client *c)
 	q->nparams = 1;
 	q->tag = 1;
 	db_nqueued++;
-	strlcpy(db_tagged, c->reqid, sizeof(db_tagged));
+	strlcpy(db_tagged, c->dbtag, sizeof(db_tagged));
 	if (db_st == DB_CONNECTING) {
 		TAILQ_INSERT_TAIL(&db_wait, q, entry);
 		return (0);
