@@ -113,7 +113,9 @@ sub count_accept_lines
 	@idle = ();
 	my $r = StarterTest::request($srv, 'GET', '/healthz', timeout => 20);
 	is($r->{status}, 200, 'once they left, a normal request is served');
-	$srv->stop;
+	# Bounded by --shutdown-timeout (10 s) plus the master's exit: more
+	# than the harness's default wait on a loaded machine.
+	$srv->stop(timeout => 30);
 }
 
 # --- full: --worker-connections clients held -----------------------------
