@@ -157,9 +157,9 @@ ok(scalar(grep { m{/starterd/starter_pxcodes\.sql$} } @installed),
 my ($unit) = grep { m{/starterd\.service$} } @installed;
 my $unittext = '';
 SKIP: {
-	skip('the unit is not installed (--with-systemdsystemunitdir=no)', 8)
+	skip('the unit is not installed (--with-systemdsystemunitdir=no)', 10)
 	    unless installs('nodist_systemdsystemunit_DATA');
-	ok($unit, 'starterd.service installed') or skip('no unit', 7);
+	ok($unit, 'starterd.service installed') or skip('no unit', 9);
 	$unittext = slurp("$dest$unit");
 	unlike($unittext, qr/@[a-z]+@/, 'unit: every @dir@ substituted');
 	my ($exec) = $unittext =~ /^ExecStart=(\S+)/m;
@@ -170,6 +170,11 @@ SKIP: {
 	like($unittext, qr/^Type=notify$/m, 'unit: Type=notify');
 	like($unittext, qr/^ExecReload=.*kill -HUP \$MAINPID$/m,
 	    'unit: reload is SIGHUP to the master');
+	like($unittext, qr/^ExecStartPre=\Q$bindir\E\/starterd -t$/m,
+	    'unit: starterd -t checks the configuration before start');
+	like($unittext,
+	    qr/^ExecReload=\Q$bindir\E\/starterd -t\nExecReload=.*kill -HUP/m,
+	    'unit: starterd -t checks the configuration before reload');
 	my @docs = $unittext =~ /man:([\w.]+)\((\d)\)/g;
 	my $ok = 1;
 	while (my ($n, $s) = splice(@docs, 0, 2)) {
@@ -192,10 +197,12 @@ SKIP: {
 	skip('systemd-analyze not available (apt-get install systemd)', 1)
 	    unless $sa;
 	skip('no installed unit to verify', 1) unless $unit;
-	# verify insists that ExecStart exists: point it into DESTDIR.
+	# verify insists that ExecStart exists: point it into DESTDIR (and
+	# ExecStartPre/ExecReload, which run the installed starterd -t too).
 	mkdir("$tmp/verify") or die "$tmp/verify: $!\n";
 	(my $copy = $unittext) =~
 	    s{^ExecStart=(\S+)}{ExecStart=$dest$1}m;
+	$copy =~ s{^(ExecStartPre|ExecReload)=\Q$bindir\E/}{$1=$dest$bindir/}mg;
 	open(my $fh, '>', "$tmp/verify/starterd.service") or die;
 	print $fh $copy;
 	close($fh);
