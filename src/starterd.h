@@ -105,6 +105,7 @@ struct config {
 	char		 trusted_proxy[256];
 	char		 auth_fail_limit[32];
 	int		 require_if_match;
+	int		 test_config_only;	/* -t without the database */
 	int		 metrics;
 	int		 argon2_memory;
 	int		 argon2_time;

@@ -170,10 +170,11 @@ SKIP: {
 	like($unittext, qr/^Type=notify$/m, 'unit: Type=notify');
 	like($unittext, qr/^ExecReload=.*kill -HUP \$MAINPID$/m,
 	    'unit: reload is SIGHUP to the master');
-	like($unittext, qr/^ExecStartPre=\Q$bindir\E\/starterd -t$/m,
+	like($unittext, qr/^ExecStartPre=\Q$bindir\E\/starterd -t --test-config-only$/m,
 	    'unit: starterd -t checks the configuration before start');
 	like($unittext,
-	    qr/^ExecReload=\Q$bindir\E\/starterd -t\nExecReload=.*kill -HUP/m,
+	    qr/^ExecReload=\Q$bindir\E\/starterd -t --test-config-only\n(?#
+	    )ExecReload=.*kill -HUP/m,
 	    'unit: starterd -t checks the configuration before reload');
 	my @docs = $unittext =~ /man:([\w.]+)\((\d)\)/g;
 	my $ok = 1;

@@ -146,6 +146,16 @@ one_line('-t unreachable database', sd(args => [ '-t', '-d', $BADDB,
     '-f', $conf, '-p', $port ]),
     qr/^starterd: database: connection to server .*refused; Is the server running/);
 
+# What the unit runs: everything but the database.
+$r = sd(args => [ '-t', '--test-config-only', '-d', $BADDB, '-f', $conf,
+    '-p', $port ]);
+is($r->{rc}, 0, '-t --test-config-only, database away: exit 0');
+like($r->{err}, qr/ok \(database not checked\)/,
+    '-t --test-config-only says the database was not checked');
+$r = sd(args => [ '-t', '--test-config-only', '-d', $BADDB, '-f', $conf,
+    '-p', $port, '--rate-limit', '5' ]);
+is($r->{rc}, 1, '-t --test-config-only still fails a bad value');
+
 # ---------------------------------------------------------------- values, exits
 
 $r = sd(args => [ '-f', $conf, '-p', 'abc' ]);

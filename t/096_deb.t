@@ -136,7 +136,7 @@ sub slurp
 my $ut = $unit ? slurp("$tmp/root$unit") : '';
 like($ut, qr{^ExecStart=/usr/sbin/starterd$}m,
     'unit: ExecStart is /usr/sbin/starterd');
-like($ut, qr{^ExecStartPre=/usr/sbin/starterd -t$}m,
+like($ut, qr{^ExecStartPre=/usr/sbin/starterd -t --test-config-only$}m,
     'unit: ExecStartPre checks the configuration (starterd -t)');
 like($ut,
     qr{^ExecReload=/usr/sbin/starterd\ -t\n

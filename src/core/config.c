@@ -79,6 +79,8 @@ static const struct config_opt config_opts[] = {
 	    "file", "configuration file" },
 	{ "test", 't', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
 	    "check the configuration and the database, then exit" },
+	{ "test-config-only", 0, CT_BOOL, I(test_config_only), 0, 0, "no",
+	    NULL, "with -t: check everything but the database" },
 	{ "user", 'u', CT_STR, S(user), 0, 0, "", "user",
 	    "drop privileges to this user after binding" },
 	{ "pidfile", 'P', CT_STR, S(pidfile), 0, 0, "", "file",

@@ -366,12 +366,14 @@ preflight_run(struct config *c)
 	preflight_pidfile(c);
 	preflight_user(c);
 	preflight_access_log(c);
-	preflight_db(c);
+	if (!c->test_config_only)
+		preflight_db(c);
 	if (log_problems() > 0)
 		return (1);
 	if (log_getlevel() < LOG_LVL_INFO)
 		log_setlevel(LOG_LVL_INFO);
-	log_info("configuration %s is ok, database reachable",
-	    c->config_file);
+	log_info("configuration %s is ok%s", c->config_file,
+	    c->test_config_only ? " (database not checked)" :
+	    ", database reachable");
 	return (0);
 }
