@@ -30,6 +30,7 @@
 
 #include "migrations.h"
 #include "password.h"
+#include "str.h"
 
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_ERROR		1
@@ -114,37 +115,6 @@ static const struct command {
 	    "hash [--password-stdin]     print an argon2id hash" },
 };
 
-/*
- * One line of libpq's message, which spans several ("ERROR: ...\nDETAIL:
- * ...\nHINT: ..."): each line break with the blanks around it becomes
- * "; ", and the trailing ones go.
- */
-static void
-ctl_oneline(char *s, size_t size)
-{
-	char	*t, *r;
-	size_t	 w = 0;
-
-	if ((t = strdup(s)) == NULL)
-		return;		/* left as it is */
-	for (r = t; *r != '\0' && w + 3 < size; ) {
-		if (*r != '\n' && *r != '\r') {
-			s[w++] = *r++;
-			continue;
-		}
-		while (w > 0 && (s[w - 1] == ' ' || s[w - 1] == '\t'))
-			w--;
-		while (*r == '\n' || *r == '\r' || *r == ' ' || *r == '\t')
-			r++;
-		if (*r != '\0' && w > 0) {
-			s[w++] = ';';
-			s[w++] = ' ';
-		}
-	}
-	s[w] = '\0';
-	free(t);
-}
-
 static void
 ctl_warnx(const char *fmt, ...)
 {
@@ -154,7 +124,7 @@ ctl_warnx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ctl_oneline(msg, sizeof(msg));
+	str_oneline(msg, sizeof(msg));
 	fprintf(stderr, "%s: %s\n", getprogname(), msg);
 }
 

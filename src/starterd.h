@@ -131,7 +131,10 @@ struct listener {
 	char			 name[80];
 };
 
+struct addrinfo;
 int	 master_run(struct config *);
+int	 master_resolve(const char *, int, struct addrinfo **);
+void	 master_addr_name(const struct addrinfo *, int, char *, size_t);
 
 /* preflight.c: starterd -t, every startup check without serving */
 int	 preflight_run(struct config *);

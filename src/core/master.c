@@ -122,12 +122,15 @@ master_sig(int sig)
 }
 
 /* Bind one address; -1 on failure with the reason logged. */
-static int
-master_bind_one(const char *host, int port)
+/*
+ * The addresses of one listen entry (a name, an address, [v6] or *), for
+ * the master and for -t (preflight.c); 0, or the getaddrinfo() error.
+ */
+int
+master_resolve(const char *host, int port, struct addrinfo **res)
 {
-	struct addrinfo	 hints, *res, *ai;
+	struct addrinfo	 hints;
 	char		 portstr[8], h[256];
-	int		 fd, on = 1, error, n = 0;
 	size_t		 l;
 
 	strlcpy(h, host, sizeof(h));
@@ -141,13 +144,38 @@ master_bind_one(const char *host, int port)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
-	if ((error = getaddrinfo(strcmp(h, "*") == 0 ? NULL : h, portstr,
-	    &hints, &res)) != 0) {
+	return (getaddrinfo(strcmp(h, "*") == 0 ? NULL : h, portstr, &hints,
+	    res));
+}
+
+/* "addr:port" or "[addr]:port" of one resolved address. */
+void
+master_addr_name(const struct addrinfo *ai, int port, char *out, size_t len)
+{
+	char	name[INET6_ADDRSTRLEN];
+
+	if (ai->ai_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+		    ai->ai_addr)->sin6_addr, name, sizeof(name));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)
+		    ai->ai_addr)->sin_addr, name, sizeof(name));
+	snprintf(out, len, ai->ai_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
+	    name, port);
+}
+
+static int
+master_bind_one(const char *host, int port)
+{
+	struct addrinfo	 *res, *ai;
+	int		 fd, on = 1, error, n = 0;
+
+	if ((error = master_resolve(host, port, &res)) != 0) {
 		log_fatalx("listen %s: %s", host, gai_strerror(error));
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		char	name[INET6_ADDRSTRLEN];
+		char	name[INET6_ADDRSTRLEN + 16];
 
 		if (nlisteners == STARTERD_MAX_LISTEN) {
 			log_warnx("listen: more than %d addresses",
@@ -170,26 +198,18 @@ master_bind_one(const char *host, int port)
 		if (ai->ai_family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 			    sizeof(on));
-		if (ai->ai_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-			    ai->ai_addr)->sin6_addr, name, sizeof(name));
-		else
-			inet_ntop(AF_INET, &((struct sockaddr_in *)
-			    ai->ai_addr)->sin_addr, name, sizeof(name));
+		master_addr_name(ai, port, name, sizeof(name));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 		    listen(fd, MASTER_BACKLOG) == -1) {
 			/* Every address asked for, or none (as nginx). */
-			log_fatal(ai->ai_family == AF_INET6 ? "listen [%s]:%d" :
-			    "listen %s:%d", name, port);
+			log_fatal("listen %s", name);
 			close(fd);
 			freeaddrinfo(res);
 			return (-1);
 		}
 		listeners[nlisteners].fd = fd;
-		snprintf(listeners[nlisteners].name,
-		    sizeof(listeners[nlisteners].name),
-		    ai->ai_family == AF_INET6 ? "[%s]:%d" : "%s:%d", name,
-		    port);
+		strlcpy(listeners[nlisteners].name, name,
+		    sizeof(listeners[nlisteners].name));
 		log_info("listening on %s", listeners[nlisteners].name);
 		nlisteners++;
 		n++;

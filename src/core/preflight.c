@@ -34,6 +34,7 @@
 #include <bsd/string.h>
 
 #include "starterd.h"
+#include "str.h"
 
 #define PREFLIGHT_PROBE_MS	2000	/* is a starterd on a busy address? */
 
@@ -92,37 +93,16 @@ done:
 static int
 preflight_bind_one(const char *host, int port)
 {
-	struct addrinfo	 hints, *res, *ai;
-	char		 portstr[8], h[256], name[INET6_ADDRSTRLEN];
+	struct addrinfo	*res, *ai;
 	char		 where[INET6_ADDRSTRLEN + 16];
 	int		 fd, on = 1, error, rv = 0;
-	size_t		 l;
 
-	strlcpy(h, host, sizeof(h));
-	l = strlen(h);
-	if (l > 2 && h[0] == '[' && h[l - 1] == ']') {
-		memmove(h, h + 1, l - 2);
-		h[l - 2] = '\0';
-	}
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((error = getaddrinfo(strcmp(h, "*") == 0 ? NULL : h, portstr,
-	    &hints, &res)) != 0) {
+	if ((error = master_resolve(host, port, &res)) != 0) {
 		log_error("listen %s: %s", host, gai_strerror(error));
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
-			    ai->ai_addr)->sin6_addr, name, sizeof(name));
-		else
-			inet_ntop(AF_INET, &((struct sockaddr_in *)
-			    ai->ai_addr)->sin_addr, name, sizeof(name));
-		snprintf(where, sizeof(where), ai->ai_family == AF_INET6 ?
-		    "[%s]:%d" : "%s:%d", name, port);
+		master_addr_name(ai, port, where, sizeof(where));
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
 		if (fd == -1) {
@@ -308,33 +288,6 @@ preflight_access_log(struct config *c)
 		    dir, strerror(errno));
 }
 
-/* libpq's message on one line: line breaks (and blanks by them) -> "; " */
-static void
-preflight_oneline(char *s, size_t size)
-{
-	char	*t, *r;
-	size_t	 w = 0;
-
-	if ((t = strdup(s)) == NULL)
-		return;		/* left as it is */
-	for (r = t; *r != '\0' && w + 3 < size; ) {
-		if (*r != '\n' && *r != '\r') {
-			s[w++] = *r++;
-			continue;
-		}
-		while (w > 0 && (s[w - 1] == ' ' || s[w - 1] == '\t'))
-			w--;
-		while (*r == '\n' || *r == '\r' || *r == ' ' || *r == '\t')
-			r++;
-		if (*r != '\0' && w > 0) {
-			s[w++] = ';';
-			s[w++] = ' ';
-		}
-	}
-	s[w] = '\0';
-	free(t);
-}
-
 static void
 preflight_db(struct config *c)
 {
@@ -345,7 +298,7 @@ preflight_db(struct config *c)
 	if (PQstatus(pg) != CONNECTION_OK) {
 		/* libpq names host and database, never the password */
 		strlcpy(msg, PQerrorMessage(pg), sizeof(msg));
-		preflight_oneline(msg, sizeof(msg));
+		str_oneline(msg, sizeof(msg));
 		log_error("database: %s", msg);
 	}
 	PQfinish(pg);
