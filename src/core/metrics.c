@@ -23,9 +23,12 @@
  * (client_count, refreshed every loop iteration).
  *
  * The process_* metrics are those of starterd as a whole, the master and
- * every live worker added up (no per-process label): the serving worker
- * reads /proc/PID/stat and /proc/PID/fd of the master (its parent) and of
- * every pid in the table, at most METRICS_NPROCS + 1 processes a scrape.
+ * every live worker added up (no per-process label).  Each worker samples
+ * its own /proc/self/stat and /proc/self/fd at most once a second (from
+ * metrics_beat; a process can always read its own, even when -u made it
+ * non-dumpable) into its entry; the serving worker samples itself afresh,
+ * adds the entries and reads the master's (its parent's) /proc/PID/stat
+ * and, when permitted, /proc/PID/fd: bounded by METRICS_NPROCS entries.
  * CPU time includes the master's reaped children (cutime, cstime), so it
  * does not go down when a worker exits; resident memory adds each
  * process's RSS, so shared pages (the shm regions) count once per process;
@@ -85,7 +88,11 @@ struct metrics_proc {
 	_Atomic int32_t		 db_up;
 	_Atomic int32_t		 id;		/* worker id */
 	_Atomic int32_t		 clients;	/* open connections */
+	_Atomic int32_t		 sampled;	/* the three below are set */
 	_Atomic int64_t		 heartbeat;
+	_Atomic uint64_t	 cpu;		/* own ticks, user + system */
+	_Atomic uint64_t	 rss;		/* pages */
+	_Atomic uint64_t	 fds;		/* open descriptors */
 } __attribute__((__aligned__(64)));
 
 struct metrics_shm {
@@ -94,6 +101,15 @@ struct metrics_shm {
 	struct metrics_proc	 proc[METRICS_NPROCS];
 	struct metrics_worker	 worker[STARTERD_MAX_WORKERS + 1];
 };
+
+struct metrics_pstat {
+	unsigned long long	 cpu;		/* clock ticks */
+	unsigned long long	 rss;		/* pages */
+	unsigned long long	 fds;
+	unsigned long long	 start;		/* ticks after boot */
+};
+
+static int	metrics_pstat_add(pid_t, int, struct metrics_pstat *);
 
 static struct metrics_shm	*mshm;
 static struct metrics_proc	*my_proc;	/* worker: our entry */
@@ -129,6 +145,7 @@ metrics_proc_start(int proc)
 	atomic_store(&mp->db_up, 0);
 	atomic_store(&mp->heartbeat, now_ms());
 	atomic_store(&mp->clients, 0);
+	atomic_store(&mp->sampled, 0);
 	atomic_store(&mp->pid, 0);
 }
 
@@ -145,6 +162,7 @@ metrics_proc_end(int proc)
 	atomic_store(&mshm->proc[proc].ready, 0);
 	atomic_store(&mshm->proc[proc].db_up, 0);
 	atomic_store(&mshm->proc[proc].clients, 0);
+	atomic_store(&mshm->proc[proc].sampled, 0);
 }
 
 int
@@ -182,8 +200,26 @@ metrics_child(int proc, int id)
 	my_worker = &mshm->worker[id];
 	atomic_store(&my_proc->id, (int32_t)id);
 	atomic_store(&my_proc->clients, 0);
+	atomic_store(&my_proc->sampled, 0);
 	atomic_store(&my_proc->pid, (int32_t)getpid());
 	atomic_store(&my_proc->heartbeat, now_ms());
+}
+
+/* A worker: its own CPU time, RSS and open fds into its entry. */
+static void
+metrics_sample_self(void)
+{
+	struct metrics_pstat	 ps;
+
+	if (my_proc == NULL)
+		return;
+	memset(&ps, 0, sizeof(ps));
+	if (metrics_pstat_add(getpid(), 0, &ps) == -1)
+		return;
+	atomic_store_explicit(&my_proc->cpu, ps.cpu, memory_order_relaxed);
+	atomic_store_explicit(&my_proc->rss, ps.rss, memory_order_relaxed);
+	atomic_store_explicit(&my_proc->fds, ps.fds, memory_order_relaxed);
+	atomic_store(&my_proc->sampled, 1);
 }
 
 /*
@@ -194,8 +230,14 @@ metrics_child(int proc, int id)
 void
 metrics_beat(int64_t now_ms, enum db_state st)
 {
+	static int64_t	 sampled_at;
+
 	if (my_proc == NULL)
 		return;
+	if (now_ms - sampled_at >= 1000 || now_ms < sampled_at) {
+		sampled_at = now_ms;
+		metrics_sample_self();
+	}
 	atomic_store_explicit(&my_proc->heartbeat, now_ms,
 	    memory_order_relaxed);
 	atomic_store_explicit(&my_proc->clients, (int32_t)client_count,
@@ -340,13 +382,6 @@ metrics_histogram(struct buf *b, const char *rl, size_t k,
 	return (rv);
 }
 
-struct metrics_pstat {
-	unsigned long long	 cpu;		/* clock ticks */
-	unsigned long long	 rss;		/* pages */
-	unsigned long long	 fds;
-	unsigned long long	 start;		/* ticks after boot */
-};
-
 /*
  * Add process pid's figures from /proc to *ps; children: add the CPU time
  * of its reaped children too.  -1 when its stat cannot be read.
@@ -435,10 +470,20 @@ metrics_process(struct buf *b)
 		ps = master;
 		ps.start = 0;
 	}
+	metrics_sample_self();
 	for (i = 0; i < METRICS_NPROCS; i++) {
-		pid = (pid_t)atomic_load(&mshm->proc[i].pid);
-		if (pid > 0)
+		struct metrics_proc *mp = &mshm->proc[i];
+
+		if ((pid = (pid_t)atomic_load(&mp->pid)) <= 0)
+			continue;
+		if (!atomic_load(&mp->sampled)) {
+			/* Just started: read it here, if we may. */
 			(void)metrics_pstat_add(pid, 0, &ps);
+			continue;
+		}
+		ps.cpu += atomic_load_explicit(&mp->cpu, memory_order_relaxed);
+		ps.rss += atomic_load_explicit(&mp->rss, memory_order_relaxed);
+		ps.fds += atomic_load_explicit(&mp->fds, memory_order_relaxed);
 	}
 	rv |= buf_appendf(b, "# HELP process_cpu_seconds_total User and "
 	    "system CPU time of the master and its workers (and of reaped "
