@@ -172,7 +172,8 @@ my ($m2) = scrape();
 	is(scalar @w, 2, 'starterd_worker_connections for each of 2 workers');
 
 	# Three connections held open, each having made a request: the
-	# workers count them (and the scrape's own connection).
+	# workers count them (the scrape's own may or may not be counted
+	# yet: a worker publishes its count once per loop iteration).
 	my @held = map { StarterTest::Conn->new($srv) } 1 .. 3;
 	is($_->request('GET', '/healthz')->{status}, 200, 'held conn: 200')
 	    for @held;
@@ -183,8 +184,8 @@ my ($m2) = scrape();
 		$sum = 0;
 		$sum += $x->{$_} for grep { /^starterd_worker_connections/ }
 		    keys %$x;
-		$sum >= 4;
-	}, timeout => 5), 'connections per worker add up to at least 4 '
+		$sum >= 3;
+	}, timeout => 5), 'connections per worker add up to at least 3 '
 	    . 'with 3 held open') or diag("sum $sum");
 	$_->close for @held;
 	ok(wait_until(sub {
@@ -194,7 +195,7 @@ my ($m2) = scrape();
 		$sum += $x->{$_} for grep { /^starterd_worker_connections/ }
 		    keys %$x;
 		$sum <= 1;
-	}, timeout => 5), 'and back to 1 (the scrape) once closed')
+	}, timeout => 5), 'and back to at most 1 (the scrape) once closed')
 	    or diag("sum $sum");
 
 	# promtool's own parser and linter, when installed (.ci/run does).
