@@ -87,6 +87,7 @@ static int	cmd_deluser(struct ctl *, int, char **);
 static int	cmd_users(struct ctl *, int, char **);
 static int	cmd_loaddemo(struct ctl *, int, char **);
 static int	cmd_hash(struct ctl *, int, char **);
+static int	cmd_status(struct ctl *, int, char **);
 
 static const struct command {
 	const char	*name;
@@ -113,6 +114,9 @@ static const struct command {
 	    "load-demo                   insert the 100 demo pxcodes" },
 	{ "hash", cmd_hash, 0, 0, 1, 0,
 	    "hash [--password-stdin]     print an argon2id hash" },
+	{ "status", cmd_status, 0, 1, 0, 0,
+	    "status                      schema, pending migrations, users, "
+	    "resources" },
 };
 
 static void
@@ -615,6 +619,135 @@ cmd_hash(struct ctl *c, int argc, char **argv)
 		return (-1);
 	printf("%s\n", phc);
 	explicit_bzero(phc, sizeof(phc));
+	return (0);
+}
+
+/*
+ * The tables starterd serves, each with the fixed statement that counts
+ * its rows (an identifier cannot be a parameter).
+ */
+static const struct ctl_resource {
+	const char	*table;
+	const char	*count_sql;
+} ctl_resources[] = {
+	{ "starter_pxcodes", "SELECT count(*) FROM starter_pxcodes" },
+};
+
+/* 1 if the table exists, 0 if not, -1 on error. */
+static int
+ctl_table_exists(struct ctl *c, const char *table)
+{
+	const char	*params[1];
+	PGresult	*res;
+	int		 rv;
+
+	params[0] = table;
+	if ((res = ctl_params(c, "SELECT to_regclass($1) IS NOT NULL", 1,
+	    params, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	rv = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return (rv);
+}
+
+/* Print "key: count" from a one-value statement; "no table" if missing. */
+static int
+ctl_status_count(struct ctl *c, const char *key, const char *table,
+    const char *sql)
+{
+	PGresult	*res;
+	int		 have;
+
+	if ((have = ctl_table_exists(c, table)) == -1)
+		return (-1);
+	if (!have) {
+		printf("%s: no table (run 'starterctl initdb')\n", key);
+		return (0);
+	}
+	if ((res = ctl_params(c, sql, 0, NULL, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	printf("%s: %s\n", key, PQntuples(res) == 1 ?
+	    PQgetvalue(res, 0, 0) : "?");
+	PQclear(res);
+	return (0);
+}
+
+/*
+ * status: one "key: value" line each for the schema version, the pending
+ * migrations (count, then names), the users and the resources served
+ * with their row counts.  Reads only.
+ */
+static int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	const char	*params[1];
+	PGresult	*res;
+	char		 vbuf[16], key[96];
+	size_t		 i, npending = 0;
+	int		 have, applied, sep = 0;
+	char		*done;
+
+	(void)argc;
+	(void)argv;
+	if ((have = ctl_table_exists(c, "starterd_schema_version")) == -1)
+		return (-1);
+	if ((done = calloc(nmigrations + 1, 1)) == NULL) {
+		ctl_warnx("out of memory");
+		return (-1);
+	}
+	if (have) {
+		if ((res = ctl_params(c, "SELECT coalesce(max(version), 0) "
+		    "FROM starterd_schema_version", 0, NULL,
+		    PGRES_TUPLES_OK)) == NULL) {
+			free(done);
+			return (-1);
+		}
+		printf("schema_version: %s\n", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		for (i = 0; i < nmigrations; i++) {
+			snprintf(vbuf, sizeof(vbuf), "%d",
+			    migrations[i].version);
+			params[0] = vbuf;
+			if ((res = ctl_params(c, "SELECT 1 FROM "
+			    "starterd_schema_version WHERE version = $1::int",
+			    1, params, PGRES_TUPLES_OK)) == NULL) {
+				free(done);
+				return (-1);
+			}
+			applied = PQntuples(res) > 0;
+			PQclear(res);
+			done[i] = (char)applied;
+		}
+	} else
+		printf("schema_version: 0\n");
+	for (i = 0; i < nmigrations; i++)
+		npending += !done[i];
+	printf("migrations_pending: %zu\n", npending);
+	printf("migrations_pending_names:");
+	for (i = 0; i < nmigrations; i++) {
+		if (done[i])
+			continue;
+		printf("%s%03d_%s", sep ? ", " : " ", migrations[i].version,
+		    migrations[i].name);
+		sep = 1;
+	}
+	printf("%s\n", sep ? "" : " none");
+	free(done);
+
+	if (ctl_status_count(c, "users", "starter_users",
+	    "SELECT count(*) FROM starter_users") == -1)
+		return (-1);
+	printf("resources:");
+	for (i = 0; i < sizeof(ctl_resources) / sizeof(ctl_resources[0]); i++)
+		printf("%s%s", i ? ", " : " ", ctl_resources[i].table);
+	printf("\n");
+	for (i = 0; i < sizeof(ctl_resources) / sizeof(ctl_resources[0]);
+	    i++) {
+		snprintf(key, sizeof(key), "%s.rows", ctl_resources[i].table);
+		if (ctl_status_count(c, key, ctl_resources[i].table,
+		    ctl_resources[i].count_sql) == -1)
+			return (-1);
+	}
 	return (0);
 }
 

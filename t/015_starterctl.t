@@ -234,4 +234,67 @@ is($pg->psql('SELECT count(*) FROM starter_pxcodes',
     dbname => 'import_check'), 100,
     'load-demo over the original import: still 100 rows');
 
+# --- status -----------------------------------------------------------------------
+
+{
+	my @mig = map { m{/(\d{3}_\w+)\.sql$} ? $1 : () }
+	    sort glob(top_srcdir() . '/sql/migrations/*.sql');
+	my ($last) = $mig[-1] =~ /^(\d+)/;
+	$last += 0;
+	$pg->psql('CREATE DATABASE status_check');
+	(my $dsn3 = $pg->dsn) =~ s/dbname=\S+/dbname=status_check/;
+	my $st = sub {
+		my $r = run_cmd([top_builddir() . '/src/starterctl', '-d',
+		    $dsn3, 'status']);
+		my %kv = map { /^([\w.]+): (.*)$/ ? ($1, $2) : ('BAD', $_) }
+		    split /\n/, $r->{out};
+		return ($r, \%kv);
+	};
+	my ($r, $kv) = $st->();
+	is($r->{rc}, 0, 'status of an empty database: exit 0')
+	    or diag($r->{err});
+	ok(!exists $kv->{BAD}, 'status: one "key: value" a line')
+	    or diag($r->{out});
+	is($kv->{schema_version}, 0, 'empty database: schema_version 0');
+	is($kv->{migrations_pending}, scalar @mig,
+	    'empty database: every migration pending');
+	is($kv->{migrations_pending_names}, join(', ', @mig),
+	    'empty database: the pending migrations named in order');
+	like($kv->{users} // '', qr/^no table/, 'empty database: no users table');
+	is($kv->{resources}, 'starter_pxcodes', 'resources: starter_pxcodes');
+
+	run_cmd([top_builddir() . '/src/starterctl', '-d', $dsn3, 'initdb']);
+	($r, $kv) = $st->();
+	is($r->{rc}, 0, 'status after initdb: exit 0');
+	is($kv->{schema_version}, $last, "after initdb: schema_version $last");
+	is($kv->{migrations_pending}, 0, 'after initdb: none pending');
+	is($kv->{migrations_pending_names}, 'none', '... named "none"');
+	is($kv->{users}, 0, 'after initdb: 0 users');
+	is($kv->{'starter_pxcodes.rows'}, 0, 'after initdb: 0 pxcodes');
+
+	# One migration forgotten: it is pending again.
+	$pg->psql("DELETE FROM starterd_schema_version WHERE version = $last",
+	    dbname => 'status_check');
+	($r, $kv) = $st->();
+	is($kv->{migrations_pending}, 1, 'a migration unrecorded: 1 pending');
+	is($kv->{migrations_pending_names}, $mig[-1], "... $mig[-1]");
+	run_cmd([top_builddir() . '/src/starterctl', '-d', $dsn3, 'initdb']);
+
+	run_cmd([top_builddir() . '/src/starterctl', '-d', $dsn3, 'load-demo']);
+	run_cmd([top_builddir() . '/src/starterctl', '-d', $dsn3, 'adduser',
+	    '--password-stdin', 'alice'], stdin => "pw-alice\n");
+	($r, $kv) = $st->();
+	is($kv->{users}, 1, 'after adduser: 1 user');
+	is($kv->{'starter_pxcodes.rows'}, 100, 'after load-demo: 100 pxcodes');
+	is($kv->{migrations_pending}, 0, 'after initdb again: none pending');
+
+	$r = ctl('status', 'extra');
+	is($r->{rc}, 2, 'status with an extra argument: exit 2');
+	$r = run_cmd([top_builddir() . '/src/starterctl', '-d',
+	    'host=127.0.0.1 port=1 dbname=x connect_timeout=5', 'status']);
+	is($r->{rc}, 1, 'status with the database unreachable: exit 1');
+	like($r->{err}, qr/cannot connect/, '... saying it cannot connect');
+	is($r->{out}, '', '... and printing no status');
+}
+
 finish();

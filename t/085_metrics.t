@@ -1,5 +1,7 @@
 # 085_metrics: GET /metrics parses as the Prometheus text format and its
-# counters match the requests made; the default wants credentials;
+# counters match the requests made; promtool check metrics accepts it (when
+# installed); build info, process metrics, connections per worker and the
+# duration histogram by route and status class; the default wants credentials;
 # --metrics on/off/loopback; request ids are
 # echoed, logged, and reach PostgreSQL's log through application_name.
 use strict;
@@ -110,19 +112,29 @@ my ($m2) = scrape();
 }
 {
 	my $h = 'starterd_http_request_duration_seconds';
-	my $cnt = "${h}_count{route=\"$ITEM_LABEL\"}";
-	is(val($m2, $cnt) - val($m1, $cnt), 9,
-	    'histogram count for the item route grew by 9');
-	is(val($m2, "${h}_bucket{route=\"$ITEM_LABEL\",le=\"+Inf\"}"),
-	    val($m2, $cnt), 'the +Inf bucket equals the count');
-	my @b = map { /^\Q${h}_bucket{route="$ITEM_LABEL",le="\E([^"]+)"\}$/
+	my $cnt = "${h}_count{route=\"$ITEM_LABEL\",code_class=\"2xx\"}";
+	my $cnt4 = "${h}_count{route=\"$ITEM_LABEL\",code_class=\"4xx\"}";
+	is(val($m2, $cnt) - val($m1, $cnt), 5,
+	    'histogram count for the item route, 2xx, grew by 5');
+	is(val($m2, $cnt4) - val($m1, $cnt4), 4,
+	    'histogram count for the item route, 4xx (404, 401), grew by 4');
+	is(val($m2, "${h}_count{route=\"other\",code_class=\"4xx\"}")
+	    - val($m1, "${h}_count{route=\"other\",code_class=\"4xx\"}"), 2,
+	    'histogram count for unrouted paths, 4xx, grew by 2');
+	ok(!grep({ /^\Q$h\E_count\{route="[^"]*"\}$/ } keys %$m2),
+	    'every histogram series has a code_class label');
+	is(val($m2, "${h}_bucket{route=\"$ITEM_LABEL\",code_class=\"2xx\","
+	    . "le=\"+Inf\"}"), val($m2, $cnt),
+	    'the +Inf bucket equals the count');
+	my @b = map { /^\Q${h}_bucket{route="$ITEM_LABEL",code_class="2xx",le="\E([^"]+)"\}$/
 	    ? ([$1, $m2->{$_}]) : () } keys %$m2;
 	@b = sort { ($a->[0] eq '+Inf' ? 9e99 : $a->[0])
 	    <=> ($b->[0] eq '+Inf' ? 9e99 : $b->[0]) } @b;
 	my $mono = 1;
 	for my $i (1 .. $#b) { $mono = 0 if $b[$i][1] < $b[$i - 1][1]; }
 	ok(@b > 5 && $mono, 'buckets are cumulative (non-decreasing)');
-	ok(val($m2, "${h}_sum{route=\"$ITEM_LABEL\"}") > 0, 'sum > 0');
+	ok(val($m2, "${h}_sum{route=\"$ITEM_LABEL\",code_class=\"2xx\"}")
+	    > 0, 'sum > 0');
 	my $auth = val($m2, 'starterd_auth_cache_hits_total')
 	    + val($m2, 'starterd_auth_cache_misses_total')
 	    - val($m1, 'starterd_auth_cache_hits_total')
@@ -132,6 +144,74 @@ my ($m2) = scrape();
 	ok(val($m2, 'starterd_auth_cache_hits_total')
 	    > val($m1, 'starterd_auth_cache_hits_total'),
 	    'the auth cache has hits');
+}
+
+# Build info, process metrics, open connections per worker.
+{
+	my $r = request($srv, 'GET', '/metrics', @AUTH);
+	my ($v, $t) = parse_prom($r->{body});
+	my $bin = top_builddir() . "/src/starterd";
+	my ($ver) = `$bin -V 2>&1` =~ /starterd (\S+)/;
+	$ver //= '';
+	is(val($v, "starterd_build_info{version=\"$ver\"}"), 1,
+	    "starterd_build_info{version=\"$ver\"} 1");
+	is($t->{process_cpu_seconds_total}, 'counter',
+	    'process_cpu_seconds_total: a counter');
+	ok(val($v, 'process_cpu_seconds_total') > 0, 'some CPU time was used');
+	ok(val($v, 'process_resident_memory_bytes') > 3 * 1024 * 1024,
+	    'resident memory: over 3 MiB for three processes');
+	# The master and two workers each hold at least the standard three,
+	# the listening socket and the shared memory.
+	ok(val($v, 'process_open_fds') >= 9, 'open fds: at least 9');
+	my $st = val($v, 'process_start_time_seconds');
+	ok($st > time - 600 && $st <= time + 1,
+	    'process_start_time_seconds: the master started just now')
+	    or diag("start $st, now " . time);
+	my @w = grep { /^starterd_worker_connections\{worker="\d+"\}$/ }
+	    keys %$v;
+	is(scalar @w, 2, 'starterd_worker_connections for each of 2 workers');
+
+	# Three connections held open, each having made a request: the
+	# workers count them (the scrape's own may or may not be counted
+	# yet: a worker publishes its count once per loop iteration).
+	my @held = map { StarterTest::Conn->new($srv) } 1 .. 3;
+	is($_->request('GET', '/healthz')->{status}, 200, 'held conn: 200')
+	    for @held;
+	my $sum;
+	ok(wait_until(sub {
+		my ($x) = parse_prom(request($srv, 'GET', '/metrics',
+		    @AUTH)->{body});
+		$sum = 0;
+		$sum += $x->{$_} for grep { /^starterd_worker_connections/ }
+		    keys %$x;
+		$sum >= 3;
+	}, timeout => 5), 'connections per worker add up to at least 3 '
+	    . 'with 3 held open') or diag("sum $sum");
+	$_->close for @held;
+	ok(wait_until(sub {
+		my ($x) = parse_prom(request($srv, 'GET', '/metrics',
+		    @AUTH)->{body});
+		$sum = 0;
+		$sum += $x->{$_} for grep { /^starterd_worker_connections/ }
+		    keys %$x;
+		$sum <= 1;
+	}, timeout => 5), 'and back to at most 1 (the scrape) once closed')
+	    or diag("sum $sum");
+
+	# promtool's own parser and linter, when installed (.ci/run does).
+	my ($promtool) = grep { -x } map { "$_/promtool" } split /:/,
+	    $ENV{PATH} // '';
+	SKIP: {
+		skip 'promtool not installed (Debian package prometheus): '
+		    . 'exposition not checked by promtool', 1 unless $promtool;
+		my $f = "$dir/metrics.txt";
+		open my $fh, '>', $f or die "$f: $!";
+		print $fh $r->{body};
+		close $fh;
+		my $out = `$promtool check metrics < $f 2>&1`;
+		is($? >> 8, 0, 'promtool check metrics accepts the exposition')
+		    or diag($out);
+	}
 }
 
 # A worker killed: counted as restarted.

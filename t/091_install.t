@@ -152,6 +152,15 @@ for my $m (@mig) {
 ok(scalar(grep { m{/starterd/starter_pxcodes\.sql$} } @installed),
     'starter_pxcodes.sql installed');
 
+# The bash completions, one file per command named after it, in the
+# directory configure chose (bash-completion's, under $(datadir), or
+# --with-bashcompletiondir): found by name and content.
+for my $cmd (qw(starterd starterctl)) {
+	my ($f) = grep { m{/\Q$cmd\E$} && !m{/bin/} } @installed;
+	ok($f && slurp("$dest$f") =~ /^complete -F _\Q$cmd\E \Q$cmd\E$/m,
+	    "bash completion for $cmd installed" . ($f ? " as $f" : ''));
+}
+
 # ---------------------------------------------------------------- the unit
 
 my ($unit) = grep { m{/starterd\.service$} } @installed;
