@@ -10,7 +10,11 @@
  * version, header spans, interpreted fields, decoded body and end; or
  * ERROR with its status, message and position) must be the same in all
  * three, and so must where the stream stopped; any disagreement aborts.
- * The documented invariants of http.h are checked on each DONE.
+ * The documented invariants of http.h are checked on each DONE, and the
+ * helpers of http.c are run on what the whole feed parsed: field lookup,
+ * entity-tag lists (If-Match, If-None-Match), dates (every field value;
+ * a parsed date must format and parse back to itself), the query string,
+ * method names and status reasons.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +100,52 @@ check_done(const struct http_request *r, const char *buf)
 		abort();
 }
 
+/* The helpers, on a parsed request's own bytes. */
+static void
+exercise(const char *buf, const struct http_request *r)
+{
+	static const char *const names[] = { "host", "If-Match",
+	    "If-None-Match", "Content-Type", "Authorization", "X-Request-Id" };
+	const struct http_span	*h;
+	char			 out[64], date[40];
+	time_t			 t, t2;
+	size_t			 i, n;
+	int			 rv;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		h = http_header_find(r, buf, names[i]);
+		n = http_header_count(r, buf, names[i]);
+		if ((h == NULL) != (n == 0) || n > r->nheaders)
+			abort();
+		if (h == NULL)
+			continue;
+		rv = http_etag_match(buf + h->off, h->len,
+		    "\"0123456789abcdef\"", i == 1 ? 0 : 1);
+		if (rv < -1 || rv > 1)
+			abort();
+	}
+	for (i = 0; i < r->nheaders && i < 8; i++) {
+		h = &r->headers[i].value;
+		if (http_date_parse(buf + h->off, h->len, &t) != 0)
+			continue;
+		n = http_date_format(t, date, sizeof(date));
+		if (n == 0 || n >= sizeof(date) ||
+		    http_date_parse(date, n, &t2) != 0 || t2 != t) {
+			fprintf(stderr, "fuzz_http: date %.*s -> %s\n",
+			    (int)h->len, buf + h->off, date);
+			abort();
+		}
+	}
+	rv = http_query_get(buf + r->query.off, r->query.len, "page", out,
+	    sizeof(out));
+	if (rv < -2 || rv >= (int)sizeof(out))
+		abort();
+	if (http_method_name(r->method) == NULL ||
+	    http_method_parse(buf + r->method_tok.off, r->method_tok.len) !=
+	    r->method)
+		abort();
+}
+
 static void
 run_stream(const uint8_t *data, size_t len, const size_t *steps,
     size_t nsteps, int copy, struct run *out)
@@ -148,6 +198,8 @@ run_stream(const uint8_t *data, size_t len, const size_t *steps,
 				o->req = r;
 				if (rv == HTTP_PARSE_DONE) {
 					check_done(&r, buf + base);
+					if (nsteps == 1)
+						exercise(buf + base, &r);
 					if (BUF_LEN(&body) != r.body_len)
 						fail("body_len is not the "
 						    "decoded length", out->n,
@@ -161,7 +213,8 @@ run_stream(const uint8_t *data, size_t len, const size_t *steps,
 						    o->bodylen);
 				} else {
 					if (r.status < 400 || r.status > 599 ||
-					    r.errmsg == NULL)
+					    r.errmsg == NULL ||
+					    http_status_reason(r.status) == NULL)
 						fail("error without a 4xx/5xx "
 						    "and a message", out->n,
 						    data, len);
