@@ -100,6 +100,39 @@ check_done(const struct http_request *r, const char *buf)
 		abort();
 }
 
+/*
+ * A request's outcome must not depend on what follows it: its bytes
+ * alone, in an allocation of exactly their size, parse the same.
+ */
+static void
+check_alone(const char *req, const struct http_request *want,
+    const struct buf *wantbody)
+{
+	struct http_request	 r;
+	struct buf		 body;
+	char			*copy;
+
+	if ((copy = malloc(want->pos)) == NULL)
+		abort();
+	memcpy(copy, req, want->pos);
+	http_request_init(&r);
+	buf_init(&body, HTTP_MAX_BODY);
+	if (http_parse_head(&r, copy, want->pos) != HTTP_PARSE_DONE ||
+	    http_parse_body(&r, copy, want->pos, &body) != HTTP_PARSE_DONE ||
+	    r.pos != want->pos || r.head_len != want->head_len ||
+	    r.nheaders != want->nheaders || r.method != want->method ||
+	    r.keepalive != want->keepalive ||
+	    r.content_length != want->content_length ||
+	    BUF_LEN(&body) != BUF_LEN(wantbody) || (BUF_LEN(&body) > 0 &&
+	    memcmp(BUF_PTR(&body), BUF_PTR(wantbody), BUF_LEN(&body)) != 0)) {
+		fprintf(stderr, "fuzz_http: a request parses differently "
+		    "without the bytes that follow it\n");
+		abort();
+	}
+	buf_free(&body);
+	free(copy);
+}
+
 /* The helpers, on a parsed request's own bytes. */
 static void
 exercise(const char *buf, const struct http_request *r)
@@ -198,8 +231,11 @@ run_stream(const uint8_t *data, size_t len, const size_t *steps,
 				o->req = r;
 				if (rv == HTTP_PARSE_DONE) {
 					check_done(&r, buf + base);
-					if (nsteps == 1)
+					if (nsteps == 1) {
 						exercise(buf + base, &r);
+						check_alone(buf + base, &r,
+						    &body);
+					}
 					if (BUF_LEN(&body) != r.body_len)
 						fail("body_len is not the "
 						    "decoded length", out->n,

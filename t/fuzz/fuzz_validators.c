@@ -221,9 +221,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	check_query_int(c, "page", 1, API_MAX_PAGE);
 	check_query_int(c, "per_page", PXCODES_MAX_PER_PAGE, LLONG_MAX / 2);
 	if ((j = api_body_object(c)) == NULL) {
-		answered(c, 0);
-		if (c->status != 0)
-			abort();
+		answered(c, 0);		/* a 400 or 415 */
 		goto done;
 	}
 	if (c->state == CLIENT_DONE)
