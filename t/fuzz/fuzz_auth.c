@@ -16,13 +16,18 @@
  *   flags & 0x10	signed mode: send it as Basic "TOKEN:" not Bearer
  *   flags & 0x60	how a version lookup is answered: the claim's version,
  *			no row, connection lost, an error
- * The rest also goes to token_check() as a raw token, and a token made by
- * token_make() for a name taken from it must check out (a round trip).
+ * A signed payload is judged by an oracle first (the claims exp, sub, ver,
+ * the size limits, --auth, the route): a token it rejects must fail, one
+ * it accepts must lead to the version lookup of its user.  The rest also
+ * goes to token_check() as a raw token, and a token made by token_make()
+ * for a name taken from it must check out (a round trip).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <bsd/stdlib.h>
 #include <bsd/string.h>
 
 #include <cjson/cJSON.h>
@@ -115,6 +120,58 @@ claim_ver(const uint8_t *p, size_t len)
 	return (ver);
 }
 
+/* A claim as token.c wants it: a whole number in [0, 1e15]. */
+static int
+claim_int(cJSON *o, const char *name, long long *v)
+{
+	cJSON	*i = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsNumber(i) || !(i->valuedouble >= 0 &&
+	    i->valuedouble <= 1e15) ||
+	    (double)(long long)i->valuedouble != i->valuedouble)
+		return (-1);
+	*v = (long long)i->valuedouble;
+	return (0);
+}
+
+/*
+ * The oracle for a signed payload p sent as the header value of vlen
+ * bytes: the user id whose version must be looked up next, or 0 when
+ * the check must fail (the claims exp, sub, ver; the size limits;
+ * --auth and password-only routes); -1 when it cannot tell.
+ */
+static long
+expect_signed(const uint8_t *p, size_t len, size_t toklen, size_t vlen,
+    int flags)
+{
+	const char	*err;
+	cJSON		*o, *sub;
+	long long	 exp, ver, id = 0;
+
+	if ((flags & 0x01) || conf->auth_mode == AUTH_MODE_PASSWORD)
+		return (0);
+	if (vlen > 1024 || toklen > 1024 || len == 0)
+		return (0);
+	if ((flags & 0x10) && (vlen - 6) / 4 * 3 + 1 > 1024)
+		return (0);
+	if ((o = cJSON_ParseWithLength((const char *)p, len)) == NULL)
+		return (0);
+	sub = cJSON_GetObjectItemCaseSensitive(o, "sub");
+	if (cJSON_IsString(sub) && claim_int(o, "exp", &exp) == 0 &&
+	    claim_int(o, "ver", &ver) == 0 && ver <= INT32_MAX &&
+	    exp > (long long)time(NULL)) {
+		id = strtonum(sub->valuestring, 1, INT32_MAX, &err);
+		if (err != NULL)
+			id = 0;
+	}
+	/* Expiring right now: the clock may tick between us and it. */
+	if (claim_int(o, "exp", &exp) == 0 &&
+	    llabs(exp - (long long)time(NULL)) <= 2)
+		id = -1;
+	cJSON_Delete(o);
+	return ((long)id);
+}
+
 /* Answer what auth_check()/token_check() submitted. */
 static void
 answer_all(int how, long ver, const char *name)
@@ -181,13 +238,24 @@ check_result(struct client *c, int rv)
 }
 
 static void
-check(struct client *c, int flags, long ver, const char *name)
+check(struct client *c, int flags, long ver, const char *name, long expect)
 {
 	int	rv;
 
 	c->auth_result = AUTH_PENDING;
 	rv = auth_check(c);
 	check_result(c, rv);
+	if (expect == 0 && rv != AUTH_FAIL) {
+		fprintf(stderr, "a token that must fail: %d\n", rv);
+		abort();
+	}
+	if (expect > 0 && (rv != AUTH_PENDING || fuzz_npending != 1 ||
+	    fuzz_pending[0].stmt != DB_USER_TOKEN_VER ||
+	    atol(fuzz_pending[0].params[0]) != expect)) {
+		fprintf(stderr, "a good token for user %ld: %d\n", expect,
+		    rv);
+		abort();
+	}
 	if (rv == AUTH_PENDING) {
 		answer_all((flags >> 5) & 3, ver, name);
 		if (c->auth_result == AUTH_PENDING ||
@@ -245,7 +313,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct client	*c;
 	struct buf	 req;
 	char		*tok = NULL;
-	long		 ver = 0;
+	long		 ver = 0, expect = -1;
+	size_t		 vstart = 0;
 	int		 flags, parsed;
 
 	setup();
@@ -268,6 +337,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		ver = claim_ver(data, len);
 		buf_appendstr(&req, "GET /api/v1.0/pxcodes/ HTTP/1.1\r\n"
 		    "Host: h\r\nAuthorization: ");
+		vstart = BUF_LEN(&req);
 		if (flags & 0x10) {
 			struct buf	 cred;
 			char		*enc;
@@ -285,6 +355,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			buf_free(&cred);
 		} else
 			buf_appendf(&req, "Bearer %s\r\n\r\n", tok);
+		expect = expect_signed(data, len, strlen(tok),
+		    BUF_LEN(&req) - vstart - 4, flags);
 	} else
 		buf_append(&req, data, len);
 
@@ -292,7 +364,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	    &parsed);
 	c->route = flags & 0x01 ? &route_pw : &route_api;
 	if (parsed)
-		check(c, flags, ver, "fuzz");
+		check(c, flags, ver, "fuzz", expect);
 	fuzz_client_free(c);
 
 	/* The rest as a raw token. */
