@@ -248,9 +248,10 @@ run_stream(const uint8_t *data, size_t len, const size_t *steps,
 						memcpy(o->body, BUF_PTR(&body),
 						    o->bodylen);
 				} else {
-					if (r.status < 400 || r.status > 599 ||
+					if (r.status < 400 ||
+					    r.status > 599 ||
 					    r.errmsg == NULL ||
-					    http_status_reason(r.status) == NULL)
+					    !http_status_reason(r.status))
 						fail("error without a 4xx/5xx "
 						    "and a message", out->n,
 						    data, len);

@@ -51,7 +51,7 @@ check_field(struct client *c, cJSON *j, const char *name, long max,
 	if (v == NULL) {
 		if (absent && !required) {
 			if (c->state == CLIENT_DONE)
-				abort();	/* absent and optional: no 400 */
+				abort();	/* absent, optional: no 400 */
 			return;
 		}
 		answered(c, 400);
