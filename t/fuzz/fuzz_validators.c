@@ -59,7 +59,8 @@ check_field(struct client *c, cJSON *j, const char *name, long max,
 	}
 	if (c->state == CLIENT_DONE)
 		abort();		/* accepted but answered */
-	n = api_charcount(v);
+	/* accepted: valid text; control characters only in procedure */
+	n = api_charcount(v, strcmp(name, "pxcode") != 0);
 	if (n < 0 || n > max || (n == 0 && strcmp(name, "pxcode") == 0))
 		abort();
 }

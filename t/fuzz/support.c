@@ -201,20 +201,37 @@ ratelimit_request(struct client *c, int authed)
 }
 
 WEAK int
-ratelimit_auth_begin(struct client *c, const char *user, char *addr)
+ratelimit_auth_begin(struct client *c, const char *user, char *addr,
+    int *slow)
 {
 	(void)c;
 	(void)user;
 	addr[0] = '\0';
+	*slow = 0;
 	return (0);
 }
 
 WEAK void
-ratelimit_auth_end(const char *addr, const char *user, int refund)
+ratelimit_auth_end(const char *addr, const char *user, int ok, int slow)
 {
 	(void)addr;
 	(void)user;
-	(void)refund;
+	(void)ok;
+	(void)slow;
+}
+
+WEAK void
+ratelimit_auth_addr(struct client *c, char *addr)
+{
+	(void)c;
+	addr[0] = '\0';
+}
+
+WEAK void
+ratelimit_auth_charge(const char *addr, const char *user)
+{
+	(void)addr;
+	(void)user;
 }
 
 /* ------------------------- api/: the handlers router.c names, unused */
