@@ -167,8 +167,14 @@ my ($w) = $srv->worker_pids;
 	is($open, 20, 'their connections stay open (keep-alive)');
 	sleep 0.3;
 	my $grow = (status_kb($w, 'VmRSS') - $rss0) / 1024;
-	ok($grow < 16, sprintf('with them open, worker VmRSS grew %.1f MB '
-	    . '(< 16): the buffers shrank', $grow));
+	SKIP: {
+		# AddressSanitizer keeps freed memory in quarantine: resident
+		# size cannot show that buffers were given back.
+		skip('a sanitizer build: RSS does not show freed memory', 1)
+		    if StarterTest::sanitized();
+		ok($grow < 16, sprintf('with them open, worker VmRSS grew '
+		    . '%.1f MB (< 16): the buffers shrank', $grow));
+	}
 	close $_->{fh} for @s;
 }
 $srv->stop;

@@ -64,6 +64,21 @@ my $TOP = abs_path("$TESTDIR/../..");
 
 # Build tree (binaries) and source tree (sql/); `make check` may set both.
 sub top_builddir { return $ENV{TOP_BUILDDIR} // $TOP; }
+
+# 1 when src/starterd was built with AddressSanitizer (--enable-sanitizers).
+my $SANITIZED;
+sub sanitized
+{
+	return $SANITIZED if defined $SANITIZED;
+	$SANITIZED = 0;
+	if (open my $fh, '<:raw', top_builddir() . '/src/starterd') {
+		local $/;
+		my $bin = <$fh> // '';
+		close $fh;
+		$SANITIZED = index($bin, '__asan_init') >= 0 ? 1 : 0;
+	}
+	return $SANITIZED;
+}
 sub top_srcdir { return $ENV{TOP_SRCDIR} // $ENV{srcdir_top} // $TOP; }
 
 my $BASEDIR;			# one temp dir per script
