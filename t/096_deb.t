@@ -139,7 +139,7 @@ like($ut, qr{^ExecStart=/usr/sbin/starterd$}m,
 like($ut, qr{^ExecStartPre=/usr/sbin/starterd -t --test-config-only$}m,
     'unit: ExecStartPre checks the configuration (starterd -t)');
 like($ut,
-    qr{^ExecReload=/usr/sbin/starterd\ -t\n
+    qr{^ExecReload=/usr/sbin/starterd\ -t\ --test-config-only\n
     ExecReload=/bin/kill\ -HUP\ \$MAINPID$}mx,
     'unit: ExecReload checks the configuration, then sends SIGHUP');
 my $conf = slurp("$tmp/root/etc/starterd/starterd.conf");
