@@ -232,21 +232,29 @@ log_fatal_emit(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The one "fatal:" line, with strerror(errno); the caller exits. */
-void
-log_fatal(const char *fmt, ...)
+/* The "fatal:" line of fmt/ap, with strerror(saved) unless it is 0. */
+static void
+log_vfatal(int saved, const char *fmt, va_list ap)
 {
 	char	 tmp[1024];
-	int	 saved = errno;
-	va_list	 ap;
 
-	va_start(ap, fmt);
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
 	if (saved != 0)
 		log_fatal_emit("%s: %s", tmp, strerror(saved));
 	else
 		log_fatal_emit("%s", tmp);
+}
+
+/* The one "fatal:" line, with strerror(errno); the caller exits. */
+void
+log_fatal(const char *fmt, ...)
+{
+	int	 saved = errno;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vfatal(saved, fmt, ap);
+	va_end(ap);
 	errno = saved;
 }
 
@@ -257,24 +265,19 @@ log_fatalx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line(LOG_LVL_ERROR, "fatal: ", fmt, ap);
+	log_vfatal(0, fmt, ap);
 	va_end(ap);
 }
 
 void
 fatal(const char *fmt, ...)
 {
-	char	 tmp[1024];
 	int	 saved = errno;
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	log_vfatal(saved, fmt, ap);
 	va_end(ap);
-	if (saved != 0)
-		log_fatal_emit("%s: %s", tmp, strerror(saved));
-	else
-		log_fatal_emit("%s", tmp);
 	exit(1);
 }
 
@@ -284,7 +287,7 @@ fatalx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line(LOG_LVL_ERROR, "fatal: ", fmt, ap);
+	log_vfatal(0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
