@@ -12,7 +12,7 @@
  * machine (core/conn.c) -> router (http/router.c) -> handler (api/) ->
  * cache/db (data/) -> response (http/response.c).  Completions (database
  * answers, password checks) are posted back to the loop: they wake a
- * client (core/client.c), and only the loop runs its state machine.
+ * client (base/client.c), and only the loop runs its state machine.
  */
 #ifndef STARTERD_H
 #define STARTERD_H

@@ -246,7 +246,7 @@ is($out, "starterd: user nosuchuser: no such user\n",
 is($out, qq{<3>--port: "abc" is invalid (1..65535)\n},
     'journal: a value error is <3>');
 
-# The log helpers themselves (src/core/log.c through t/unit/log_test).
+# The log helpers themselves (src/base/log.c through t/unit/log_test).
 ($rc, $out) = journal_run(0, $LOGT, 'fatalx',
     'listen 127.0.0.1:5000: Address already in use');
 is($rc, 1, 'fatalx exits 1');

@@ -1,5 +1,5 @@
 /*
- * log_test.c: says one line through src/core/log.c, for t/092_config_test.t
+ * log_test.c: says one line through src/base/log.c, for t/092_config_test.t
  * (which checks the line's format on stderr and the exit status):
  *
  *	log_test fatalx|fatal|warnx|info [procname] message
