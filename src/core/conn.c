@@ -159,25 +159,6 @@ conn_fail(struct client *c, int status, const char *msg)
 	response_error(c, status, "%s", msg);
 }
 
-/* Host as sent, checked: it goes into URLs we print. */
-static int
-conn_host_ok(const char *h, size_t len)
-{
-	size_t	i;
-
-	if (len == 0 || len > 255)
-		return (0);
-	for (i = 0; i < len; i++) {
-		char ch = h[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
-		    ch == ':' || ch == '[' || ch == ']' || ch == '_'))
-			return (0);
-	}
-	return (1);
-}
-
 /*
  * The one "authorised, now dispatch" step, whether the credentials were
  * checked at once or by a completion.
@@ -287,7 +268,7 @@ conn_dispatch(struct client *c)
 	c->keepalive = c->req.keepalive && !conn_draining && !c->body_pending;
 	c->head_only = c->req.method == HTTP_M_HEAD;
 	if (c->req.host.len > 0 &&
-	    !conn_host_ok(buf + c->req.host.off, c->req.host.len)) {
+	    !http_host_valid(buf + c->req.host.off, c->req.host.len)) {
 		conn_fail(c, 400, "invalid Host header");
 		return;
 	}

@@ -1311,3 +1311,26 @@ http_query_get(const char *query, size_t len, const char *name, char *out,
 	}
 	return (-1);
 }
+
+/*
+ * A Host value we are willing to print into the URLs of our answers
+ * (conn.c refuses the request otherwise): 1 to 255 characters of
+ * letters, digits and . - : [ ] _.
+ */
+int
+http_host_valid(const char *h, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > 255)
+		return (0);
+	for (i = 0; i < len; i++) {
+		char ch = h[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		    ch == ':' || ch == '[' || ch == ']' || ch == '_'))
+			return (0);
+	}
+	return (1);
+}

@@ -116,6 +116,9 @@ int	 http_parse_head(struct http_request *, const char *buf, size_t len);
 int	 http_parse_body(struct http_request *, const char *buf, size_t len,
 	    struct buf *body);
 
+/* A Host value fit to print into our links (http.c). */
+int	 http_host_valid(const char *, size_t);
+
 /*
  * Field lookup by case-insensitive name; returns the first match's value
  * span or NULL.  http_header_count tells how many fields have that name.

@@ -36,25 +36,6 @@ static const char *const states[] = {
 	"0"
 };
 
-/* conn.c's conn_host_ok(): a Host that conn.c lets through. */
-static int
-host_ok(const char *h, size_t len)
-{
-	size_t	i;
-
-	if (len == 0 || len > 255)
-		return (0);
-	for (i = 0; i < len; i++) {
-		char ch = h[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
-		    ch == ':' || ch == '[' || ch == ']' || ch == '_'))
-			return (0);
-	}
-	return (1);
-}
-
 /* The result the pending statement would get, from the rows text. */
 static PGresult *
 simulate(const struct fuzz_query *q, const char *rows, size_t len)
@@ -126,7 +107,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	nrows = BUF_LEN(&c->in) - c->req.pos;
 
 	/* conn_dispatch(), as far as it goes before the handler. */
-	if (c->req.host.len > 0 && !host_ok(buf + c->req.host.off,
+	if (c->req.host.len > 0 && !http_host_valid(buf + c->req.host.off,
 	    c->req.host.len))
 		goto done;
 	r = router_find(buf + c->req.path.off, c->req.path.len, c->arg,
