@@ -113,6 +113,8 @@ struct config {
 	long long	 worker_input_budget;
 	char		 log_format[16];	/* combined or json */
 	char		 cors_origin[1024];	/* "", "*" or a list */
+	struct res_decl	*resources;	/* resconf.c: declared, or builtin */
+	int		 nresources;
 };
 
 extern struct config	*conf;		/* config.c */
@@ -124,6 +126,127 @@ int	 config_load(struct config *, int, char **);
 void	 config_usage(FILE *);
 int	 config_resolve_dsn(struct config *);
 int	 config_reload(struct config *, int, char **);
+
+/*
+ * resconf.c: `resource NAME { ... }` blocks of the configuration file
+ * (starterd.conf(5)); starterctl reads them too.  A declaration says what
+ * to serve; the catalog (schema.c) says what it is.
+ */
+#define RES_MAX			32	/* declared resources */
+#define RES_MAX_COLS		64	/* columns of a served table */
+#define RES_IDENT_MAX		64	/* NAMEDATALEN */
+#define RES_LIST_MAX		1024	/* a comma-separated column list */
+
+enum res_access {
+	RES_ACCESS_USER = 0,	/* any authenticated user (the default) */
+	RES_ACCESS_ANYONE,	/* no credentials needed */
+	RES_ACCESS_GROUP,	/* authenticated users in a named group */
+	RES_ACCESS_NONE		/* nobody: e.g. write = none, read-only API */
+};
+
+struct res_decl {
+	char		 name[RES_IDENT_MAX];	/* URL segment */
+	char		 table[2 * RES_IDENT_MAX + 2];	/* [schema.]table */
+	char		 key[RES_IDENT_MAX];	/* "": the one-column pkey */
+	char		 columns[RES_LIST_MAX];	/* exposed; "": all */
+	char		 hidden[RES_LIST_MAX];	/* never exposed */
+	char		 read_only[RES_LIST_MAX];
+	char		 required[RES_LIST_MAX];	/* POST must give them */
+	char		 as_text[RES_LIST_MAX];	/* other types, as text */
+	char		 order[RES_LIST_MAX];	/* "col,-col"; "": the pkey */
+	int		 per_page;		/* default page size */
+	int		 max_per_page;
+	enum res_access	 read, write;
+	char		 read_group[RES_IDENT_MAX];
+	char		 write_group[RES_IDENT_MAX];
+	char		 file[PATH_MAX];	/* where it was declared */
+	int		 line;
+};
+
+/* Parse the block opened on `line` (`resource NAME {`) of fp. */
+int	 resconf_block(FILE *, const char *, int *, const char *,
+	    struct res_decl *);
+/* The declaration used when the configuration declares none. */
+void	 resconf_builtin(struct res_decl *);
+
+/*
+ * schema.c: a declaration bound to the catalog (pg_attribute, pg_type,
+ * pg_constraint), with its statements written once.  Pure: it runs one
+ * catalog query's result through the rules; db.c or preflight.c run it.
+ */
+enum col_type {
+	COL_TEXT = 0, COL_VARCHAR, COL_CHAR, COL_INT2, COL_INT4, COL_INT8,
+	COL_NUMERIC, COL_FLOAT4, COL_FLOAT8, COL_BOOL, COL_DATE,
+	COL_TIMESTAMP, COL_TIMESTAMPTZ, COL_UUID, COL_JSON, COL_JSONB,
+	COL_ASTEXT		/* declared as_text: any type, as a string */
+};
+
+struct res_column {
+	char		 name[RES_IDENT_MAX];
+	char		 qname[2 * RES_IDENT_MAX + 3];	/* quoted */
+	enum col_type	 type;
+	char		 type_name[64];	/* format_type(): for docs, errors */
+	int		 maxlen;	/* varchar(n), char(n): n; else -1 */
+	int		 precision;	/* numeric(p,s): p, s; else -1 */
+	int		 scale;
+	int		 notnull;
+	int		 has_default;	/* DEFAULT, serial, identity */
+	int		 generated;	/* GENERATED ALWAYS (identity or
+					   stored): never written */
+	int		 read_only;	/* declared, or generated */
+	int		 required;	/* POST: NOT NULL without default, or
+					   declared */
+	int		 exposed;	/* in representations */
+};
+
+struct res_unique {			/* a unique constraint or index */
+	char		 name[RES_IDENT_MAX];
+	char		 columns[RES_LIST_MAX];	/* its columns, for 409s */
+};
+
+#define RES_MAX_UNIQUE	16
+
+struct resource {
+	struct res_decl	 decl;
+	char		 nspname[RES_IDENT_MAX];	/* resolved */
+	char		 relname[RES_IDENT_MAX];
+	char		 qtable[4 * RES_IDENT_MAX + 8];	/* "schema"."table" */
+	int		 is_view;
+	int		 ncols;
+	struct res_column cols[RES_MAX_COLS];	/* catalog order */
+	int		 key;			/* index in cols */
+	int		 nexposed;
+	int		 exposed[RES_MAX_COLS + 1];	/* JSON key order (sorted);
+						   -1 stands for "url" */
+	int		 norder;
+	int		 order[RES_MAX_COLS];	/* ORDER BY: cols index */
+	int		 order_desc[RES_MAX_COLS];
+	int		 nunique;
+	struct res_unique unique[RES_MAX_UNIQUE];
+	int		 can_select, can_insert, can_update, can_delete;
+	/* Statements that do not depend on the request (schema.c). */
+	char		*sql_get;	/* $1 key */
+	char		*sql_get_cas;	/* $1 key: exposed + row text */
+	char		*sql_page;	/* $1 limit, $2 offset */
+	char		*sql_delete;	/* $1 key */
+	char		*sql_delete_cas;	/* $1 key, $2 row text */
+	char		*sql_select_list;	/* exposed columns, quoted */
+	char		*sql_row_text;	/* ROW(exposed)::text expression */
+};
+
+/* The catalog query: $1 a text[] of declared tables (as declared). */
+extern const char schema_catalog_sql[];
+/*
+ * Bind decl to the catalog rows in res (schema_catalog_sql's answer) into
+ * r; conn quotes identifiers (PQescapeIdentifier).  Each problem is one
+ * line passed to report (with arg); returns the number of problems (0:
+ * r is usable).  check_privileges: also the role's privileges against
+ * the declared access.
+ */
+int	 schema_bind(PGconn *, const struct res_decl *, PGresult *,
+	    struct resource *, void (*)(void *, const char *), void *);
+void	 schema_free(struct resource *);
+const char *col_type_name(enum col_type);
 
 /* master.c */
 struct listener {
@@ -269,6 +392,8 @@ struct route {
 	unsigned int	 methods;	/* 1 << enum http_method */
 	int		 flags;
 	void		(*handler)(struct client *);
+	unsigned int	 open_methods;	/* with ROUTE_AUTH: need none */
+	void		*arg;		/* the resource, for its handlers */
 };
 
 /* The route table (router.c) is the one place that names the handlers. */
@@ -288,6 +413,14 @@ void	 api_healthz(struct client *);			/* api_health.c */
 void	 api_readyz(struct client *);
 void	 api_auth_token(struct client *);		/* api_token.c */
 void	 api_metrics(struct client *);			/* api_metrics.c */
+void	 api_resource_collection(struct client *);	/* api_resource.c */
+void	 api_resource_item(struct client *);
+void	 api_resource_redirect(struct client *);
+void	 api_index(struct client *);			/* api_discovery.c */
+void	 api_openapi(struct client *);
+/* The OpenAPI 3.1 document of the bound resources; base: scheme://host. */
+int	 openapi_build(struct buf *, const char *, struct resource *const *,
+	    int);
 
 /* db.c */
 enum db_state {
@@ -348,6 +481,32 @@ enum db_state db_status(void);
 int	 db_retry_after(void);
 void	 db_shutdown(void);
 const char *db_sqlstate(PGresult *);
+
+/*
+ * A statement written at run time (resources): prepared on the connection
+ * the first time it is used (a bounded set per connection; past it, run
+ * unnamed).  write: it changes data (it commits with its batch).
+ */
+int	 db_submit_sql(struct client *, const char *, int, int,
+	    const char *const *, db_cb, void *);
+PGconn	*db_conn_handle(void);	/* for PQescapeIdentifier; NULL: down */
+
+/* resource.c: the worker's resources, bound again on every connection */
+struct resource_route {
+	struct route	 coll, item, redirect;	/* routes of the resource */
+};
+int	 resource_init(void);
+void	 resource_db_up(void);
+struct resource *resource_find(const char *, size_t);
+int	 resource_count(void);
+struct resource *resource_get(int);
+int	 resource_wait(struct client *, void (*)(struct client *));
+const struct route *resource_route(const char *, size_t, char *, size_t,
+	    int *);
+
+/* groups.c: is the authenticated user in a group (starter_user_groups)? */
+int	 groups_check(struct client *, const char *);	/* AUTH_* */
+void	 groups_cache_flush(void);
 
 /* auth.c */
 enum auth_result {
