@@ -19,18 +19,18 @@
 #define ROUTE_METRICS	0x100	/* ROUTE_AUTH under --metrics auth */
 
 static struct route routes[] = {
-	{ "/healthz", READ, 0, api_healthz },
-	{ "/readyz", READ, 0, api_readyz },
+	{ "/healthz", READ, 0, api_healthz, 0, NULL },
+	{ "/readyz", READ, 0, api_readyz, 0, NULL },
 	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
-	    api_auth_token },
-	{ "/metrics", READ, ROUTE_METRICS, api_metrics },
+	    api_auth_token, 0, NULL },
+	{ "/metrics", READ, ROUTE_METRICS, api_metrics, 0, NULL },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
-	    api_pxcodes_collection },
+	    api_pxcodes_collection, 0, NULL },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
 	    M(HTTP_M_PATCH) | M(HTTP_M_DELETE), ROUTE_AUTH | ROUTE_ARG,
-	    api_pxcodes_item },
+	    api_pxcodes_item, 0, NULL },
 	{ STARTERD_API_PREFIX "/pxcodes", ~0u, ROUTE_REDIRECT,
-	    api_pxcodes_redirect },
+	    api_pxcodes_redirect, 0, NULL },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
