@@ -349,9 +349,9 @@ resconf_opens(const char *line)
  * returns 0, or -1 when there was any (d is then not to be used).
  *
  * A block still open when another one starts, or at the end of the file,
- * is unterminated; the line that opens the next block is given back to
- * fp (when fp can seek), so that it is read as a block of its own rather
- * than as a stream of mistakes.
+ * is unterminated: that is all said of it.  The line that opens the next
+ * block is given back to fp (when fp can seek), so that it is read as a
+ * block of its own rather than as a stream of mistakes.
  */
 int
 resconf_block(FILE *fp, const char *file, int *lineno, const char *open,
@@ -359,6 +359,7 @@ resconf_block(FILE *fp, const char *file, int *lineno, const char *open,
 {
 	struct resconf_where	 w;
 	char			 buf[RESCONF_MAX_LINE], *line, *p;
+	const char		*q;
 	char			 name[RES_IDENT_MAX * 2];
 	int			 seen[RESCONF_NKEYS], open_line = *lineno;
 	int			 rv = 0, closed = 0, pp, mpp;
@@ -372,22 +373,22 @@ resconf_block(FILE *fp, const char *file, int *lineno, const char *open,
 	d->line = open_line;
 
 	/* "resource" NAME "{": the name up to the blanks or the brace. */
-	p = (char *)open + 8;
-	p += strspn(p, " \t");
-	l = strcspn(p, " \t{");
+	q = open + 8;
+	q += strspn(q, " \t");
+	l = strcspn(q, " \t{");
 	snprintf(name, sizeof(name), "%.*s", (int)(l < sizeof(name) - 1 ?
-	    l : sizeof(name) - 1), p);
+	    l : sizeof(name) - 1), q);
 	w.file = file;
 	w.line = open_line;
 	w.name = name[0] != '\0' ? name : "?";
-	p += l;
-	p += strspn(p, " \t");
-	if (strcmp(p, "{") != 0) {
+	q += l;
+	q += strspn(q, " \t");
+	if (strcmp(q, "{") != 0) {
 		resconf_error(&w, NULL, "expected \"resource NAME {\" on a "
 		    "line of its own");
 		/* No brace to end it: no body follows (a one-line block). */
-		l = strlen(p);
-		if (l == 0 || p[l - 1] != '{')
+		l = strlen(q);
+		if (l == 0 || q[l - 1] != '{')
 			return (-1);
 		rv = -1;
 	} else if (resconf_name_ok(&w, name) == -1)
@@ -424,11 +425,9 @@ resconf_block(FILE *fp, const char *file, int *lineno, const char *open,
 			w.line = open_line;
 			resconf_error(&w, NULL, "unterminated block: line %d "
 			    "opens another one before its }", *lineno);
-			rv = -1;
 			if (at != -1 && fseeko(fp, at, SEEK_SET) == 0)
 				(*lineno)--;
-			closed = 1;	/* said */
-			break;
+			return (-1);	/* nothing more to say of it */
 		}
 		if (resconf_line(&w, line, d, seen) == -1)
 			rv = -1;
