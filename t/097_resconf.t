@@ -1,0 +1,217 @@
+# 097_resconf: `resource NAME { ... }` blocks of the configuration file.
+# Each kind of declaration mistake is one line naming file:line, the
+# resource, the key and the cause, and `starterd -t` exits 1 (without the
+# database: --test-config-only); plain startup refuses the file the same
+# way; a valid file passes, and no block at all is the built-in pxcodes.
+# A reload with a bad block is refused, a good one taken.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use StarterTest;
+use Test::More;
+
+my $BIN = top_builddir() . '/src/starterd';
+my $dir = StarterTest::basedir();
+my $port = StarterTest::free_port();
+my %CLEAN = (map { $_ => undef } grep { /^STARTERD_|^JOURNAL_STREAM$/ }
+    keys %ENV);
+$CLEAN{DATABASE_URL} = undef;
+
+my $nconf = 0;
+# A configuration file holding TEXT; its path.
+sub conf_file
+{
+	my ($text) = @_;
+	my $f = sprintf('%s/res_%d.conf', $dir, ++$nconf);
+	open my $fh, '>', $f or die "$f: $!";
+	print $fh $text;
+	close $fh;
+	return $f;
+}
+
+# starterd ARGS with a clean environment; {rc, out, err, lines}.
+sub sd
+{
+	my (@args) = @_;
+	my $r = run_cmd([$BIN, @args], timeout => 30, env => \%CLEAN);
+	$r->{lines} = [ split /\n/, $r->{err} ];
+	return $r;
+}
+
+# -t without the database on the file holding TEXT.
+sub t_syntax
+{
+	my ($text) = @_;
+	my $f = conf_file($text);
+	return (sd('-t', '--test-config-only', '-p', $port, '-f', $f), $f);
+}
+
+# One mistake: exit 1, one line "starterd: FILE:LINE: resource ...".
+sub one_mistake
+{
+	my ($name, $text, $line, $re) = @_;
+	my ($r, $f) = t_syntax($text);
+	is($r->{rc}, 1, "$name: exit 1") or diag($r->{err});
+	is(scalar @{$r->{lines}}, 1, "$name: exactly one line")
+	    or diag($r->{err});
+	like($r->{lines}[0] // '', qr/^starterd: \Q$f\E:$line: $re$/,
+	    "$name: file:line, the resource, the key and the cause");
+}
+
+my $GOOD = <<'EOF';
+# the two demo resources
+port = 5000
+resource pxcodes {
+	table = starter_pxcodes		# [schema.]table or view
+	key = pxcode
+	hidden = id
+	required = procedure
+	order = id
+	per_page = 100
+	max_per_page = 100
+	read = user
+	write = user
+}
+
+resource encounters {
+	table = public.starter_encounters
+	key = id
+	read_only = created_at
+	order = -seen_on, id
+	per_page = "20"
+	read = anyone
+	write = group:billing
+}
+EOF
+
+# ---------------------------------------------------------------- valid
+
+my ($r, $f) = t_syntax($GOOD);
+is($r->{rc}, 0, 'valid blocks: exit 0') or diag($r->{err});
+like($r->{err}, qr/^starterd: configuration \Q$f\E is ok/,
+    'valid blocks: says ok');
+($r) = t_syntax("port = 5000\n");
+is($r->{rc}, 0, 'no block (the built-in pxcodes): exit 0') or diag($r->{err});
+
+# ---------------------------------------------------------------- mistakes
+
+sub block { my ($body) = @_; return "resource px {\n${body}}\n"; }
+
+one_mistake('unknown key', block("\ttable = t\n\tcolour = red\n"), 3,
+    qr/resource px: unknown key "colour"/);
+one_mistake('duplicate key', block("\ttable = t\n\ttable = u\n"), 3,
+    qr/resource px: table: given twice \(first on line 2\)/);
+one_mistake('bad access value', block("\ttable = t\n\tread = everyone\n"),
+    3, qr/resource px: read: "everyone" is not anyone, user, group:NAME or none/);
+one_mistake('bad group name', block("\ttable = t\n\twrite = group:a b\n"),
+    3, qr/resource px: write: "group:a b": a group name is .*/);
+one_mistake('empty group name', block("\ttable = t\n\twrite = group:\n"),
+    3, qr/resource px: write: "group:": a group name is .*/);
+one_mistake('bad number', block("\ttable = t\n\tper_page = lots\n"), 3,
+    qr/resource px: per_page: "lots" is invalid \(1\.\.10000\)/);
+one_mistake('number out of range', block("\ttable = t\n\tmax_per_page = 0\n"),
+    3, qr/resource px: max_per_page: "0" is too small \(1\.\.10000\)/);
+one_mistake('per_page > max_per_page', block("\ttable = t\n"
+    . "\tmax_per_page = 50\n\tper_page = 60\n"), 4,
+    qr/resource px: per_page: 60 is more than max_per_page 50/);
+one_mistake('per_page > the default max_per_page',
+    block("\ttable = t\n\tper_page = 101\n"), 3,
+    qr/resource px: per_page: 101 is more than max_per_page 100/);
+one_mistake('name not a URL segment', "resource Px.1 {\n\ttable = t\n}\n", 1,
+    qr/resource Px\.1: the name is not a URL segment \(a-z, 0-9, _ and - only\)/);
+my $long = 'a' x 64;
+one_mistake('name too long', "resource $long {\n\ttable = t\n}\n", 1,
+    qr/resource $long: the name is too long \(at most 63 bytes\)/);
+one_mistake('no name', "resource {\n\ttable = t\n}\n", 1,
+    qr/resource \?: no name \(resource NAME \{\)/);
+one_mistake('table a.b.c', block("\ttable = a.b.c\n"), 2,
+    qr/resource px: table: "a\.b\.c" is not TABLE or SCHEMA\.TABLE .*/);
+one_mistake('table with a dash', block("\ttable = my-table\n"), 2,
+    qr/resource px: table: "my-table" is not TABLE or SCHEMA\.TABLE .*/);
+one_mistake('table name too long', block("\ttable = s.$long\n"), 2,
+    qr/resource px: table: "s\.$long": a name is too long \(at most 63 bytes\)/);
+one_mistake('column name too long', block("\ttable = t\n\thidden = a, $long\n"),
+    3, qr/resource px: hidden: "$long" is too long \(at most 63 bytes\)/);
+one_mistake('empty list element', block("\ttable = t\n\tread_only = a,,b\n"),
+    3, qr/resource px: read_only: expected a column name at ",b"/);
+one_mistake('order with +', block("\ttable = t\n\torder = +a\n"), 3,
+    qr/resource px: order: expected a column name at "\+a"/);
+one_mistake('two key columns', block("\ttable = t\n\tkey = a, b\n"), 3,
+    qr/resource px: key: expected one column name at ", b"/);
+one_mistake('no value', block("\ttable = t\n\tas_text =\n"), 3,
+    qr/resource px: as_text: no value/);
+one_mistake('columns and hidden', block("\ttable = t\n\tcolumns = a\n"
+    . "\thidden = b\n"), 4, qr/resource px: hidden: give columns or hidden, not both/);
+one_mistake('no table', block("\tkey = a\n"), 1,
+    qr/resource px: table: missing: say which table or view to serve/);
+one_mistake('not key = value', block("\ttable = t\n\tkey a\n"), 3,
+    qr/resource px: expected key = value or \}/);
+one_mistake('unterminated at the end', "resource px {\n\ttable = t\n", 1,
+    qr/resource px: unterminated block: no \} before the end of the file/);
+one_mistake('unterminated before the next block',
+    "resource px {\n\ttable = t\nresource py {\n\ttable = u\n}\n", 1,
+    qr/resource px: unterminated block: line 3 opens another one before its \}/);
+one_mistake('a one-line block', "resource px { table = t }\nport = 5000\n", 1,
+    qr/resource px: expected "resource NAME \{" on a line of its own/);
+one_mistake('a } of no block', "port = 5000\n}\n", 2,
+    qr/\} closes no resource block/);
+one_mistake('duplicate resource name', block("\ttable = t\n")
+    . block("\ttable = u\n"), 4,
+    qr/resource px: declared twice \(first on line 1\)/);
+one_mistake('more than RES_MAX resources', join('', map {
+    "resource r$_ {\n\ttable = t\n}\n" } 1 .. 33), 97,
+    qr/resource r33: more than 32 resources/);
+
+# Every mistake of a file, each on its line.
+($r) = t_syntax(block("\ttable = t\n\tcolour = red\n\tread = x\n"
+    . "\tper_page = y\n"));
+is($r->{rc}, 1, 'three mistakes: exit 1');
+is(scalar @{$r->{lines}}, 3, 'three mistakes: three lines')
+    or diag($r->{err});
+
+# Plain startup refuses the file the same way, before serving.
+$f = conf_file(block("\ttable = t\n\tcolour = red\n"));
+$r = sd('-p', $port, '-w', '1', '-f', $f);
+is($r->{rc}, 1, 'plain startup, a bad block: exit 1');
+is($r->{err}, qq{starterd: $f:3: resource px: unknown key "colour"\n},
+    'plain startup, a bad block: its one line');
+
+# ---------------------------------------------------------------- database
+
+my $pg = StarterTest::Pg->new;
+StarterTest::setup_db($pg);
+$pg->psql(<<'EOF');
+CREATE TABLE res_nokey (a integer, b text);
+CREATE TABLE res_point (id integer PRIMARY KEY, p point, note text);
+CREATE TABLE res_ok (id integer PRIMARY KEY, name varchar(20) NOT NULL);
+CREATE ROLE res_reader LOGIN;
+GRANT SELECT ON res_ok TO res_reader;
+EOF
+
+# ---------------------------------------------------------------- reload
+
+$f = conf_file("resource ok {\n\ttable = res_ok\n}\n");
+my $srv = StarterTest::Server->new(pg => $pg, workers => 1,
+    args => [ '-f', $f ]);
+open my $fh, '>', $f or die;
+print $fh "resource ok {\n\ttable = res_ok\n\tcolour = red\n}\n";
+close $fh;
+kill 'HUP', $srv->{pid};
+ok(wait_until(sub { $srv->log_contents =~ /keeping the current one/ }, timeout => 20),
+    'reload with a bad block: refused');
+like($srv->log_contents, qr/\Q$f\E:3: resource ok: unknown key "colour"/,
+    'reload with a bad block: the mistake on its line');
+is(request($srv, 'GET', '/healthz')->{status}, 200,
+    'reload with a bad block: still serving');
+open $fh, '>', $f or die;
+print $fh "resource ok {\n\ttable = res_ok\n}\nresource ok2 {\n"
+    . "\ttable = res_ok\n\tread = anyone\n}\n";
+close $fh;
+kill 'HUP', $srv->{pid};
+ok(wait_until(sub { $srv->log_contents =~ /reload: generation \d+ serving/ }, timeout => 20),
+    'reload with good blocks: taken');
+is(request($srv, 'GET', '/healthz')->{status}, 200,
+    'after the reload: serving');
+
+finish();
