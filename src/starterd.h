@@ -178,6 +178,8 @@ int	 resconf_opens(const char *);	/* does the line open a block? */
 int	 resconf_add(struct res_decl **, int *, const struct res_decl *);
 /* The declaration used when the configuration declares none. */
 void	 resconf_builtin(struct res_decl *);
+/* The declared tables as schema_catalog_sql's $1: {"a","s.b"}. */
+int	 resconf_tables(const struct res_decl *, int, char *, size_t);
 
 /*
  * schema.c: a declaration bound to the catalog (pg_attribute, pg_type,

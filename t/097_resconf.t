@@ -3,7 +3,10 @@
 # resource, the key and the cause, and `starterd -t` exits 1 (without the
 # database: --test-config-only); plain startup refuses the file the same
 # way; a valid file passes, and no block at all is the built-in pxcodes.
-# A reload with a bad block is refused, a good one taken.
+# Against the database, -t binds every declaration to the catalog and says
+# each problem on its line (table missing, key not unique, column missing,
+# unsupported type without as_text, privileges short of the declared
+# access).  A reload with a bad block is refused, a good one taken.
 use strict;
 use warnings;
 use FindBin;
@@ -72,6 +75,8 @@ resource pxcodes {
 	max_per_page = 100
 	read = user
 	write = user
+	unknown_fields = ignore
+	statement_prefix = px
 }
 
 resource encounters {
@@ -139,6 +144,15 @@ one_mistake('order with +', block("\ttable = t\n\torder = +a\n"), 3,
     qr/resource px: order: expected a column name at "\+a"/);
 one_mistake('two key columns', block("\ttable = t\n\tkey = a, b\n"), 3,
     qr/resource px: key: expected one column name at ", b"/);
+one_mistake('bad unknown_fields', block("\ttable = t\n"
+    . "\tunknown_fields = drop\n"), 3,
+    qr/resource px: unknown_fields: "drop" is not reject or ignore/);
+one_mistake('bad statement_prefix', block("\ttable = t\n"
+    . "\tstatement_prefix = 1x\n"), 3,
+    qr/resource px: statement_prefix: "1x" is not letters, digits and _ .*/);
+one_mistake('statement_prefix too long', block("\ttable = t\n"
+    . "\tstatement_prefix = " . ('p' x 32) . "\n"), 3,
+    qr/resource px: statement_prefix: too long \(at most 31 bytes\)/);
 one_mistake('no value', block("\ttable = t\n\tas_text =\n"), 3,
     qr/resource px: as_text: no value/);
 one_mistake('columns and hidden', block("\ttable = t\n\tcolumns = a\n"
@@ -188,6 +202,77 @@ CREATE TABLE res_ok (id integer PRIMARY KEY, name varchar(20) NOT NULL);
 CREATE ROLE res_reader LOGIN;
 GRANT SELECT ON res_ok TO res_reader;
 EOF
+
+# ---------------------------------------------------------------- catalog
+
+# -t against the database on the file holding TEXT (as DSN's role).
+sub t_catalog
+{
+	my ($text, $dsn) = @_;
+	my $f = conf_file($text);
+	return (sd('-t', '-p', $port, '-d', $dsn // $pg->dsn, '-f', $f), $f);
+}
+
+# One problem (or LINES, each on the declaration's line): exit 1, and the
+# last line names it.
+sub catalog_mistake
+{
+	my ($name, $text, $line, $re, $dsn, $lines) = @_;
+	my ($r, $f) = t_catalog($text, $dsn);
+	is($r->{rc}, 1, "catalog, $name: exit 1") or diag($r->{err});
+	is(scalar @{$r->{lines}}, $lines // 1, "catalog, $name: one line each")
+	    or diag($r->{err});
+	is(scalar(grep { !/^starterd: \Q$f\E:$line: resource \w+: / }
+	    @{$r->{lines}}), 0, "catalog, $name: on its declaration's line");
+	like($r->{lines}[-1] // '', qr/^starterd: \Q$f\E:$line: resource \w+: $re/,
+	    "catalog, $name: the line names the problem");
+}
+
+($r, $f) = t_catalog("resource ok {\n\ttable = res_ok\n}\n"
+    . "resource px {\n\ttable = starter_pxcodes\n\tkey = pxcode\n"
+    . "\thidden = id\n\trequired = procedure\n}\n");
+is($r->{rc}, 0, 'catalog, good declarations: exit 0') or diag($r->{err});
+like($r->{err}, qr/^starterd: configuration \Q$f\E is ok, database reachable/,
+    'catalog, good declarations: ok');
+
+catalog_mistake('table missing', "port = 1\nresource nope {\n"
+    . "\ttable = res_nosuch\n}\n", 2, qr/table res_nosuch does not exist/);
+catalog_mistake('schema missing', "resource nope {\n"
+    . "\ttable = nosuchschema.res_ok\n}\n", 1,
+    qr/table nosuchschema\.res_ok does not exist/);
+catalog_mistake('key not unique', "resource nokey {\n\ttable = res_nokey\n"
+    . "\tkey = a\n}\n", 1, qr/key: a is not unique in res_nokey/);
+catalog_mistake('no primary key, no key', "resource nokey {\n"
+    . "\ttable = res_nokey\n}\n", 1,
+    qr/no key declared and res_nokey has no one-column primary key/);
+catalog_mistake('column missing', "resource ok {\n\ttable = res_ok\n"
+    . "\thidden = nosuchcol\n}\n", 1,
+    qr/hidden: nosuchcol is not a column of res_ok/);
+catalog_mistake('unsupported type', "resource pt {\n\ttable = res_point\n}\n",
+    1, qr/column p: type point is not supported \(declare it in as_text.*/);
+($r) = t_catalog("resource pt {\n\ttable = res_point\n\tas_text = p\n}\n");
+is($r->{rc}, 0, 'catalog, unsupported type declared as_text: exit 0')
+    or diag($r->{err});
+(my $rdsn = $pg->dsn) =~ s/user=\S+/user=res_reader/;
+catalog_mistake('write access without the privileges', "resource ok {\n"
+    . "\ttable = res_ok\n\tread = user\n\twrite = user\n}\n", 1,
+    qr/the role lacks INSERT, UPDATE or DELETE on res_ok \(write access is declared.*/,
+    $rdsn, 3);	# its two columns, then the table
+catalog_mistake('read access without SELECT', "resource nokey {\n"
+    . "\ttable = res_nokey\n\tkey = b\n\twrite = none\n}\n", 1,
+    qr/the role may not SELECT from res_nokey \(read access is declared\)/,
+    $rdsn, 4);	# the key not unique, two columns, then the table
+($r) = t_catalog("resource ok {\n\ttable = res_ok\n\twrite = none\n}\n",
+    $rdsn);
+is($r->{rc}, 0, 'catalog, read-only role with write = none: exit 0')
+    or diag($r->{err});
+($r) = t_catalog("resource a {\n\ttable = res_nosuch\n}\n"
+    . "resource b {\n\ttable = res_point\n}\n");
+is(scalar @{$r->{lines}}, 2, 'catalog, two bad declarations: two lines')
+    or diag($r->{err});
+($r) = t_syntax("resource a {\n\ttable = res_nosuch\n}\n");
+is($r->{rc}, 0, '--test-config-only: the catalog is not checked')
+    or diag($r->{err});
 
 # ---------------------------------------------------------------- reload
 

@@ -41,7 +41,9 @@ enum resconf_kind {
 	RK_LIST,	/* columns, comma-separated */
 	RK_ORDER,	/* columns, each optionally preceded by '-' */
 	RK_PAGE,	/* a page size */
-	RK_ACCESS	/* anyone, user, group:NAME, none */
+	RK_ACCESS,	/* anyone, user, group:NAME, none */
+	RK_UNKNOWN,	/* reject, ignore */
+	RK_PREFIX	/* a statement name prefix */
 };
 
 struct resconf_key {
@@ -66,6 +68,8 @@ static const struct resconf_key resconf_keys[] = {
 	{ "max_per_page", RK_PAGE, D(max_per_page) },
 	{ "read", RK_ACCESS, D(read) },
 	{ "write", RK_ACCESS, D(write) },
+	{ "unknown_fields", RK_UNKNOWN, D(ignore_unknown) },
+	{ "statement_prefix", RK_PREFIX, D(stmt_prefix) },
 };
 #define RESCONF_NKEYS	(sizeof(resconf_keys) / sizeof(resconf_keys[0]))
 
@@ -319,6 +323,24 @@ resconf_line(const struct resconf_where *w, char *line, struct res_decl *d,
 		    (enum res_access *)(base + k->off),
 		    k->off == offsetof(struct res_decl, read) ?
 		    d->read_group : d->write_group, sizeof(d->read_group)));
+	case RK_UNKNOWN:
+		if (strcmp(val, "reject") != 0 && strcmp(val, "ignore") != 0) {
+			resconf_error(w, key, "\"%s\" is not reject or ignore",
+			    val);
+			return (-1);
+		}
+		*(int *)(base + k->off) = strcmp(val, "ignore") == 0;
+		return (0);
+	case RK_PREFIX:
+		/* Part of a statement name: plain, whatever the log reads. */
+		if (isdigit((unsigned char)val[0]) || val[strspn(val,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_")] != '\0') {
+			resconf_error(w, key, "\"%s\" is not letters, digits "
+			    "and _ (not a digit first)", val);
+			return (-1);
+		}
+		break;
 	}
 	if (strlcpy(base + k->off, val, k->size) >= k->size) {
 		resconf_error(w, key, "too long (at most %zu bytes)",
@@ -503,7 +525,8 @@ resconf_add(struct res_decl **list, int *n, const struct res_decl *d)
 /*
  * The declaration served when the configuration declares none: the
  * original's one resource, so that starterd with no file serves what the
- * seed did.  Exactly the pxcodes block of starterd.conf(5).
+ * seed did, unknown members ignored and statements named as before.
+ * Exactly the pxcodes block of starterd.conf(5).
  */
 void
 resconf_builtin(struct res_decl *d)
@@ -518,6 +541,44 @@ resconf_builtin(struct res_decl *d)
 	d->per_page = RESCONF_PER_PAGE;
 	d->max_per_page = RESCONF_MAX_PER_PAGE;
 	d->read = d->write = RES_ACCESS_USER;
-	strlcpy(d->file, "(built-in)", sizeof(d->file));
+	d->ignore_unknown = 1;		/* Flask read what it knew */
+	strlcpy(d->stmt_prefix, "px", sizeof(d->stmt_prefix));	/* logs */
+	d->file[0] = '\0';		/* no file: messages say no line */
 	d->line = 0;
+}
+
+/*
+ * The tables of the n declarations d as the text[] literal that
+ * schema_catalog_sql takes, {"a","s.b"}, into out; -1 if it does not fit.
+ */
+int
+resconf_tables(const struct res_decl *d, int n, char *out, size_t len)
+{
+	const char	*t;
+	size_t		 w = 0;
+	int		 i;
+
+	if (len < 3)
+		return (-1);
+	out[w++] = '{';
+	for (i = 0; i < n; i++) {
+		if (w + 3 >= len)
+			return (-1);
+		if (i > 0)
+			out[w++] = ',';
+		out[w++] = '"';
+		for (t = d[i].table; *t != '\0'; t++) {
+			if (w + 4 >= len)
+				return (-1);
+			if (*t == '"' || *t == '\\')
+				out[w++] = '\\';
+			out[w++] = *t;
+		}
+		out[w++] = '"';
+	}
+	if (w + 2 > len)
+		return (-1);
+	out[w++] = '}';
+	out[w] = '\0';
+	return (0);
 }

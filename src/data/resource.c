@@ -59,22 +59,6 @@ resource_init(void)
 	unsigned int		 rd, wr;
 	int			 i;
 
-	static struct res_decl	 tmp;	/* XXX until resconf.c lands */
-
-	if (conf->nresources == 0) {
-		memset(&tmp, 0, sizeof(tmp));
-		strlcpy(tmp.name, "pxcodes", sizeof(tmp.name));
-		strlcpy(tmp.table, "starter_pxcodes", sizeof(tmp.table));
-		strlcpy(tmp.key, "pxcode", sizeof(tmp.key));
-		strlcpy(tmp.hidden, "id", sizeof(tmp.hidden));
-		strlcpy(tmp.required, "procedure", sizeof(tmp.required));
-		strlcpy(tmp.order, "id", sizeof(tmp.order));
-		tmp.per_page = tmp.max_per_page = 100;
-		tmp.ignore_unknown = 1;
-		strlcpy(tmp.stmt_prefix, "px", sizeof(tmp.stmt_prefix));
-		conf->resources = &tmp;
-		conf->nresources = 1;
-	}
 	nslots = conf->nresources;
 	if ((slots = calloc((size_t)(nslots > 0 ? nslots : 1),
 	    sizeof(*slots))) == NULL)
