@@ -276,27 +276,47 @@ is($r->{rc}, 0, '--test-config-only: the catalog is not checked')
 
 # ---------------------------------------------------------------- reload
 
+$pg->psql("INSERT INTO res_ok VALUES (1, 'one')");
 $f = conf_file("resource ok {\n\ttable = res_ok\n}\n");
 my $srv = StarterTest::Server->new(pg => $pg, workers => 1,
     args => [ '-f', $f ]);
-open my $fh, '>', $f or die;
-print $fh "resource ok {\n\ttable = res_ok\n\tcolour = red\n}\n";
-close $fh;
-kill 'HUP', $srv->{pid};
-ok(wait_until(sub { $srv->log_contents =~ /keeping the current one/ }, timeout => 20),
-    'reload with a bad block: refused');
+is(request($srv, 'GET', '/api/v1.0/ok2/')->{status}, 404,
+    'before the reload: ok2 is not served');
+
+# Write the file anew, then SIGHUP.
+sub reload_with
+{
+	my ($text) = @_;
+	open my $fh, '>', $f or die "$f: $!";
+	print $fh $text;
+	close $fh;
+	kill 'HUP', $srv->{pid};
+}
+
+reload_with("resource ok {\n\ttable = res_ok\n\tcolour = red\n}\n");
+ok(wait_until(sub { $srv->log_contents =~ /keeping the current one/ },
+    timeout => 20), 'reload with a bad block: refused');
 like($srv->log_contents, qr/\Q$f\E:3: resource ok: unknown key "colour"/,
     'reload with a bad block: the mistake on its line');
 is(request($srv, 'GET', '/healthz')->{status}, 200,
     'reload with a bad block: still serving');
-open $fh, '>', $f or die;
-print $fh "resource ok {\n\ttable = res_ok\n}\nresource ok2 {\n"
-    . "\ttable = res_ok\n\tread = anyone\n}\n";
-close $fh;
-kill 'HUP', $srv->{pid};
-ok(wait_until(sub { $srv->log_contents =~ /reload: generation \d+ serving/ }, timeout => 20),
-    'reload with good blocks: taken');
-is(request($srv, 'GET', '/healthz')->{status}, 200,
-    'after the reload: serving');
+
+reload_with("resource ok {\n\ttable = res_ok\n}\nresource ok2 {\n"
+    . "\ttable = res_ok\n\tread = anyone\n}\n");
+ok(wait_until(sub { $srv->log_contents =~ /reload: generation \d+ serving/ },
+    timeout => 20), 'reload with good blocks: taken');
+# The old worker may take a connection or two until it is told to retire.
+my $res;
+ok(wait_until(sub { $res = request($srv, 'GET', '/api/v1.0/ok2/');
+    $res->{status} == 200 }, timeout => 20),
+    'after the reload: the new resource is served') or diag($res->{body});
+like($res->{body}, qr/"name":\s*"one"/, 'after the reload: with its rows');
+is(request($srv, 'GET', '/api/v1.0/ok/')->{status}, 401,
+    'after the reload: the other still wants credentials');
+
+reload_with("resource ok2 {\n\ttable = res_ok\n\tread = anyone\n}\n");
+ok(wait_until(sub {
+    request($srv, 'GET', '/api/v1.0/ok/')->{status} == 404 }, timeout => 20),
+    'a resource removed by a reload answers 404');
 
 finish();
