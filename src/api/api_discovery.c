@@ -6,8 +6,8 @@
  *
  * Both are generated from the bound resources (data/resource.c: each
  * declaration joined to the catalog), so that they describe what this
- * worker serves right now: a resource added by a reload appears, a
- * removed one goes.  The document holds the request's own scheme://Host,
+ * worker serves: a resource added by a reload appears (with the new
+ * workers), a removed one goes.  The document holds the request's own scheme://Host,
  * so it is written for every request (a few milliseconds at most for
  * RES_MAX resources of RES_MAX_COLS columns) and carries a strong ETag.
  *
@@ -1087,27 +1087,28 @@ discovery_base(struct client *c, struct buf *b)
 }
 
 /*
- * The bound resources into rs (RES_MAX of them); their count, or -1 when
- * the handler must stop: 503 sent, or run again (as again) once the
- * worker has bound them on its connection.
+ * The bound resources into rs (RES_MAX of them), in declaration order;
+ * their count, or -1 after a 503 when none is bound and the database is
+ * not there to bind them.  A binding outlives a lost connection, so what
+ * is bound is described even then; one still unbound (its table missing,
+ * or its catalog answer not in yet, just after the worker connected) is
+ * left out until it is.
  */
 static int
-discovery_resources(struct client *c, void (*again)(struct client *),
-    struct resource **rs)
+discovery_resources(struct client *c, struct resource **rs)
 {
-	int	i, n, rv;
+	int	i, n, k = 0;
 
-	if ((rv = resource_wait(c, again)) == -1) {
-		response_unavailable(c, db_retry_after());
-		return (-1);
-	}
-	if (rv != 0)
-		return (-1);
 	if ((n = resource_count()) > RES_MAX)
 		n = RES_MAX;
 	for (i = 0; i < n; i++)
-		rs[i] = resource_get(i);
-	return (n);
+		if ((rs[k] = resource_get(i)) != NULL)
+			k++;
+	if (k == 0 && n > 0 && db_status() != DB_READY) {
+		response_unavailable(c, db_retry_after());
+		return (-1);
+	}
+	return (k);
 }
 
 /* 200 with a strong ETag, or 304 when If-None-Match holds it. */
@@ -1139,22 +1140,19 @@ api_index(struct client *c)
 {
 	struct resource	*rs[RES_MAX];
 	struct buf	 b, url;
-	int		 i, n, rv = 0, first = 1;
+	int		 i, n, rv = 0;
 
-	if ((n = discovery_resources(c, api_index, rs)) == -1)
+	if ((n = discovery_resources(c, rs)) == -1)
 		return;
 	buf_init(&b, OPENAPI_MAX);
 	buf_init(&url, 4096);
 	rv |= buf_appendstr(&b, "{\"resources\":[");
 	for (i = 0; i < n; i++) {
-		if (rs[i] == NULL)
-			continue;
 		buf_reset(&url);
 		discovery_base(c, &url);
 		rv |= buf_appendf(&url, STARTERD_API_PREFIX "/%s/",
 		    rs[i]->decl.name);
-		rv |= buf_appendstr(&b, first ? "{\"name\":" : ",{\"name\":");
-		first = 0;
+		rv |= buf_appendstr(&b, i > 0 ? ",{\"name\":" : "{\"name\":");
 		rv |= json_string(&b, rs[i]->decl.name,
 		    strlen(rs[i]->decl.name));
 		rv |= buf_appendstr(&b, ",\"url\":");
@@ -1178,7 +1176,7 @@ api_openapi(struct client *c)
 	struct buf	 b, base;
 	int		 n;
 
-	if ((n = discovery_resources(c, api_openapi, rs)) == -1)
+	if ((n = discovery_resources(c, rs)) == -1)
 		return;
 	buf_init(&base, 1024);
 	buf_init(&b, OPENAPI_MAX);

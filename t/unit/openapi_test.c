@@ -30,14 +30,6 @@ static struct config	 cf;	/* conf (config.c) points here */
 
 /* The registry is data/resource.c's; the builder is handed its array. */
 int
-resource_wait(struct client *c, void (*fn)(struct client *))
-{
-	(void)c;
-	(void)fn;
-	return (0);
-}
-
-int
 resource_count(void)
 {
 	return (0);
@@ -54,6 +46,12 @@ int
 db_retry_after(void)
 {
 	return (1);
+}
+
+enum db_state
+db_status(void)
+{
+	return (DB_READY);
 }
 
 static struct resource	 res[5];
