@@ -36,6 +36,8 @@ struct oa {
 	cJSON		*root;
 	unsigned int	 used;		/* bit i: oa_errors[i] referenced */
 	int		 err;		/* a node could not be made */
+	int		 any_read;	/* a resource may be read: pages... */
+	int		 any_write;	/* ...written: bodies, Location */
 };
 
 /*
@@ -493,22 +495,13 @@ oa_schema_object(struct oa *o, cJSON *parent, const char *key,
 	return (oa_obj(o, s, "properties"));
 }
 
-/* The schemas every document has: envelope, errors, discovery, token. */
+/* The meta of a page's envelope. */
 static void
-oa_schemas_common(struct oa *o, cJSON *schemas)
+oa_schema_meta(struct oa *o, cJSON *schemas)
 {
 	static const char *const meta[] = { "first", "last", "next", "page",
 		"pages", "per_page", "prev", "total", NULL };
-	static const char *const err[] = { "error", "message", "status",
-		NULL };
-	static const char *const prob[] = { "type", "title", "status",
-		"detail", NULL };
-	static const char *const idx[] = { "resources", NULL };
-	static const char *const ent[] = { "name", "url", NULL };
-	static const char *const tok[] = { "expires_in", "token", NULL };
-	static const char *const st[] = { "status", NULL };
-	static const char *const rd[] = { "database", "status", NULL };
-	cJSON	*p, *a;
+	cJSON	*p;
 
 	p = oa_schema_object(o, schemas, "Meta", "Where a page stands in "
 	    "its collection, with the links to its neighbours.", meta);
@@ -522,7 +515,29 @@ oa_schemas_common(struct oa *o, cJSON *schemas)
 	oa_prop_str(o, p, "prev", "uri", 1, "The previous page; null on "
 	    "the first.");
 	oa_prop_int(o, p, "total", 0, "Items in the collection.");
+}
 
+/*
+ * The schemas every document has (errors, discovery, token, probes), and
+ * the page's meta when a resource may be read: a linter counts an unused
+ * component.
+ */
+static void
+oa_schemas_common(struct oa *o, cJSON *schemas)
+{
+	static const char *const err[] = { "error", "message", "status",
+		NULL };
+	static const char *const prob[] = { "type", "title", "status",
+		"detail", NULL };
+	static const char *const idx[] = { "resources", NULL };
+	static const char *const ent[] = { "name", "url", NULL };
+	static const char *const tok[] = { "expires_in", "token", NULL };
+	static const char *const st[] = { "status", NULL };
+	static const char *const rd[] = { "database", "status", NULL };
+	cJSON	*p, *a;
+
+	if (o->any_read)
+		oa_schema_meta(o, schemas);
 	p = oa_schema_object(o, schemas, "Error", "What went wrong "
 	    "(application/json).", err);
 	oa_prop_str(o, p, "error", NULL, 0, "The status's reason phrase in "
@@ -663,8 +678,10 @@ oa_headers_common(struct oa *o, cJSON *headers)
 {
 	oa_header(o, headers, "ETag", "The strong entity tag of the "
 	    "representation (the quoted MD5 of its bytes).", "string");
-	oa_header(o, headers, "Location", "The absolute URL of the item "
-	    "(with a generated key, the one the database chose).", "string");
+	if (o->any_write)
+		oa_header(o, headers, "Location", "The absolute URL of the "
+		    "item (with a generated key, the one the database "
+		    "chose).", "string");
 	oa_header(o, headers, "Retry-After", "Seconds to wait before "
 	    "trying again.", "integer");
 	oa_header(o, headers, "WWW-Authenticate", "The Basic challenge.",
@@ -685,30 +702,40 @@ oa_param(struct oa *o, cJSON *parent, const char *key, const char *name,
 	return (p);
 }
 
+/* The shared parameters the resources' operations use. */
 static void
-oa_parameters_common(struct oa *o, cJSON *params)
+oa_parameters_common(struct oa *o, cJSON *components)
 {
-	cJSON	*p, *s;
+	cJSON	*params, *p, *s;
 
-	p = oa_param(o, params, "page", "page", "query", "The page, from 1.");
-	s = oa_obj(o, p, "schema");
-	oa_str(o, s, "type", "integer");
-	oa_int(o, s, "minimum", 1);
-	oa_raw(o, s, "maximum", OA_MAX_PAGE);
-	oa_int(o, s, "default", 1);
+	if (!o->any_read && !o->any_write)
+		return;
+	params = oa_obj(o, components, "parameters");
 	p = oa_param(o, params, "If-Match", "If-Match", "header", "Only if "
 	    "the item's current ETag is one of these (or * : it exists); "
 	    "the write is atomic with the check.");
 	oa_str(o, oa_obj(o, p, "schema"), "type", "string");
-	p = oa_param(o, params, "If-None-Match", "If-None-Match", "header",
-	    "304 when the representation's ETag is one of these.");
-	oa_str(o, oa_obj(o, p, "schema"), "type", "string");
-	p = oa_param(o, params, "If-None-Match-create", "If-None-Match",
-	    "header", "* alone: create the item, and only if it does not "
-	    "exist (201), else 412.");
-	s = oa_obj(o, p, "schema");
-	oa_str(o, s, "type", "string");
-	oa_str(o, s, "const", "*");
+	if (o->any_read) {
+		p = oa_param(o, params, "page", "page", "query", "The page, "
+		    "from 1.");
+		s = oa_obj(o, p, "schema");
+		oa_str(o, s, "type", "integer");
+		oa_int(o, s, "minimum", 1);
+		oa_raw(o, s, "maximum", OA_MAX_PAGE);
+		oa_int(o, s, "default", 1);
+		p = oa_param(o, params, "If-None-Match", "If-None-Match",
+		    "header", "304 when the representation's ETag is one of "
+		    "these.");
+		oa_str(o, oa_obj(o, p, "schema"), "type", "string");
+	}
+	if (o->any_write) {
+		p = oa_param(o, params, "If-None-Match-create",
+		    "If-None-Match", "header", "* alone: create the item, "
+		    "and only if it does not exist (201), else 412.");
+		s = oa_obj(o, p, "schema");
+		oa_str(o, s, "type", "string");
+		oa_str(o, s, "const", "*");
+	}
 }
 
 /* "parameters": references to the shared ones named. */
@@ -895,6 +922,8 @@ oa_resource(struct oa *o, cJSON *paths, cJSON *schemas, cJSON *tags,
 		return;
 	}
 	key = &r->cols[r->key];
+	o->any_read |= rd;
+	o->any_write |= wr;
 	t = oa_obj(o, tags, NULL);
 	oa_str(o, t, "name", d->name);
 	oa_strf(o, t, "description", "Table %s.%s%s, by %s.", r->nspname,
@@ -1050,7 +1079,7 @@ openapi_build(struct buf *out, const char *base, struct resource *const *rs,
 		if (rs[i] != NULL)
 			oa_resource(&o, paths, schemas, tags, rs[i]);
 	oa_schemas_common(&o, schemas);
-	oa_parameters_common(&o, oa_obj(&o, comp, "parameters"));
+	oa_parameters_common(&o, comp);
 	oa_headers_common(&o, oa_obj(&o, comp, "headers"));
 	resp = oa_obj(&o, comp, "responses");
 	oa_responses_common(&o, resp);

@@ -577,6 +577,10 @@ main(void)
 	nrefs = badrefs = 0;
 	walk(doc, 0);
 	ok(badrefs == 0, "no resources: every $ref resolves");
+	ok(jget(doc, "components", "schemas", "Meta", NULL) == NULL &&
+	    jget(doc, "components", "parameters", NULL) == NULL &&
+	    jget(doc, "components", "headers", "Location", NULL) == NULL,
+	    "no resources: no unused component (Meta, parameters, Location)");
 	cJSON_Delete(doc);
 
 	/* Bounded: a buffer too small is left as it was. */
