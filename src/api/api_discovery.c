@@ -7,9 +7,10 @@
  * Both are generated from the bound resources (data/resource.c: each
  * declaration joined to the catalog), so that they describe what this
  * worker serves: a resource added by a reload appears (with the new
- * workers), a removed one goes.  The document holds the request's own scheme://Host,
- * so it is written for every request (a few milliseconds at most for
- * RES_MAX resources of RES_MAX_COLS columns) and carries a strong ETag.
+ * workers), a removed one goes.  The document holds the request's own
+ * scheme://Host, so it is written for every request (a few milliseconds
+ * at most for RES_MAX resources of RES_MAX_COLS columns) and carries a
+ * strong ETag.
  *
  * openapi_build() is pure (cJSON in, bytes out): t/unit/openapi_test.c
  * runs it on hand-filled resources, t/098_openapi.t lints and renders
@@ -440,12 +441,12 @@ oa_schema_page(struct oa *o, cJSON *schemas, const struct resource *r)
 	oa_strf(o, s, "description", "A page of %s.", r->decl.name);
 	req = oa_arr(o, s, "required");
 	oa_str(o, req, NULL, "items");
-	oa_str(o, req, NULL, "Meta");
+	oa_str(o, req, NULL, "meta");
 	props = oa_obj(o, s, "properties");
 	items = oa_obj(o, props, "items");
 	oa_str(o, items, "type", "array");
 	oa_ref(o, items, "items", "schemas/%s", r->decl.name);
-	oa_ref(o, props, "Meta", "schemas/Meta");
+	oa_ref(o, props, "meta", "schemas/Meta");
 	(void)oa_check(o, cJSON_AddFalseToObject(s, "additionalProperties"));
 }
 

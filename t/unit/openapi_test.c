@@ -477,6 +477,17 @@ main(void)
 	ok(cJSON_GetArraySize(jget(s, "required", NULL)) == 3 &&
 	    cJSON_IsFalse(jget(s, "additionalProperties", NULL)),
 	    "pxcodes: every member always there, no other");
+	s = jget(doc, "components", "schemas", "pxcodes.page", NULL);
+	methods(jget(s, "properties", NULL), m, sizeof(m));
+	ok(strcmp(m, "items,meta") == 0 && jhas(jget(s, "required", NULL),
+	    "items") && jhas(jget(s, "required", NULL), "meta") &&
+	    strcmp(jstr(jget(s, "properties", "items", "items", "$ref",
+	    NULL)), "#/components/schemas/pxcodes") == 0,
+	    "pxcodes.page: items (of pxcodes) and meta (%s)", m);
+	methods(jget(doc, "components", "schemas", "Meta", "properties",
+	    NULL), m, sizeof(m));
+	ok(strcmp(m, "first,last,next,page,pages,per_page,prev,total") == 0,
+	    "Meta: the envelope's members (%s)", m);
 	s = jget(doc, "components", "schemas", "pxcodes.create", NULL);
 	ok(jhas(jget(s, "required", NULL), "pxcode") &&
 	    jhas(jget(s, "required", NULL), "procedure") &&
