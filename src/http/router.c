@@ -24,6 +24,9 @@ static struct route routes[] = {
 	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
 	    api_auth_token, 0, NULL },
 	{ "/metrics", READ, ROUTE_METRICS, api_metrics, 0, NULL },
+	{ STARTERD_API_PREFIX "/", READ, ROUTE_AUTH, api_index, 0, NULL },
+	{ STARTERD_API_PREFIX "/openapi.json", READ, ROUTE_AUTH, api_openapi, 0,
+	    NULL },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
 	    api_pxcodes_collection, 0, NULL },
 	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
