@@ -56,6 +56,17 @@ db_status(void)
 
 static struct resource	 res[5];
 
+/* cJSON's allocations, the fail_at-th failing (0: none). */
+static long	 nallocs, fail_at;
+
+static void *
+test_malloc(size_t n)
+{
+	if (fail_at != 0 && ++nallocs == fail_at)
+		return (NULL);
+	return (malloc(n));
+}
+
 static struct res_column *
 col(struct resource *r, const char *name, enum col_type t, const char *tn,
     int notnull)
@@ -593,6 +604,35 @@ main(void)
 	    jget(doc, "components", "headers", "Location", NULL) == NULL,
 	    "no resources: no unused component (Meta, parameters, Location)");
 	cJSON_Delete(doc);
+
+	/*
+	 * Out of memory anywhere: -1, nothing half-written, nothing leaked
+	 * (the ASan build's leak check sees it).  Every 7th allocation up
+	 * to past the last one fails in turn.
+	 */
+	{
+		cJSON_Hooks	 hooks = { test_malloc, free };
+		int		 fails = 0, oks = 0, bad = 0;
+		long		 k;
+
+		cJSON_InitHooks(&hooks);
+		for (k = 1; k < 100000; k += 7) {
+			fail_at = k;
+			nallocs = 0;
+			buf_reset(&b);
+			if (openapi_build(&b, BASE, rs, 4) == 0) {
+				oks++;
+				break;		/* past the last allocation */
+			}
+			fails++;
+			if (BUF_LEN(&b) != 0)
+				bad++;
+		}
+		fail_at = 0;
+		cJSON_InitHooks(NULL);
+		ok(fails > 100 && oks == 1 && bad == 0, "an allocation failing "
+		    "(%d places): -1 and an empty buffer each time", fails);
+	}
 
 	/* Bounded: a buffer too small is left as it was. */
 	buf_free(&b);
