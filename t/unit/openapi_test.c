@@ -26,7 +26,8 @@
 #define BASE	"http://127.0.0.1:5000"
 #define PFX	STARTERD_API_PREFIX
 
-static struct config	 cf;	/* conf (config.c) points here */
+struct config		*conf;
+static struct config	 cf;	/* zero: --auth both */
 
 /* The registry is data/resource.c's; the builder is handed its array. */
 int
@@ -323,7 +324,6 @@ main(void)
 	FILE		*fp;
 	int		 i, j;
 
-	config_defaults(&cf);
 	conf = &cf;
 	fill();
 	for (i = 0; i < 4; i++)
