@@ -2,10 +2,13 @@
  * starterctl: manage the starterd database from the command line.
  *
  * Applies the migrations compiled in from sql/migrations (table
- * starterd_schema_version records them), loads the demo rows and manages
- * the users of HTTP Basic authentication.  Blocking libpq; every statement
- * that carries user data is parameterised.  Passwords are never printed
- * and are wiped with explicit_bzero as soon as they are hashed.
+ * starterd_schema_version records them), loads the demo rows, manages
+ * the users of HTTP Basic authentication and their groups, and lists,
+ * checks and installs the NOTIFY triggers of the resources declared in
+ * the configuration file.  Blocking libpq; every statement that carries
+ * user data is parameterised, and identifiers (declared tables) are
+ * quoted with PQescapeIdentifier.  Passwords are never printed and are
+ * wiped with explicit_bzero as soon as they are hashed.
  *
  * Exit status: 0 success, 1 error, 2 usage.
  */
@@ -38,6 +41,9 @@
 
 #define CTL_PASSWORD_MAX	1024	/* bytes, without the newline */
 #define CTL_USERNAME_MAX	64	/* starter_users.username varchar(64) */
+#define CTL_GROUP_MAX		63	/* as a declaration's group:NAME */
+#define CTL_DEMO_ENCOUNTERS	1000	/* synthetic rows of load-demo */
+#define CTL_DEMO_SEED		0x5eed2026u
 #define CTL_ARGON2_M_MIN	8
 #define CTL_ARGON2_M_MAX	(4 * 1024 * 1024)	/* 4 GiB in KiB */
 #define CTL_ARGON2_T_MAX	64
@@ -85,36 +91,48 @@ static int	cmd_adduser(struct ctl *, int, char **);
 static int	cmd_passwd(struct ctl *, int, char **);
 static int	cmd_deluser(struct ctl *, int, char **);
 static int	cmd_users(struct ctl *, int, char **);
+static int	ctl_group_usage(int, char **);
+static int	cmd_group(struct ctl *, int, char **);
 static int	cmd_loaddemo(struct ctl *, int, char **);
 static int	cmd_hash(struct ctl *, int, char **);
 static int	cmd_status(struct ctl *, int, char **);
 
+/*
+ * The commands.  A synopsis is also what the bash completion reads
+ * (etc/bash-completion/starterctl): the command's own options in
+ * brackets ("[--yes]", "[-f FILE]"), its subcommands as words joined by
+ * '|', operands in capitals, and the description after two blanks.
+ */
 static const struct command {
 	const char	*name;
 	int		 (*fn)(struct ctl *, int, char **);
-	int		 nargs;		/* operands after the command name */
+	int		 minargs;	/* operands after the command name */
+	int		 maxargs;
 	int		 db;		/* needs a connection */
 	int		 pwstdin;	/* takes --password-stdin */
 	int		 yes;		/* takes --yes */
 	const char	*synopsis;
 } commands[] = {
-	{ "initdb", cmd_initdb, 0, 1, 0, 0,
+	{ "initdb", cmd_initdb, 0, 0, 1, 0, 0,
 	    "initdb                      apply pending migrations" },
-	{ "resetdb", cmd_resetdb, 0, 1, 0, 1,
+	{ "resetdb", cmd_resetdb, 0, 0, 1, 0, 1,
 	    "resetdb [--yes]             drop all starter tables, then initdb" },
-	{ "adduser", cmd_adduser, 1, 1, 1, 0,
+	{ "adduser", cmd_adduser, 1, 1, 1, 1, 0,
 	    "adduser NAME [--password-stdin]" },
-	{ "passwd", cmd_passwd, 1, 1, 1, 0,
+	{ "passwd", cmd_passwd, 1, 1, 1, 1, 0,
 	    "passwd NAME [--password-stdin]" },
-	{ "deluser", cmd_deluser, 1, 1, 0, 0,
+	{ "deluser", cmd_deluser, 1, 1, 1, 0, 0,
 	    "deluser NAME" },
-	{ "users", cmd_users, 0, 1, 0, 0,
+	{ "users", cmd_users, 0, 0, 1, 0, 0,
 	    "users                       list user names" },
-	{ "load-demo", cmd_loaddemo, 0, 1, 0, 0,
-	    "load-demo                   insert the 100 demo pxcodes" },
-	{ "hash", cmd_hash, 0, 0, 1, 0,
+	{ "group", cmd_group, 1, 3, 1, 0, 0,
+	    "group add|del USER GROUP | list [USER]  group membership" },
+	{ "load-demo", cmd_loaddemo, 0, 0, 1, 0, 0,
+	    "load-demo                   insert the demo pxcodes and "
+	    "encounters" },
+	{ "hash", cmd_hash, 0, 0, 0, 1, 0,
 	    "hash [--password-stdin]     print an argon2id hash" },
-	{ "status", cmd_status, 0, 1, 0, 0,
+	{ "status", cmd_status, 0, 0, 1, 0, 0,
 	    "status                      schema, pending migrations, users, "
 	    "resources" },
 };
@@ -579,13 +597,242 @@ cmd_users(struct ctl *c, int argc, char **argv)
 	return (0);
 }
 
+/*
+ * group add|del USER GROUP, group list [USER]: the operands each
+ * subcommand takes; nonzero when they are wrong (a usage error).
+ */
+static int
+ctl_group_usage(int argc, char **argv)
+{
+	if (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
+		return (argc != 3);
+	if (strcmp(argv[0], "list") == 0)
+		return (argc > 2);
+	return (1);
+}
+
+/* A group name as a declaration's group:NAME may say it. */
+static int
+ctl_checkgroup(const char *name)
+{
+	size_t	n;
+
+	n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-");
+	if (n == 0 || name[n] != '\0' || n > CTL_GROUP_MAX) {
+		ctl_warnx("group name must be 1 to %d letters, digits, "
+		    "'_', '.' or '-'", CTL_GROUP_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+/* 1 if the user exists, 0 if not (said), -1 on error. */
+static int
+ctl_user_exists(struct ctl *c, const char *name)
+{
+	const char	*params[1];
+	PGresult	*res;
+	int		 n;
+
+	params[0] = name;
+	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
+	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0)
+		ctl_warnx("no such user '%s'", name);
+	return (n > 0);
+}
+
+/*
+ * Add or remove a membership in one statement ($1 the user, $2 the
+ * group); when it changed no row, the user is looked up to say why.
+ */
+static int
+ctl_group_change(struct ctl *c, const char *user, const char *group,
+    int add)
+{
+	const char	*params[2];
+	PGresult	*res;
+	int		 n;
+
+	params[0] = user;
+	params[1] = group;
+	if ((res = ctl_params(c, add ?
+	    "INSERT INTO starter_user_groups (user_id, name) "
+	    "SELECT id, $2 FROM starter_users WHERE username = $1 "
+	    "ON CONFLICT DO NOTHING" :
+	    "DELETE FROM starter_user_groups g USING starter_users u "
+	    "WHERE g.user_id = u.id AND u.username = $1 AND g.name = $2",
+	    2, params, PGRES_COMMAND_OK)) == NULL)
+		return (-1);
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n > 0) {
+		printf(add ? "added %s to group %s\n" :
+		    "removed %s from group %s\n", user, group);
+		return (0);
+	}
+	if ((n = ctl_user_exists(c, user)) != 1)
+		return (-1);
+	if (add) {	/* already there: what was asked for holds */
+		printf("%s is already in group %s\n", user, group);
+		return (0);
+	}
+	ctl_warnx("user '%s' is not in group '%s'", user, group);
+	return (-1);
+}
+
+/*
+ * group list: "GROUP USER" a line, by group then user; group list USER:
+ * that user's groups, one a line.
+ */
+static int
+ctl_group_list(struct ctl *c, const char *user)
+{
+	const char	*params[1];
+	PGresult	*res;
+	int		 i;
+
+	if (user != NULL && ctl_user_exists(c, user) != 1)
+		return (-1);
+	params[0] = user;
+	if ((res = ctl_params(c, user != NULL ?
+	    "SELECT g.name FROM starter_user_groups g "
+	    "JOIN starter_users u ON u.id = g.user_id "
+	    "WHERE u.username = $1 ORDER BY g.name" :
+	    "SELECT g.name, u.username FROM starter_user_groups g "
+	    "JOIN starter_users u ON u.id = g.user_id "
+	    "ORDER BY g.name, u.username", user != NULL, params,
+	    PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	for (i = 0; i < PQntuples(res); i++) {
+		if (user != NULL)
+			printf("%s\n", PQgetvalue(res, i, 0));
+		else
+			printf("%s %s\n", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	return (0);
+}
+
+static int
+cmd_group(struct ctl *c, int argc, char **argv)
+{
+	if (strcmp(argv[0], "list") == 0)
+		return (ctl_group_list(c, argc > 1 ? argv[1] : NULL));
+	if (ctl_checkgroup(argv[2]) == -1)
+		return (-1);
+	return (ctl_group_change(c, argv[1], argv[2],
+	    strcmp(argv[0], "add") == 0));
+}
+
+/* xorshift32: the same sequence on every run and every machine. */
+static uint32_t
+ctl_rand(uint32_t *state)
+{
+	uint32_t	x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return (*state = x);
+}
+
+/* Notes of the demo encounters: quotes and non-ASCII text on purpose. */
+static const char *const ctl_demo_notes[] = {
+	"first visit",
+	"follow-up in two weeks",
+	"referred by the GP",
+	"paid in cash",
+	"insurance claim pending",
+	"second opinion requested",
+	"rescheduled twice",
+	"patient said \"much better\"",
+	"seen at the Caf\xc3\xa9 Clinic, Z\xc3\xbcrich",
+	"back-slash \\ and tab\tin a note",
+};
+#define CTL_DEMO_NNOTES	(sizeof(ctl_demo_notes) / sizeof(ctl_demo_notes[0]))
+
+/*
+ * The synthetic encounters, in load-demo's transaction: CTL_DEMO_ENCOUNTERS
+ * rows drawn from a fixed seed, so that every run makes the same rows
+ * (ids from 1, created_at too), each on one of the demo pxcodes, which the
+ * transaction has just made sure of.  Only into an empty table: rows that
+ * are there are somebody's.  The number added (0: the table had rows),
+ * or -1.
+ */
+static long
+ctl_demo_encounters(struct ctl *c)
+{
+	const char	*params[6];
+	PGresult	*res;
+	char		 day[16], charge[16], secs[16];
+	uint32_t	 seed = CTL_DEMO_SEED, cents;
+	long		 i, added = 0;
+	int		 full;
+
+	/* Two load-demo at once: the second waits, then finds rows. */
+	if (ctl_exec(c, "LOCK TABLE starter_encounters "
+	    "IN SHARE ROW EXCLUSIVE MODE") == -1)
+		return (-1);
+	if ((res = ctl_params(c, "SELECT EXISTS "
+	    "(SELECT 1 FROM starter_encounters)", 0, NULL,
+	    PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	full = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (full)
+		return (0);
+	if (ctl_exec(c, "SELECT setval(pg_get_serial_sequence("
+	    "'starter_encounters', 'id'), 1, false)") == -1)
+		return (-1);
+
+	for (i = 0; i < CTL_DEMO_ENCOUNTERS; i++) {
+		params[0] = demo_rows[ctl_rand(&seed) % ndemo_rows].pxcode;
+		snprintf(day, sizeof(day), "%u", ctl_rand(&seed) % 365);
+		params[1] = day;
+		/* a tenth free of charge; else up to 4999.99 */
+		cents = ctl_rand(&seed) % 10 == 0 ? 0 :
+		    ctl_rand(&seed) % 500000;
+		snprintf(charge, sizeof(charge), "%u.%02u", cents / 100,
+		    cents % 100);
+		params[2] = charge;
+		params[3] = ctl_rand(&seed) % 3 != 0 ? "t" : "f";
+		/* two notes in five are NULL */
+		params[4] = ctl_rand(&seed) % 5 < 2 ? NULL :
+		    ctl_demo_notes[ctl_rand(&seed) % CTL_DEMO_NNOTES];
+		/* entered that day between 08:00 and 18:00 UTC */
+		snprintf(secs, sizeof(secs), "%u",
+		    8 * 3600 + ctl_rand(&seed) % (10 * 3600));
+		params[5] = secs;
+		if ((res = ctl_params(c, "INSERT INTO starter_encounters "
+		    "(pxcode, seen_on, charge, paid, note, created_at) "
+		    "VALUES ($1, DATE '2025-01-01' + $2::int, $3, $4, $5, "
+		    "(DATE '2025-01-01' + $2::int + $6::int * "
+		    "interval '1 second') AT TIME ZONE 'UTC')", 6, params,
+		    PGRES_COMMAND_OK)) == NULL)
+			return (-1);
+		added += atol(PQcmdTuples(res));
+		PQclear(res);
+	}
+	return (added);
+}
+
+/*
+ * The 100 demo pxcodes (those missing are added) and the demo encounters
+ * (only into an empty table), in one transaction.
+ */
 static int
 cmd_loaddemo(struct ctl *c, int argc, char **argv)
 {
 	const char	*params[2];
 	PGresult	*res;
 	size_t		 i;
-	long		 added = 0;
+	long		 added = 0, enc;
 
 	(void)argc;
 	(void)argv;
@@ -602,9 +849,16 @@ cmd_loaddemo(struct ctl *c, int argc, char **argv)
 		added += atol(PQcmdTuples(res));
 		PQclear(res);
 	}
+	if ((enc = ctl_demo_encounters(c)) == -1)
+		return (ctl_rollback(c));
 	if (ctl_exec(c, "COMMIT") == -1)
 		return (-1);
 	printf("load-demo: added %ld of %zu demo rows\n", added, ndemo_rows);
+	if (enc > 0)
+		printf("load-demo: added %ld demo encounters\n", enc);
+	else
+		printf("load-demo: starter_encounters has rows already: "
+		    "no demo encounters added\n");
 	return (0);
 }
 
@@ -840,7 +1094,8 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return (CTL_EXIT_USAGE);
 	}
-	if (argc - 1 != cmd->nargs) {
+	if (argc - 1 < cmd->minargs || argc - 1 > cmd->maxargs ||
+	    (cmd->fn == cmd_group && ctl_group_usage(argc - 1, argv + 1))) {
 		ctl_warnx("%s: wrong number of arguments", cmd->name);
 		fprintf(stderr, "usage: %s %s\n", getprogname(),
 		    cmd->synopsis);
