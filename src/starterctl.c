@@ -255,6 +255,28 @@ ctl_rollback(struct ctl *c)
 	return (-1);
 }
 
+/* A one-parameter question answered by one boolean: 1, 0, or -1. */
+static int
+ctl_exists(struct ctl *c, const char *sql, const char *param)
+{
+	PGresult	*res;
+	int		 rv;
+
+	if ((res = ctl_params(c, sql, 1, &param, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	rv = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return (rv);
+}
+
+/* 1 if the user exists, 0 if not, -1 on error. */
+static int
+ctl_user_exists(struct ctl *c, const char *name)
+{
+	return (ctl_exists(c, "SELECT EXISTS (SELECT 1 FROM starter_users "
+	    "WHERE username = $1)", name));
+}
+
 /*
  * Read a password into pw (size bytes): one line from stdin with
  * --password-stdin, else twice from the terminal without echo.
@@ -502,18 +524,15 @@ ctl_setpw(struct ctl *c, const char *name, const struct setpw *sp)
 	char		 phc[PASSWORD_PHC_MAX];
 	int		 n, rv = -1;
 
-	params[0] = name;
-	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
-	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
+	if ((n = ctl_user_exists(c, name)) == -1)
 		return (-1);
-	n = PQntuples(res);
-	PQclear(res);
-	if ((n > 0) != sp->exists) {
+	if (n != sp->exists) {
 		ctl_warnx(sp->lookup_err, name);
 		return (-1);
 	}
 	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
 		goto done;
+	params[0] = name;
 	params[1] = phc;
 	if ((res = ctl_params(c, sp->sql, 2, params,
 	    PGRES_COMMAND_OK)) == NULL)
@@ -627,25 +646,6 @@ ctl_checkgroup(const char *name)
 	return (0);
 }
 
-/* 1 if the user exists, 0 if not (said), -1 on error. */
-static int
-ctl_user_exists(struct ctl *c, const char *name)
-{
-	const char	*params[1];
-	PGresult	*res;
-	int		 n;
-
-	params[0] = name;
-	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
-	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
-		return (-1);
-	n = PQntuples(res);
-	PQclear(res);
-	if (n == 0)
-		ctl_warnx("no such user '%s'", name);
-	return (n > 0);
-}
-
 /*
  * Add or remove a membership in one statement ($1 the user, $2 the
  * group); when it changed no row, the user is looked up to say why.
@@ -675,8 +675,11 @@ ctl_group_change(struct ctl *c, const char *user, const char *group,
 		    "removed %s from group %s\n", user, group);
 		return (0);
 	}
-	if ((n = ctl_user_exists(c, user)) != 1)
+	if ((n = ctl_user_exists(c, user)) != 1) {
+		if (n == 0)
+			ctl_warnx("no such user '%s'", user);
 		return (-1);
+	}
 	if (add) {	/* already there: what was asked for holds */
 		printf("%s is already in group %s\n", user, group);
 		return (0);
@@ -694,10 +697,13 @@ ctl_group_list(struct ctl *c, const char *user)
 {
 	const char	*params[1];
 	PGresult	*res;
-	int		 i;
+	int		 i, n;
 
-	if (user != NULL && ctl_user_exists(c, user) != 1)
+	if (user != NULL && (n = ctl_user_exists(c, user)) != 1) {
+		if (n == 0)
+			ctl_warnx("no such user '%s'", user);
 		return (-1);
+	}
 	params[0] = user;
 	if ((res = ctl_params(c, user != NULL ?
 	    "SELECT g.name FROM starter_user_groups g "
@@ -891,17 +897,7 @@ static const struct ctl_resource {
 static int
 ctl_table_exists(struct ctl *c, const char *table)
 {
-	const char	*params[1];
-	PGresult	*res;
-	int		 rv;
-
-	params[0] = table;
-	if ((res = ctl_params(c, "SELECT to_regclass($1) IS NOT NULL", 1,
-	    params, PGRES_TUPLES_OK)) == NULL)
-		return (-1);
-	rv = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return (rv);
+	return (ctl_exists(c, "SELECT to_regclass($1) IS NOT NULL", table));
 }
 
 /* Print "key: count" from a one-value statement; "no table" if missing. */
