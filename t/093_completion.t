@@ -84,5 +84,10 @@ is_deeply(complete('starterctl', 'adduser', 'bob', '--'),
     ['--password-stdin'], 'adduser NAME --<TAB>: --password-stdin');
 is_deeply(complete('starterctl', 'users', '-'), [],
     'users -<TAB>: nothing (it takes no option)');
+is_deeply(complete('starterctl', 'group', ''), [qw(add del list)],
+    'group <TAB>: its subcommands add, del and list');
+is_deeply(complete('starterctl', 'group', 'l'), ['list'], 'group l: list');
+is_deeply(complete('starterctl', 'group', 'add', ''), [],
+    'group add <TAB>: no guess at a user');
 
 done_testing();
