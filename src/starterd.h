@@ -159,6 +159,8 @@ struct res_decl {
 	enum res_access	 read, write;
 	char		 read_group[RES_IDENT_MAX];
 	char		 write_group[RES_IDENT_MAX];
+	int		 ignore_unknown;	/* unknown_fields = ignore */
+	char		 stmt_prefix[32];	/* statement names: "" = name */
 	char		 file[PATH_MAX];	/* where it was declared */
 	int		 line;
 };
@@ -199,9 +201,10 @@ struct res_column {
 	int		 exposed;	/* in representations */
 };
 
-struct res_unique {			/* a unique constraint or index */
+struct res_unique {			/* a unique index, or a foreign key */
 	char		 name[RES_IDENT_MAX];
-	char		 columns[RES_LIST_MAX];	/* its columns, for 409s */
+	char		 columns[RES_LIST_MAX];	/* its columns, for messages */
+	char		 ref[RES_IDENT_MAX];	/* foreign key: the table */
 };
 
 #define RES_MAX_UNIQUE	16
@@ -218,11 +221,18 @@ struct resource {
 	int		 nexposed;
 	int		 exposed[RES_MAX_COLS + 1];	/* JSON key order (sorted);
 						   -1 stands for "url" */
+	int		 nsel;			/* exposed, in catalog order: */
+	int		 sel[RES_MAX_COLS];	/* the select list, cols index */
+	int		 selpos[RES_MAX_COLS];	/* cols -> select column, -1 */
 	int		 norder;
 	int		 order[RES_MAX_COLS];	/* ORDER BY: cols index */
 	int		 order_desc[RES_MAX_COLS];
 	int		 nunique;
 	struct res_unique unique[RES_MAX_UNIQUE];
+	int		 nfkey;
+	struct res_unique fkey[RES_MAX_UNIQUE];
+	int		 nchecks;
+	struct res_unique check[RES_MAX_UNIQUE];
 	int		 can_select, can_insert, can_update, can_delete;
 	/* Statements that do not depend on the request (schema.c). */
 	char		*sql_get;	/* $1 key */
@@ -406,9 +416,6 @@ const struct route *router_get(int);
 void	 router_label(const struct route *, char *, size_t);
 
 /* api/: the handlers, a file per resource or concern */
-void	 api_pxcodes_collection(struct client *);	/* api_items.c */
-void	 api_pxcodes_item(struct client *);
-void	 api_pxcodes_redirect(struct client *);
 void	 api_healthz(struct client *);			/* api_health.c */
 void	 api_readyz(struct client *);
 void	 api_auth_token(struct client *);		/* api_token.c */
@@ -431,16 +438,6 @@ enum db_state {
 
 enum db_stmt {
 	DB_USER_BY_NAME = 0,
-	DB_PX_GET,
-	DB_PX_PAGE,
-	DB_PX_INSERT,
-	DB_PX_UPDATE,
-	DB_PX_PATCH,
-	DB_PX_DELETE,
-	DB_PX_UPDATE_CAS,
-	DB_PX_PATCH_CAS,
-	DB_PX_DELETE_CAS,
-	DB_PX_CREATE,
 	DB_PING,
 	DB_USER_TOKEN_VER,
 	DB_TOKEN_KEY,
@@ -485,24 +482,26 @@ const char *db_sqlstate(PGresult *);
 /*
  * A statement written at run time (resources): prepared on the connection
  * the first time it is used (a bounded set per connection; past it, run
- * unnamed).  write: it changes data (it commits with its batch).
+ * unnamed), under the given name if it is free (NULL: one is made up).
+ * write: it changes data (it commits with its batch).
  */
-int	 db_submit_sql(struct client *, const char *, int, int,
-	    const char *const *, db_cb, void *);
+int	 db_submit_sql(struct client *, const char *, const char *, int,
+	    int, const char *const *, db_cb, void *);
 PGconn	*db_conn_handle(void);	/* for PQescapeIdentifier; NULL: down */
 
 /* resource.c: the worker's resources, bound again on every connection */
-struct resource_route {
-	struct route	 coll, item, redirect;	/* routes of the resource */
-};
+#define RES_ROUTE_COLL		0	/* /api/v1.0/NAME/ */
+#define RES_ROUTE_ITEM		1	/* /api/v1.0/NAME/KEY */
+#define RES_ROUTE_REDIRECT	2	/* /api/v1.0/NAME: 308 */
+#define RES_ROUTE_KINDS		3
 int	 resource_init(void);
 void	 resource_db_up(void);
 struct resource *resource_find(const char *, size_t);
 int	 resource_count(void);
 struct resource *resource_get(int);
 int	 resource_wait(struct client *, void (*)(struct client *));
-const struct route *resource_route(const char *, size_t, char *, size_t,
-	    int *);
+int	 resource_match(const char *, size_t, char *, size_t, int *, int *);
+void	 resource_route_info(int, int, struct route *);
 
 /* groups.c: is the authenticated user in a group (starter_user_groups)? */
 int	 groups_check(struct client *, const char *);	/* AUTH_* */
@@ -560,7 +559,7 @@ struct cache_stats {
 
 int	 cache_invalidate(const char *);
 int	 cache_enabled(void);
-uint64_t cache_version(void);
+uint64_t cache_version(const char *);
 int	 cache_lookup(const char *, size_t, int, struct buf *, char *, size_t,
 	    long long *, int *);
 void	 cache_store(const char *, size_t, uint64_t, const char *, size_t,

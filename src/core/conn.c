@@ -302,7 +302,8 @@ conn_dispatch(struct client *c)
 			response_send(c, 204, NULL, NULL, 0);
 		return;
 	}
-	if (r->flags & ROUTE_AUTH) {
+	if ((r->flags & ROUTE_AUTH) &&
+	    !(r->open_methods & (1u << c->req.method))) {
 		conn_authorise(c);
 		return;
 	}

@@ -50,7 +50,7 @@
 
 #include "starterd.h"
 
-#define METRICS_MAX_ROUTES	16	/* the last one counts unrouted paths */
+#define METRICS_MAX_ROUTES	(8 + RES_ROUTE_KINDS * RES_MAX)	/* the last: unrouted */
 #define METRICS_OTHER_ROUTE	(METRICS_MAX_ROUTES - 1)
 #define METRICS_NPROCS		(4 * STARTERD_MAX_WORKERS)
 

@@ -262,6 +262,7 @@ worker_db_up(int reconnected)
 	if (reconnected || replaces_dead)
 		channels_forget_all();
 	token_db_up();
+	resource_db_up();
 }
 
 static const struct db_hooks worker_db_hooks = {
@@ -316,6 +317,8 @@ worker_main(int id, struct listener *l, int nl, int died)
 	sigemptyset(&mask);
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 
+	if (resource_init() == -1)
+		fatal("resource_init");
 	for (i = 0; (r = router_get(i)) != NULL; i++) {
 		router_label(r, label, sizeof(label));
 		metrics_route_label(i, label);

@@ -7,10 +7,14 @@
  * query, scheme and Host of the links).  A repeated GET, or a conditional
  * one, is answered from here without a database round trip.
  *
- * Coherence: one version counter for starter_pxcodes lives in shared
- * memory.  A worker reads it *before* it sends the query whose result it
- * will store, and stores the entry under that version; a lookup serves an
- * entry only if its version is still the current one.  The counter is
+ * Coherence: version counters live in shared memory, CACHE_TABLES of
+ * them, a table's being the one its name hashes to (the name without its
+ * schema, so that "public.t" and "t" agree; two tables sharing a counter
+ * only invalidate each other more often).  A worker reads the table's
+ * version *before* it sends the query whose result it will store, and
+ * stores the entry under that version (the counter's index rides in its
+ * top byte); a lookup serves an entry only if its version is still the
+ * current one.  The counter is
  * bumped by the worker that committed a write (after the commit: read your
  * writes) and by every worker that receives the table's NOTIFY, which the
  * triggers of migration 002 send for any change by anyone (psql, COPY,
@@ -55,6 +59,8 @@
 #include "starterd.h"
 
 #define CACHE_STRIPES		16
+#define CACHE_TABLES		64	/* version counters */
+#define CACHE_SLOT_SHIFT	56	/* a version's counter index */
 #define CACHE_CHUNK		256
 #define CACHE_MIN_SIZE		(1024 * 1024)
 #define CACHE_MAX_ENTRY_FRAC	4	/* an entry takes <= 1/4 of a stripe */
@@ -86,7 +92,7 @@ struct cache_stripe {
 };
 
 struct cache_shm {
-	_Atomic uint64_t version;	/* starter_pxcodes */
+	_Atomic uint64_t version[CACHE_TABLES];	/* per table hash */
 	int32_t		 nbuckets;	/* per stripe */
 	int32_t		 nentries;
 	int32_t		 nchunks;
@@ -370,11 +376,42 @@ cache_enabled(void)
 	return (cache != NULL);
 }
 
-/* The version to record before sending a query whose result is stored. */
-uint64_t
-cache_version(void)
+static int
+cache_table_slot(const char *table)
 {
-	return (cache ? atomic_load(&cache->version) : 0);
+	const char	*dot = strrchr(table, '.');
+
+	if (dot != NULL)
+		table = dot + 1;
+	return ((int)(cache_hash(table, strlen(table)) % CACHE_TABLES));
+}
+
+/* The current version under which v was taken. */
+static uint64_t
+cache_current(uint64_t v)
+{
+	int	i = (int)(v >> CACHE_SLOT_SHIFT);
+
+	if (i < 0 || i >= CACHE_TABLES)
+		return (UINT64_MAX);
+	return (((uint64_t)i << CACHE_SLOT_SHIFT) |
+	    atomic_load(&cache->version[i]));
+}
+
+/*
+ * The version of table to record before sending a query whose result is
+ * stored.
+ */
+uint64_t
+cache_version(const char *table)
+{
+	int	i;
+
+	if (cache == NULL)
+		return (0);
+	i = cache_table_slot(table);
+	return (((uint64_t)i << CACHE_SLOT_SHIFT) |
+	    atomic_load(&cache->version[i]));
 }
 
 /*
@@ -405,7 +442,7 @@ cache_lookup(const char *key, size_t klen, int allow_stale, struct buf *body,
 		goto done;
 	}
 	e = &S_ENTRIES(s)[i];
-	if (e->version != atomic_load(&cache->version)) {
+	if (e->version != cache_current(e->version)) {
 		if (!allow_stale) {
 			cache_evict(s, i);
 			s->invalidations++;
@@ -442,7 +479,7 @@ cache_store(const char *key, size_t klen, uint64_t v, const char *body,
 	size_t			 total, off, n;
 	int32_t			 i, c, need, prev = -1, *nx;
 
-	if (cache == NULL || v != atomic_load(&cache->version))
+	if (cache == NULL || v != cache_current(v))
 		return;		/* already outdated */
 	total = klen + blen;
 	need = (int32_t)((total + CACHE_CHUNK - 1) / CACHE_CHUNK);
@@ -537,7 +574,9 @@ cache_stats(struct cache_stats *st)
 		st->resets += s->resets;
 		cache_unlock(s);
 	}
-	st->version = atomic_load(&cache->version);
+	st->version = 0;
+	for (i = 0; i < CACHE_TABLES; i++)
+		st->version += atomic_load(&cache->version[i]);
 }
 
 /*
@@ -547,8 +586,15 @@ cache_stats(struct cache_stats *st)
 int
 cache_invalidate(const char *table)
 {
-	if (cache != NULL && (table == NULL ||
-	    strcmp(table, "starter_pxcodes") == 0))
-		atomic_fetch_add(&cache->version, 1);
+	int	i;
+
+	if (cache == NULL)
+		return (0);
+	if (table != NULL) {
+		atomic_fetch_add(&cache->version[cache_table_slot(table)], 1);
+		return (0);
+	}
+	for (i = 0; i < CACHE_TABLES; i++)
+		atomic_fetch_add(&cache->version[i], 1);
 	return (0);
 }

@@ -68,7 +68,8 @@
 
 #include "starterd.h"
 
-#define DB_MAX_PARAMS		5
+#define DB_MAX_PARAMS		(2 * RES_MAX_COLS + 8)
+#define DB_MAX_PSTMTS		256	/* run-time statements prepared */
 #define DB_MAX_QUEUED		4096
 #define DB_CONNECT_TIMEOUT_MS	5000
 #define DB_BACKOFF_MIN_MS	100
@@ -81,11 +82,14 @@
 struct db_query {
 	TAILQ_ENTRY(db_query)	 entry;
 	struct client		*c;
-	enum db_stmt		 stmt;	/* DB_NSTMTS: internal setup */
+	int			 stmt;	/* DB_NSTMTS: internal; above: run-time */
 	db_cb			 cb;
 	void			*arg;
 	int			 nparams;
-	char			*params[DB_MAX_PARAMS];
+	char			**params;
+	int			 pstmt;	/* run-time statement, or -1 */
+	char			*sql;	/* run unnamed, or NULL */
+	int			 prep;	/* this entry prepares pstmt prep */
 	PGresult		*res;
 	int			 done;	/* got the NULL after the result */
 	int			 solo;	/* own sync point: never batched */
@@ -101,49 +105,6 @@ static const struct {
 } db_stmts[DB_NSTMTS] = {
 	[DB_USER_BY_NAME] = { "user_by_name", 1,
 	    "SELECT id, password_hash FROM starter_users WHERE username = $1" },
-	[DB_PX_GET] = { "px_get", 1,
-	    "SELECT pxcode, procedure FROM starter_pxcodes WHERE pxcode = $1" },
-	/* One round trip: the total and the page; a row even when empty. */
-	[DB_PX_PAGE] = { "px_page", 2,
-	    "WITH t AS (SELECT count(*) AS n FROM starter_pxcodes) "
-	    "SELECT t.n, p.pxcode, p.procedure FROM t LEFT JOIN LATERAL "
-	    "(SELECT id, pxcode, procedure FROM starter_pxcodes ORDER BY id "
-	    "LIMIT $1::int OFFSET $2::bigint) p ON true ORDER BY p.id" },
-	[DB_PX_INSERT] = { "px_insert", 2,
-	    "INSERT INTO starter_pxcodes (pxcode, procedure) VALUES ($1, $2) "
-	    "ON CONFLICT (pxcode) DO NOTHING RETURNING id" },
-	[DB_PX_UPDATE] = { "px_update", 2,
-	    "UPDATE starter_pxcodes SET procedure = $2 WHERE pxcode = $1 "
-	    "RETURNING pxcode, procedure" },
-	/* $2 new code or NULL; $3 whether to set procedure; $4 its value. */
-	[DB_PX_PATCH] = { "px_patch", 4,
-	    "UPDATE starter_pxcodes SET pxcode = COALESCE($2, pxcode), "
-	    "procedure = CASE WHEN $3::boolean THEN $4 ELSE procedure END "
-	    "WHERE pxcode = $1 RETURNING pxcode, procedure" },
-	[DB_PX_DELETE] = { "px_delete", 1,
-	    "DELETE FROM starter_pxcodes WHERE pxcode = $1 RETURNING id" },
-	/*
-	 * Compare-and-set forms for If-Match: the row is changed only if it
-	 * still holds the values whose representation the client's ETag
-	 * names.  Under READ COMMITTED a concurrent writer re-checks the
-	 * condition after the first commits, so exactly one of two writers
-	 * holding the same ETag succeeds.
-	 */
-	[DB_PX_UPDATE_CAS] = { "px_update_cas", 3,
-	    "UPDATE starter_pxcodes SET procedure = $2 WHERE pxcode = $1 "
-	    "AND procedure IS NOT DISTINCT FROM $3 RETURNING pxcode, procedure" },
-	[DB_PX_PATCH_CAS] = { "px_patch_cas", 5,
-	    "UPDATE starter_pxcodes SET pxcode = COALESCE($2, pxcode), "
-	    "procedure = CASE WHEN $3::boolean THEN $4 ELSE procedure END "
-	    "WHERE pxcode = $1 AND procedure IS NOT DISTINCT FROM $5 "
-	    "RETURNING pxcode, procedure" },
-	[DB_PX_DELETE_CAS] = { "px_delete_cas", 2,
-	    "DELETE FROM starter_pxcodes WHERE pxcode = $1 "
-	    "AND procedure IS NOT DISTINCT FROM $2 RETURNING id" },
-	/* PUT with If-None-Match: *: create only. */
-	[DB_PX_CREATE] = { "px_create", 2,
-	    "INSERT INTO starter_pxcodes (pxcode, procedure) VALUES ($1, $2) "
-	    "ON CONFLICT (pxcode) DO NOTHING RETURNING pxcode, procedure" },
 	[DB_PING] = { "ping", 0, "SELECT 1" },
 	/* token.c: a token's user must still exist with the same version. */
 	[DB_USER_TOKEN_VER] = { "user_token_ver", 1,
@@ -198,11 +159,31 @@ static struct {
 	int		 naddrs;
 	char		 addrs[DB_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
 } db_res = { PTHREAD_MUTEX_INITIALIZER, -1, 0, 0, 0, "" };
+/*
+ * Run-time statements (db_submit_sql): the SQL text is the identity; each
+ * is prepared on a connection the first time it is used there (conn_gen
+ * tells which connection it was), under the name its submitter gave
+ * (e.g. "px_get": PostgreSQL's logs and pg_stat_activity show it) or
+ * else "r<index>".  Bounded: past
+ * DB_MAX_PSTMTS distinct texts a statement runs unnamed.
+ */
+static struct db_pstmt {
+	uint64_t	 hash;
+	char		 name[64];	/* as PostgreSQL's logs show it */
+	char		*sql;
+	int		 nparams;
+	int		 write;
+	unsigned int	 conn_gen;	/* prepared on this connection */
+} db_pstmts[DB_MAX_PSTMTS];
+static int		 db_npstmts;
+static unsigned int	 db_conn_gen = 1;
+
 static PQconninfoOption	*db_opts;	/* the parsed DSN, when resolving */
 static char		 db_host[DB_HOST_MAX];	/* the name resolved, or "" */
 static int		 db_resolving;	/* this attempt waits for the thread */
 
 static void	db_connect(void);
+static int	db_prepare(int);
 static void	db_lost(const char *);
 
 static void
@@ -212,6 +193,8 @@ db_query_free(struct db_query *q)
 
 	for (i = 0; i < q->nparams; i++)
 		free(q->params[i]);
+	free(q->params);
+	free(q->sql);
 	if (q->res != NULL)
 		PQclear(q->res);
 	free(q);
@@ -300,6 +283,13 @@ db_send(struct db_query *q)
 		    (const char *const *)q->params, NULL, NULL, 0);
 	else if (q->stmt == DB_NSTMTS)
 		ok = 1;		/* already sent by db_setup */
+	else if (q->sql != NULL)
+		ok = PQsendQueryParams(db_conn, q->sql, q->nparams, NULL,
+		    (const char *const *)q->params, NULL, NULL, 0);
+	else if (q->pstmt >= 0)
+		ok = db_prepare(q->pstmt) == 0 &&
+		    PQsendQueryPrepared(db_conn, db_pstmts[q->pstmt].name,
+		    q->nparams, (const char *const *)q->params, NULL, NULL, 0);
 	else
 		ok = PQsendQueryPrepared(db_conn, db_stmts[q->stmt].name,
 		    q->nparams, (const char *const *)q->params, NULL, NULL,
@@ -331,7 +321,7 @@ db_flush(void)
 }
 
 static struct db_query *
-db_query_new(struct client *c, enum db_stmt stmt, db_cb cb, void *arg)
+db_query_new(struct client *c, int stmt, db_cb cb, void *arg)
 {
 	struct db_query	*q;
 
@@ -339,6 +329,8 @@ db_query_new(struct client *c, enum db_stmt stmt, db_cb cb, void *arg)
 		return (NULL);
 	q->c = c;
 	q->stmt = stmt;
+	q->pstmt = -1;
+	q->prep = -1;
 	q->cb = cb;
 	q->arg = arg;
 	return (q);
@@ -362,6 +354,32 @@ db_setup_entry(void)
 	return (0);
 }
 
+/*
+ * Prepare run-time statement i on this connection unless it is (or is
+ * being): the Parse joins the current batch, just before its first use.
+ * A failed prepare is forgotten by db_batch_done, so the next use tries
+ * again.
+ */
+static int
+db_prepare(int i)
+{
+	struct db_pstmt	*p = &db_pstmts[i];
+	struct db_query	*q;
+
+	if (p->conn_gen == db_conn_gen)
+		return (0);
+	if (!PQsendPrepare(db_conn, p->name, p->sql, p->nparams, NULL))
+		return (-1);
+	if ((q = db_query_new(NULL, DB_NSTMTS, NULL, NULL)) == NULL)
+		return (-1);
+	q->prep = i;
+	db_nqueued++;
+	p->conn_gen = db_conn_gen;
+	TAILQ_INSERT_TAIL(&db_sent, q, entry);
+	db_unsynced++;
+	return (0);
+}
+
 /* Connected: enter pipeline mode, prepare, LISTEN, release the queue. */
 static void
 db_setup(void)
@@ -376,9 +394,19 @@ db_setup(void)
 		db_lost(PQerrorMessage(db_conn));
 		return;
 	}
+	db_conn_gen++;
 	snprintf(timeout, sizeof(timeout), "%d", conf->statement_timeout);
+	/*
+	 * Output that does not depend on the server's settings: ISO dates,
+	 * timestamptz in UTC, floats in their shortest exact form (what the
+	 * JSON representations carry: api_resource.c).
+	 */
 	if (!PQsendQueryParams(db_conn,
-	    "SELECT set_config('statement_timeout', $1, false)", 1, NULL, p,
+	    "SELECT set_config('statement_timeout', $1, false), "
+	    "set_config('DateStyle', 'ISO, YMD', false), "
+	    "set_config('TimeZone', 'UTC', false), "
+	    "set_config('IntervalStyle', 'iso_8601', false), "
+	    "set_config('extra_float_digits', '1', false)", 1, NULL, p,
 	    NULL, NULL, 0) || db_setup_entry() == -1)
 		goto fail;
 	for (i = 0; db_hooks->channels[i] != NULL; i++) {
@@ -776,6 +804,8 @@ db_batch_done(void)
 	}
 	while ((q = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, q, entry);
+		if (q->prep >= 0 && db_failed(q))
+			db_pstmts[q->prep].conn_gen = 0;	/* again */
 		if (failed && n > 1 && db_conn != NULL && q->stmt != DB_NSTMTS) {
 			state = db_sqlstate(q->res);
 			/*
@@ -909,7 +939,9 @@ db_tag(struct client *c)
 	/* Truncated to what PostgreSQL keeps (NAMEDATALEN - 1). */
 	snprintf(name, sizeof(name), "starterd worker %d req=", db_worker);
 	strlcat(name, c->dbtag, sizeof(name));
-	if ((q->params[0] = strdup(name)) == NULL) {
+	if ((q->params = calloc(1, sizeof(char *))) == NULL ||
+	    (q->params[0] = strdup(name)) == NULL) {
+		free(q->params);
 		free(q);
 		return (-1);
 	}
@@ -929,22 +961,18 @@ db_tag(struct client *c)
 	return (0);
 }
 
-/*
- * Run a prepared statement for c.  Parameters are copied (NULL means SQL
- * NULL).  Returns -1 when the database is down: answer 503 now.
- */
-int
-db_submit(struct client *c, enum db_stmt stmt, int nparams,
-    const char *const *params, db_cb cb, void *arg)
+/* Queue q (parameters copied, NULL means SQL NULL) and send it. */
+static int
+db_enqueue(struct client *c, struct db_query *q, int nparams,
+    const char *const *params)
 {
-	struct db_query	*q;
-	int		 i;
+	int	i;
 
-	if (db_st == DB_DOWN || db_nqueued >= DB_MAX_QUEUED ||
-	    nparams > DB_MAX_PARAMS || db_tag(c) == -1)
+	if (nparams > 0 &&
+	    (q->params = calloc((size_t)nparams, sizeof(char *))) == NULL) {
+		db_query_free(q);
 		return (-1);
-	if ((q = db_query_new(c, stmt, cb, arg)) == NULL)
-		return (-1);
+	}
 	for (i = 0; i < nparams; i++) {
 		if (params[i] == NULL)
 			continue;
@@ -955,9 +983,6 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 		}
 	}
 	q->nparams = nparams;
-	q->write = stmt != DB_USER_BY_NAME && stmt != DB_PX_GET &&
-	    stmt != DB_PX_PAGE && stmt != DB_PING &&
-	    stmt != DB_USER_TOKEN_VER;
 	if (c != NULL)
 		client_hold(c);
 	db_nqueued++;
@@ -972,6 +997,106 @@ db_submit(struct client *c, enum db_stmt stmt, int nparams,
 		return (0);
 	}
 	return (0);
+}
+
+/*
+ * Run a prepared statement for c.  Parameters are copied (NULL means SQL
+ * NULL).  Returns -1 when the database is down: answer 503 now.
+ */
+int
+db_submit(struct client *c, enum db_stmt stmt, int nparams,
+    const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query	*q;
+
+	if (db_st == DB_DOWN || db_nqueued >= DB_MAX_QUEUED ||
+	    nparams > DB_MAX_PARAMS || db_tag(c) == -1)
+		return (-1);
+	if ((q = db_query_new(c, stmt, cb, arg)) == NULL)
+		return (-1);
+	q->write = stmt != DB_USER_BY_NAME && stmt != DB_PING &&
+	    stmt != DB_USER_TOKEN_VER;
+	return (db_enqueue(c, q, nparams, params));
+}
+
+static uint64_t
+db_hash(const char *s)
+{
+	uint64_t	h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (h);
+}
+
+/*
+ * The run-time statement of this text, registered if there is room, named
+ * name unless that is taken (or NULL, or not a plain name).
+ */
+static int
+db_pstmt_find(const char *sql, const char *name, int nparams, int write)
+{
+	struct db_pstmt	*p;
+	uint64_t	 h = db_hash(sql);
+	int		 i, taken = name == NULL || *name == '\0' ||
+			    strlen(name) >= sizeof(p->name) ||
+			    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_")
+			    != strlen(name) || (name[0] == 'r' &&
+			    strspn(name + 1, "0123456789") == strlen(name + 1));
+
+	for (i = 0; i < db_npstmts; i++) {
+		if (db_pstmts[i].hash == h && db_pstmts[i].nparams ==
+		    nparams && strcmp(db_pstmts[i].sql, sql) == 0)
+			return (i);
+		if (!taken && strcmp(db_pstmts[i].name, name) == 0)
+			taken = 1;
+	}
+	if (db_npstmts == DB_MAX_PSTMTS ||
+	    (db_pstmts[db_npstmts].sql = strdup(sql)) == NULL)
+		return (-1);
+	p = &db_pstmts[db_npstmts];
+	if (taken)
+		snprintf(p->name, sizeof(p->name), "r%d", db_npstmts);
+	else
+		strlcpy(p->name, name, sizeof(p->name));
+	db_pstmts[db_npstmts].hash = h;
+	db_pstmts[db_npstmts].nparams = nparams;
+	db_pstmts[db_npstmts].write = write;
+	db_pstmts[db_npstmts].conn_gen = 0;
+	return (db_npstmts++);
+}
+
+/*
+ * Run a statement written at run time (the resources' SQL; identifiers
+ * in it quoted by their writer, values always parameters).  Prepared on
+ * first use on each connection; see db_pstmts.
+ */
+int
+db_submit_sql(struct client *c, const char *sql, const char *name, int write,
+    int nparams, const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query	*q;
+
+	if (db_st == DB_DOWN || db_nqueued >= DB_MAX_QUEUED ||
+	    nparams > DB_MAX_PARAMS || db_tag(c) == -1)
+		return (-1);
+	if ((q = db_query_new(c, DB_NSTMTS + 1, cb, arg)) == NULL)
+		return (-1);
+	if ((q->pstmt = db_pstmt_find(sql, name, nparams, write)) == -1 &&
+	    (q->sql = strdup(sql)) == NULL) {
+		db_query_free(q);
+		return (-1);
+	}
+	q->write = write;
+	return (db_enqueue(c, q, nparams, params));
+}
+
+PGconn *
+db_conn_handle(void)
+{
+	return (db_st == DB_READY ? db_conn : NULL);
 }
 
 /*

@@ -4,6 +4,8 @@
  *
  * A route is either an exact path or a prefix whose remainder is one path
  * segment (the resource id), percent-decoded into the caller's buffer.
+ * The declared resources' routes (collection, item, the slash-less
+ * collection) are looked up after this table (resource_route).
  *
  * /metrics needs credentials (ROUTE_AUTH) under --metrics auth, the
  * default; its flags follow the setting each time it is found.
@@ -24,15 +26,30 @@ static struct route routes[] = {
 	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
 	    api_auth_token, 0, NULL },
 	{ "/metrics", READ, ROUTE_METRICS, api_metrics, 0, NULL },
-	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_POST), ROUTE_AUTH,
-	    api_pxcodes_collection, 0, NULL },
-	{ STARTERD_API_PREFIX "/pxcodes/", READ | M(HTTP_M_PUT) |
-	    M(HTTP_M_PATCH) | M(HTTP_M_DELETE), ROUTE_AUTH | ROUTE_ARG,
-	    api_pxcodes_item, 0, NULL },
-	{ STARTERD_API_PREFIX "/pxcodes", ~0u, ROUTE_REDIRECT,
-	    api_pxcodes_redirect, 0, NULL },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
+
+/* The declared resources' routes, with their handlers, filled at first use. */
+static struct route	res_routes[RES_MAX][RES_ROUTE_KINDS];
+static int		res_routes_set;
+
+static void
+router_resources(void)
+{
+	int	i, k;
+
+	if (res_routes_set)
+		return;
+	for (i = 0; i < resource_count() && i < RES_MAX; i++) {
+		for (k = 0; k < RES_ROUTE_KINDS; k++)
+			resource_route_info(i, k, &res_routes[i][k]);
+		res_routes[i][RES_ROUTE_COLL].handler = api_resource_collection;
+		res_routes[i][RES_ROUTE_ITEM].handler = api_resource_item;
+		res_routes[i][RES_ROUTE_REDIRECT].handler =
+		    api_resource_redirect;
+	}
+	res_routes_set = 1;
+}
 
 /*
  * Find the route for a path.  *argerr is set when the path matched a
@@ -44,6 +61,7 @@ router_find(const char *path, size_t len, char *arg, size_t arglen,
 {
 	size_t	 i, plen;
 	const char *rest;
+	int	 kind;
 
 	*argerr = 0;
 	arg[0] = '\0';
@@ -69,7 +87,12 @@ router_find(const char *path, size_t len, char *arg, size_t arglen,
 			*argerr = 1;
 		return (&routes[i]);
 	}
-	return (NULL);
+	/* Then the declared resources (data/resource.c). */
+	if ((i = (size_t)resource_match(path, len, arg, arglen, argerr,
+	    &kind)) == (size_t)-1)
+		return (NULL);
+	router_resources();
+	return (&res_routes[i][kind]);
 }
 
 /* The Allow header value of a route. */
@@ -92,6 +115,9 @@ router_allow(const struct route *r, char *out, size_t len)
 int
 router_index(const struct route *r)
 {
+	if (r >= &res_routes[0][0] &&
+	    r < &res_routes[0][0] + RES_MAX * RES_ROUTE_KINDS)
+		return ((int)(NROUTES + (size_t)(r - &res_routes[0][0])));
 	if (r < routes || r >= routes + NROUTES)
 		return (-1);
 	return ((int)(r - routes));
@@ -101,9 +127,15 @@ router_index(const struct route *r)
 const struct route *
 router_get(int i)
 {
-	if (i < 0 || (size_t)i >= NROUTES)
+	if (i < 0)
 		return (NULL);
-	return (&routes[i]);
+	if ((size_t)i < NROUTES)
+		return (&routes[i]);
+	router_resources();
+	i -= (int)NROUTES;
+	if (i >= resource_count() * RES_ROUTE_KINDS)
+		return (NULL);
+	return (&res_routes[i / RES_ROUTE_KINDS][i % RES_ROUTE_KINDS]);
 }
 
 /* The route's label for metrics: its path, "{id}" for the argument. */

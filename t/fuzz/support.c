@@ -122,8 +122,9 @@ cache_enabled(void)
 }
 
 WEAK uint64_t
-cache_version(void)
+cache_version(const char *table)
 {
+	(void)table;
 	return (1);
 }
 

@@ -1,0 +1,1806 @@
+/*
+ * api_resource.c: every declared resource's collection and items
+ * (data/resource.c binds them to the catalog, data/schema.c writes their
+ * fixed statements).
+ *
+ * Handlers check the input against the catalog (cJSON for request bodies,
+ * each value against its column's type), submit one statement and answer
+ * from its callback.  Representations are the original's exact bytes for
+ * pxcodes (keys sorted as jsonify sorts them, the item's "url"), typed as
+ * their columns for every resource: see api_value().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include <cjson/cJSON.h>
+
+#include "starterd.h"
+
+#define API_MAX_PAGE	100000000LL
+#define API_SQL_MAX	(64 * 1024)
+
+#define RES(c)		((struct resource *)(c)->route->arg)
+
+/* ------------------------------------------------------------- helpers */
+
+/*
+ * db_submit_sql, remembering when the first statement went (Server-Timing),
+ * the statement named "<prefix>_<kind>" (statement_prefix, else the
+ * resource's name) in PostgreSQL's logs.
+ */
+static int
+api_db_submit(struct client *c, const char *sql, const char *kind, int write,
+    int n, const char *const *p, db_cb cb, void *arg)
+{
+	const struct res_decl	*d = &RES(c)->decl;
+	char			 name[RES_IDENT_MAX + 16], *u;
+
+	snprintf(name, sizeof(name), "%s_%s", d->stmt_prefix[0] != '\0' ?
+	    d->stmt_prefix : d->name, kind);
+	for (u = name; *u != '\0'; u++)
+		if (*u == '-')
+			*u = '_';
+	if (c->t_db == 0)
+		c->t_db = now_us();
+	return (db_submit_sql(c, sql, name, write, n, p, cb, arg));
+}
+
+/* scheme://host of the request, for absolute links. */
+static void
+api_base(struct client *c, struct buf *b)
+{
+	const char	*buf = BUF_PTR(&c->in);
+
+	buf_appendstr(b, "http://");
+	if (c->req.host.len > 0)
+		buf_append(b, buf + c->req.host.off, c->req.host.len);
+	else
+		buf_appendf(b, "localhost:%d", conf->port);
+}
+
+/* Append the item URL; the key percent-encoded like Python's quote(). */
+static void
+api_item_url(struct client *c, struct buf *b, const char *code)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+
+	api_base(c, b);
+	buf_appendstr(b, c->route->path);
+	for (p = (const unsigned char *)code; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~')
+			buf_append(b, p, 1);
+		else {
+			char e[3] = { '%', hex[*p >> 4], hex[*p & 0xf] };
+
+			buf_append(b, e, 3);
+		}
+	}
+}
+
+/* The constraint named in an error, among r's list of n. */
+static const struct res_unique *
+api_constraint(const struct res_unique *list, int n, PGresult *res)
+{
+	const char	*name = PQresultErrorField(res,
+			    PG_DIAG_CONSTRAINT_NAME);
+	int		 i;
+
+	for (i = 0; name != NULL && i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return (&list[i]);
+	return (NULL);
+}
+
+/* The resource that serves a table, for messages: its name, or the table. */
+static const char *
+api_table_label(const char *table)
+{
+	struct resource	*o;
+	int		 i;
+
+	for (i = 0; i < resource_count(); i++)
+		if ((o = resource_get(i)) != NULL &&
+		    strcmp(o->relname, table) == 0)
+			return (o->decl.name);
+	return (table);
+}
+
+/*
+ * Integrity violations, without the SQL: unique -> 409 naming the
+ * columns; foreign key -> 422 naming the related resource (a write) or
+ * 409 (a delete of a row others refer to); check -> 422; NOT NULL -> 400.
+ */
+static void
+api_constraint_error(struct client *c, PGresult *res, const char *state)
+{
+	struct resource		*r = RES(c);
+	const struct res_unique	*u;
+	const char		*col, *tab;
+
+	if (strcmp(state, "23505") == 0) {
+		u = api_constraint(r->unique, r->nunique, res);
+		response_error(c, 409, "%s already exists",
+		    u != NULL ? u->columns : "an item with these values");
+	} else if (strcmp(state, "23503") == 0) {
+		if ((u = api_constraint(r->fkey, r->nfkey, res)) != NULL)
+			response_error(c, 422, "invalid %s: no such item in "
+			    "%s", u->columns, api_table_label(u->ref));
+		else {
+			tab = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+			response_error(c, 409, "the item is still referred "
+			    "to by %s", tab != NULL ? api_table_label(tab) :
+			    "another table");
+		}
+	} else if (strcmp(state, "23514") == 0) {
+		u = api_constraint(r->check, r->nchecks, res);
+		if (u != NULL && u->columns[0] != '\0')
+			response_error(c, 422, "invalid %s: the value breaks "
+			    "the rule %s", u->columns, u->name);
+		else
+			response_error(c, 422, "the values break a rule of "
+			    "the table%s%s", u != NULL ? ": " : "",
+			    u != NULL ? u->name : "");
+	} else if (strcmp(state, "23502") == 0) {
+		col = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+		response_error(c, 400, "invalid %s: it must not be null",
+		    col != NULL ? col : "value");
+	} else
+		response_error(c, 409, "the change conflicts with the data");
+}
+
+/*
+ * Map a failed statement to a response.  Returns 1 when res was not a
+ * success (and the response is sent), 0 when the caller goes on.
+ */
+static int
+api_db_error(struct client *c, PGresult *res)
+{
+	const char	*state;
+
+	if (res == NULL) {
+		response_unavailable(c, db_retry_after());
+		return (1);
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK)
+		return (0);
+	state = db_sqlstate(res);
+	if (strncmp(state, "23", 2) == 0)
+		api_constraint_error(c, res, state);
+	else if (strncmp(state, "22", 2) == 0)
+		response_error(c, 400, "invalid value: %s",
+		    strcmp(state, "22001") == 0 ? "too long" :
+		    "rejected by the database");
+	else if (strcmp(state, "42P01") == 0 || strcmp(state, "26000") == 0) {
+		log_warnx("the schema is missing: run starterctl initdb");
+		response_header(c, "Retry-After: 10");
+		response_error(c, 503, "the database schema is not initialized");
+	} else if (strcmp(state, "57014") == 0) {
+		response_header(c, "Retry-After: 1");
+		response_error(c, 503, "the query took too long");
+	} else if (strncmp(state, "57P", 3) == 0 ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0) {
+		/* Server shutting down, connection trouble, no resources. */
+		response_unavailable(c, db_retry_after());
+	} else {
+		log_warnx("database error %s: %s", state,
+		    PQresultErrorMessage(res));
+		response_error(c, 500, "database error");
+	}
+	return (1);
+}
+
+/*
+ * Answer a 200 GET/HEAD representation with its ETag, honouring the
+ * preconditions in RFC 9110 13.2.2 order: If-Match, (If-Unmodified-Since:
+ * ignored, there is no Last-Modified), If-None-Match, (If-Modified-Since:
+ * likewise).  etag may be NULL (computed here).  status is the
+ * Cache-Status parameters for this answer.
+ */
+static void
+api_send_representation(struct client *c, struct buf *body, const char *tag,
+    const char *status)
+{
+	const char		*buf = BUF_PTR(&c->in);
+	const struct http_span	*h;
+	char			 etag[40];
+
+	if (tag == NULL)
+		etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
+	else
+		strlcpy(etag, tag, sizeof(etag));
+	if ((h = http_header_find(&c->req, buf, "If-Match")) != NULL &&
+	    http_etag_match(buf + h->off, h->len, etag, 0) != 1) {
+		response_error(c, 412, "precondition failed");
+		return;
+	}
+	response_header(c, "ETag: %s", etag);
+	/* Authenticated: browsers may keep it, shared caches may not. */
+	response_header(c, "Cache-Control: private, no-cache");
+	if (status != NULL)
+		response_header(c, "Cache-Status: " STARTERD_NAME "; %s",
+		    status);
+	if ((h = http_header_find(&c->req, buf, "If-None-Match")) != NULL &&
+	    http_etag_match(buf + h->off, h->len, etag, 1) == 1) {
+		/* 304 repeats the validators; Content-Length is the 200's. */
+		response_send(c, 304, "application/json", BUF_PTR(body),
+		    BUF_LEN(body));
+		return;
+	}
+	response_json(c, 200, body);
+}
+
+/*
+ * A GET whose answer may come from the cache.  key says what shapes the
+ * bytes; version is the cache version read before the query was sent.
+ */
+struct get_ctx {
+	struct buf	 key;
+	uint64_t	 version;
+	long long	 page;
+	long long	 per_page;
+};
+
+static void
+get_ctx_free(struct get_ctx *g)
+{
+	if (g == NULL)
+		return;
+	buf_free(&g->key);
+	free(g);
+}
+
+/*
+ * Item key "I <resource> <scheme://host> <key>"; page key "C <resource>
+ * <base> page per_page".
+ */
+static struct get_ctx *
+get_ctx_new(struct client *c, char kind, long long page, long long per_page)
+{
+	struct get_ctx	*g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return (NULL);
+	buf_init(&g->key, 1024);
+	buf_appendf(&g->key, "%c %s ", kind, RES(c)->decl.name);
+	api_base(c, &g->key);
+	if (kind == 'I')
+		buf_appendf(&g->key, " %s", c->arg);
+	else
+		buf_appendf(&g->key, " %lld %lld", page, per_page);
+	g->page = page;
+	g->per_page = per_page;
+	return (g);
+}
+
+/*
+ * Try the cache.  Returns 1 when the request was answered from it.
+ * While the database is down a stale entry is better than a 503
+ * (stale-if-error): it is served with its Age and marked stale.
+ */
+static int
+api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
+{
+	struct buf	 body;
+	char		 etag[40], status[96];
+	long long	 age;
+	int		 stale, down;
+
+	if (!cache_enabled())
+		return (0);
+	/*
+	 * Stale only when the database is known to be unreachable: a
+	 * worker still making its first connection (just respawned) must
+	 * not serve what other workers' writes made outdated.
+	 */
+	down = db_failed || db_status() == DB_DOWN;
+	buf_init(&body, CLIENT_MAX_OUTPUT);
+	if (cache_lookup(BUF_PTR(&g->key), BUF_LEN(&g->key), down, &body,
+	    etag, sizeof(etag), &age, &stale) == -1) {
+		buf_free(&body);
+		return (0);
+	}
+	if (stale || down) {
+		/* Not revalidated: say so, and how old it is. */
+		response_header(c, "Age: %lld", age);
+		snprintf(status, sizeof(status), "hit; detail=\"stale: "
+		    "database unavailable\"");
+		c->cache_desc = "stale";
+	} else {
+		snprintf(status, sizeof(status), "hit");
+		c->cache_desc = "hit";
+	}
+	api_send_representation(c, &body, etag, status);
+	buf_free(&body);
+	return (1);
+}
+
+/* A fresh representation from the database: store it, then answer. */
+static void
+api_answer_fresh(struct client *c, struct get_ctx *g, struct buf *body)
+{
+	char	etag[40];
+
+	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
+	if (cache_enabled())
+		c->cache_desc = "miss";
+	if (cache_enabled())
+		cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key), g->version,
+		    BUF_PTR(body), BUF_LEN(body), etag);
+	api_send_representation(c, body, etag, cache_enabled() ?
+	    "fwd=miss; stored" : "fwd=bypass");
+}
+
+/* The database failed a GET: a stale cached copy, else the error. */
+static int
+api_get_failed(struct client *c, struct get_ctx *g, PGresult *res)
+{
+	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK))
+		return (0);
+	if (res == NULL && api_cache_answer(c, g, 1))
+		return (1);
+	return (api_db_error(c, res));
+}
+
+/*
+ * Count the characters of s, which must be UTF-8 as PostgreSQL checks it
+ * (no overlong forms, no surrogates, nothing past U+10FFFF): -1 if it is
+ * not; -2 if it holds a control character (C0 or DEL) and ctl is 0.
+ */
+static long
+api_charcount(const char *s, int ctl)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	long			 n = 0;
+	size_t			 k, i;
+	int			 badctl = 0;
+
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f)
+			badctl = !ctl;
+		if (*p < 0x80)
+			k = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf)
+			k = 2;
+		else if ((*p & 0xf0) == 0xe0 &&
+		    !(*p == 0xe0 && p[1] < 0xa0) &&
+		    !(*p == 0xed && p[1] > 0x9f))
+			k = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4 &&
+		    !(*p == 0xf0 && p[1] < 0x90) &&
+		    !(*p == 0xf4 && p[1] > 0x8f))
+			k = 4;
+		else
+			return (-1);
+		for (i = 1; i < k; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return (-1);
+		p += k;
+		n++;
+	}
+	return (badctl ? -2 : n);
+}
+
+/*
+ * cJSON decodes \u0000 into a NUL byte that ends its C string: "a\u0000b"
+ * would read as "a".  Scan the raw body (valid JSON, cJSON parsed it) and
+ * say whether the key (API_NUL_KEY) or the string value (API_NUL_VALUE)
+ * of top-level member idx (from 0, in document order, the order cJSON
+ * keeps) holds a \u0000 escape; idx -1 asks about every key.
+ */
+#define API_NUL_KEY	1
+#define API_NUL_VALUE	2
+
+static int
+api_json_nul(const char *s, size_t len, int idx)
+{
+	size_t	i, j;
+	int	depth = 0, member = -1, key = 0, nul, rv = 0;
+
+	for (i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '"':
+			nul = 0;
+			for (j = i + 1; j < len && s[j] != '"'; j++) {
+				if (s[j] != '\\')
+					continue;
+				if (len - j > 5 &&
+				    strncmp(s + j + 1, "u0000", 5) == 0)
+					nul = 1;
+				j++;
+			}
+			i = j;
+			if (depth == 1 && key) {
+				member++;
+				if (nul && (idx == -1 || idx == member))
+					rv |= API_NUL_KEY;
+			} else if (depth == 1 && nul && member == idx)
+				rv |= API_NUL_VALUE;
+			key = 0;
+			break;
+		case '{':
+		case '[':
+			if (++depth == 1)
+				key = 1;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		case ',':
+			if (depth == 1)
+				key = 1;
+			break;
+		}
+	}
+	return (rv);
+}
+
+/*
+ * Parse the JSON object body of a write.  Returns NULL after answering
+ * 415/400 itself.
+ */
+static cJSON *
+api_body_object(struct client *c)
+{
+	const char		*buf = BUF_PTR(&c->in);
+	const struct http_span	*ct;
+	const char		*end;
+	cJSON			*j;
+	size_t			 l;
+
+	ct = http_header_find(&c->req, buf, "Content-Type");
+	if (ct == NULL) {
+		response_error(c, 415, "Content-Type must be application/json");
+		return (NULL);
+	}
+	l = strcspn(buf + ct->off, ";");
+	if (l > ct->len)
+		l = ct->len;
+	while (l > 0 && (buf[ct->off + l - 1] == ' ' ||
+	    buf[ct->off + l - 1] == '\t'))
+		l--;
+	if (l != strlen("application/json") ||
+	    strncasecmp(buf + ct->off, "application/json", l) != 0) {
+		response_error(c, 415, "Content-Type must be application/json");
+		return (NULL);
+	}
+	if (BUF_LEN(&c->body) == 0) {
+		response_error(c, 400, "invalid body: a JSON object is required");
+		return (NULL);
+	}
+	/* The body buffer is NUL-terminated; a NUL inside is not JSON. */
+	end = NULL;
+	j = memchr(BUF_PTR(&c->body), '\0', BUF_LEN(&c->body)) != NULL ?
+	    NULL : cJSON_ParseWithOpts(BUF_PTR(&c->body), &end, 0);
+	if (j != NULL) {
+		while (*end == ' ' || *end == '\t' || *end == '\r' ||
+		    *end == '\n')
+			end++;
+		if (*end != '\0') {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	}
+	if (j == NULL) {
+		response_error(c, 400, "invalid body: not valid JSON");
+		return (NULL);
+	}
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		response_error(c, 400, "invalid body: a JSON object is required");
+		return (NULL);
+	}
+	/* cJSON would cut "pxcode\u0000x" to "pxcode": refuse it. */
+	if (api_json_nul(BUF_PTR(&c->body), BUF_LEN(&c->body), -1) &
+	    API_NUL_KEY) {
+		cJSON_Delete(j);
+		response_error(c, 400, "invalid body: a member name contains "
+		    "U+0000 (NUL)");
+		return (NULL);
+	}
+	return (j);
+}
+
+
+/* ------------------------------------------------------ representations */
+
+/*
+ * One column's value as JSON, from its text form (the session's output
+ * settings are fixed by db.c: ISO dates, UTC, shortest exact floats):
+ * integers, numeric and floats as JSON numbers with the database's exact
+ * digits (numeric and bigint are never squeezed through a double; a
+ * client that reads them as doubles rounds them itself), NaN and the
+ * infinities as strings (JSON has no such number), booleans, dates as
+ * "YYYY-MM-DD", timestamps as ISO 8601 ("2026-01-31T12:00:00", with "Z"
+ * for timestamptz), json and jsonb embedded as they are, everything
+ * else as a string.
+ */
+static void
+api_value(struct buf *b, const struct res_column *col, PGresult *res,
+    int row, int f)
+{
+	const char	*v;
+	size_t		 l;
+	char		 ts[128];
+
+	if (PQgetisnull(res, row, f)) {
+		buf_appendstr(b, "null");
+		return;
+	}
+	v = PQgetvalue(res, row, f);
+	l = (size_t)PQgetlength(res, row, f);
+	switch (col->type) {
+	case COL_INT2:
+	case COL_INT4:
+	case COL_INT8:
+		buf_append(b, v, l);
+		return;
+	case COL_NUMERIC:
+	case COL_FLOAT4:
+	case COL_FLOAT8:
+		if ((v[0] >= '0' && v[0] <= '9') ||
+		    (v[0] == '-' && v[1] >= '0' && v[1] <= '9'))
+			buf_append(b, v, l);
+		else
+			json_string(b, v, l);	/* NaN, Infinity */
+		return;
+	case COL_BOOL:
+		buf_appendstr(b, v[0] == 't' ? "true" : "false");
+		return;
+	case COL_JSON:
+	case COL_JSONB:
+		buf_append(b, v, l);
+		return;
+	case COL_TIMESTAMP:
+	case COL_TIMESTAMPTZ:
+		/* "2026-01-31 12:00:00+00" -> "2026-01-31T12:00:00Z" */
+		if (l < sizeof(ts) && l > 10 && v[10] == ' ' &&
+		    v[0] >= '0' && v[0] <= '9') {
+			memcpy(ts, v, l);
+			ts[l] = '\0';
+			ts[10] = 'T';
+			if (col->type == COL_TIMESTAMPTZ && l > 3 &&
+			    strcmp(ts + l - 3, "+00") == 0)
+				strlcpy(ts + l - 3, "Z", sizeof(ts) - (l - 3));
+			json_string(b, ts, strlen(ts));
+			return;
+		}
+		json_string(b, v, l);
+		return;
+	default:
+		json_string(b, v, l);
+		return;
+	}
+}
+
+/*
+ * The item document of row of res, whose select list starts at field
+ * first: keys sorted (as Flask's jsonify), "url" among them.
+ */
+static void
+api_item_json(struct client *c, struct buf *b, PGresult *res, int row,
+    int first)
+{
+	struct resource		*r = RES(c);
+	struct buf		 url;
+	int			 i, k, f;
+
+	buf_append(b, "{", 1);
+	for (i = 0; i < r->nexposed; i++) {
+		if (i > 0)
+			buf_append(b, ",", 1);
+		k = r->exposed[i];
+		if (k == -1) {
+			buf_appendstr(b, "\"url\":");
+			buf_init(&url, 4096);
+			f = first + r->selpos[r->key];
+			api_item_url(c, &url, PQgetvalue(res, row, f));
+			json_string(b, BUF_PTR(&url), BUF_LEN(&url));
+			buf_free(&url);
+			continue;
+		}
+		json_string(b, r->cols[k].name, strlen(r->cols[k].name));
+		buf_append(b, ":", 1);
+		api_value(b, &r->cols[k], res, row, first + r->selpos[k]);
+	}
+	buf_append(b, "}", 1);
+}
+
+/* The item document and its ETag, for row 0 of res. */
+static void
+api_item_doc(struct client *c, PGresult *res, struct buf *b, char *etag,
+    size_t etaglen)
+{
+	api_item_json(c, b, res, 0, 0);
+	buf_append(b, "\n", 1);
+	etag_compute(BUF_PTR(b), BUF_LEN(b), etag, etaglen);
+}
+
+/* ------------------------------------------------------------- input */
+
+/*
+ * The raw text of top-level member idx's value (valid JSON: cJSON parsed
+ * it), so that numbers keep their exact digits and json values their
+ * bytes.  0 when found.
+ */
+static int
+api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
+    size_t *vlen)
+{
+	size_t	i, j, start = 0;
+	int	depth = 0, member = -1, key = 0, in_value = 0;
+
+	for (i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '"':
+			for (j = i + 1; j < len && s[j] != '"'; j++)
+				if (s[j] == '\\')
+					j++;
+			if (depth == 1 && key) {
+				member++;
+				key = 0;
+			}
+			i = j;
+			break;
+		case ':':
+			if (depth == 1 && member == idx) {
+				start = i + 1;
+				while (start < len && (s[start] == ' ' ||
+				    s[start] == '\t' || s[start] == '\r' ||
+				    s[start] == '\n'))
+					start++;
+				in_value = 1;
+			}
+			break;
+		case '{':
+		case '[':
+			if (++depth == 1)
+				key = 1;
+			break;
+		case '}':
+		case ']':
+			if (depth-- == 1 && in_value)
+				goto found;
+			break;
+		case ',':
+			if (depth == 1) {
+				if (in_value)
+					goto found;
+				key = 1;
+			}
+			break;
+		}
+	}
+	return (-1);
+found:
+	while (i > start && (s[i - 1] == ' ' || s[i - 1] == '\t' ||
+	    s[i - 1] == '\r' || s[i - 1] == '\n'))
+		i--;
+	*off = start;
+	*vlen = i - start;
+	return (0);
+}
+
+static int
+api_is_digits(const char *s)
+{
+	if (*s == '\0')
+		return (0);
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return (0);
+	return (1);
+}
+
+/* An ISO 8601 date: YYYY-MM-DD, a real day. */
+static int
+api_date_ok(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int	y, m, d, i;
+
+	for (i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
+			return (0);
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return (0);
+	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 ||
+	    y % 400 == 0)))
+		return (0);
+	return (1);
+}
+
+/*
+ * An ISO 8601 timestamp: a date, T or a space, hh:mm[:ss[.frac]], then
+ * for timestamptz an optional Z or +hh[:mm] (without one, UTC: the
+ * session's zone).  A plain timestamp takes no zone.
+ */
+static int
+api_timestamp_ok(const char *s, int tz)
+{
+	const char	*p;
+	int		 i;
+
+	if (strlen(s) < 16 || !api_date_ok(s) || (s[10] != 'T' &&
+	    s[10] != ' '))
+		return (0);
+	p = s + 11;
+	for (i = 0; i < 5; i++)
+		if (i == 2 ? p[i] != ':' : p[i] < '0' || p[i] > '9')
+			return (0);
+	if (atoi(p) > 23 || atoi(p + 3) > 59)
+		return (0);
+	p += 5;
+	if (*p == ':') {
+		if (p[1] < '0' || p[1] > '5' || p[2] < '0' || p[2] > '9')
+			return (0);
+		p += 3;
+		if (*p == '.') {
+			if (p[1] < '0' || p[1] > '9')
+				return (0);
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				;
+		}
+	}
+	if (*p == '\0')
+		return (1);
+	if (!tz)
+		return (0);
+	if (*p == 'Z')
+		return (p[1] == '\0');
+	if ((*p != '+' && *p != '-') || p[1] < '0' || p[1] > '9' ||
+	    p[2] < '0' || p[2] > '9')
+		return (0);
+	p += 3;
+	if (*p == ':')
+		p++;
+	if (*p == '\0')
+		return (1);
+	return (p[0] >= '0' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
+	    p[2] == '\0');
+}
+
+static int
+api_uuid_ok(const char *s)
+{
+	int	i;
+
+	if (strlen(s) != 36)
+		return (0);
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return (0);
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * An integer of the column's width, as text: -1 if it is not one.  Digits
+ * only (JSON allows no leading '+' nor zeros), no fraction or exponent.
+ */
+static int
+api_int_ok(const char *s, enum col_type t)
+{
+	const char	*errstr;
+	long long	 lo = t == COL_INT2 ? -32768 : t == COL_INT4 ?
+			    -2147483648LL : LLONG_MIN;
+	long long	 hi = t == COL_INT2 ? 32767 : t == COL_INT4 ?
+			    2147483647LL : LLONG_MAX;
+
+	if (!api_is_digits(s[0] == '-' ? s + 1 : s))
+		return (0);
+	(void)strtonum(s, lo, hi, &errstr);
+	return (errstr == NULL);
+}
+
+/* numeric(p,s): at most p - s digits before the point. */
+static int
+api_numeric_fits(const char *s, const struct res_column *col)
+{
+	size_t	n = 0;
+	int	e = 0;
+
+	if (col->precision < 0)
+		return (1);
+	if (*s == '-')
+		s++;
+	while (*s == '0')
+		s++;
+	for (; *s >= '0' && *s <= '9'; s++)
+		n++;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
+	if (*s == 'e' || *s == 'E')
+		e = atoi(s + 1);
+	return ((long)n + e <= (long)col->precision - col->scale);
+}
+
+/*
+ * Check member f (top-level index idx) against column col and give its
+ * parameter text in *out (NULL for JSON null; malloc'd when *owned).
+ * Returns -1 after answering 400 naming the field.
+ */
+static int
+api_check_value(struct client *c, const struct res_column *col, cJSON *f,
+    int idx, int iskey, char **out, int *owned)
+{
+	const char	*name = col->name, *v;
+	char		*t;
+	size_t		 off, len;
+	long		 n;
+
+	*out = NULL;
+	*owned = 0;
+	if (cJSON_IsNull(f)) {
+		/* required: given, and with a value (the original's rule). */
+		if (col->notnull || col->required || iskey) {
+			response_error(c, 400, "invalid %s: it must not be "
+			    "null", name);
+			return (-1);
+		}
+		return (0);
+	}
+	switch (col->type) {
+	case COL_INT2:
+	case COL_INT4:
+	case COL_INT8:
+	case COL_NUMERIC:
+	case COL_FLOAT4:
+	case COL_FLOAT8:
+		if (!cJSON_IsNumber(f) || api_json_member_raw(BUF_PTR(&c->body),
+		    BUF_LEN(&c->body), idx, &off, &len) == -1) {
+			response_error(c, 400, "invalid %s: it must be a "
+			    "number", name);
+			return (-1);
+		}
+		if ((t = strndup(BUF_PTR(&c->body) + off, len)) == NULL) {
+			response_error(c, 500, "out of memory");
+			return (-1);
+		}
+		*out = t;
+		*owned = 1;
+		if (col->type <= COL_INT8 && !api_int_ok(t, col->type)) {
+			response_error(c, 400, "invalid %s: it must be an "
+			    "integer that fits a %s", name,
+			    col_type_name(col->type));
+			return (-1);
+		}
+		if (col->type == COL_NUMERIC && !api_numeric_fits(t, col)) {
+			response_error(c, 400, "invalid %s: it must have at "
+			    "most %d digits before the point", name,
+			    col->precision - col->scale);
+			return (-1);
+		}
+		return (0);
+	case COL_BOOL:
+		if (!cJSON_IsBool(f)) {
+			response_error(c, 400, "invalid %s: it must be true "
+			    "or false", name);
+			return (-1);
+		}
+		*out = cJSON_IsTrue(f) ? "true" : "false";
+		return (0);
+	case COL_JSON:
+	case COL_JSONB:
+		if (api_json_member_raw(BUF_PTR(&c->body), BUF_LEN(&c->body),
+		    idx, &off, &len) == -1 || (t = strndup(BUF_PTR(&c->body) +
+		    off, len)) == NULL) {
+			response_error(c, 400, "invalid %s: not JSON", name);
+			return (-1);
+		}
+		*out = t;
+		*owned = 1;
+		return (0);
+	default:
+		break;
+	}
+	if (!cJSON_IsString(f) || f->valuestring == NULL) {
+		response_error(c, 400, "invalid %s: it must be a string", name);
+		return (-1);
+	}
+	if (api_json_nul(BUF_PTR(&c->body), BUF_LEN(&c->body), idx) &
+	    API_NUL_VALUE) {
+		response_error(c, 400, "invalid %s: it must not contain "
+		    "U+0000 (NUL), which PostgreSQL text cannot hold", name);
+		return (-1);
+	}
+	v = f->valuestring;
+	switch (col->type) {
+	case COL_DATE:
+		if (strlen(v) != 10 || !api_date_ok(v)) {
+			response_error(c, 400, "invalid %s: it must be a date "
+			    "(YYYY-MM-DD)", name);
+			return (-1);
+		}
+		break;
+	case COL_TIMESTAMP:
+	case COL_TIMESTAMPTZ:
+		if (!api_timestamp_ok(v, col->type == COL_TIMESTAMPTZ)) {
+			response_error(c, 400, "invalid %s: it must be an ISO "
+			    "8601 timestamp (YYYY-MM-DDThh:mm[:ss[.frac]]%s)",
+			    name, col->type == COL_TIMESTAMPTZ ?
+			    "[Z|+hh:mm]" : "");
+			return (-1);
+		}
+		break;
+	case COL_UUID:
+		if (!api_uuid_ok(v)) {
+			response_error(c, 400, "invalid %s: it must be a UUID",
+			    name);
+			return (-1);
+		}
+		break;
+	default:
+		/*
+		 * Text is stored exactly as sent, or refused, never cut:
+		 * valid UTF-8, and the key (a segment of the item URL)
+		 * without control characters.
+		 */
+		n = api_charcount(v, !iskey);
+		if (n == -1) {
+			response_error(c, 400, "invalid %s: it must be valid "
+			    "UTF-8 (no surrogates)", name);
+			return (-1);
+		}
+		if (n == -2) {
+			response_error(c, 400, "invalid %s: it must not "
+			    "contain control characters (it is a segment of "
+			    "the item URL)", name);
+			return (-1);
+		}
+		if ((col->maxlen >= 0 && n > col->maxlen) ||
+		    (n == 0 && iskey)) {
+			if (iskey && col->maxlen >= 0)
+				response_error(c, 400, "invalid %s: it must be "
+				    "1 to %d characters", name, col->maxlen);
+			else if (iskey)
+				response_error(c, 400, "invalid %s: it must "
+				    "not be empty", name);
+			else
+				response_error(c, 400, "invalid %s: it must be "
+				    "at most %d characters", name, col->maxlen);
+			return (-1);
+		}
+		break;
+	}
+	*out = (char *)v;
+	return (0);
+}
+
+/* What a write needs across its (at most two) round trips. */
+struct write_ctx {
+	enum http_method	 method;
+	char			*key;		/* from the URL */
+	char			*sql;		/* the write, without CAS */
+	char			*sql_cas;	/* with "AND row = $n" */
+	int			 nparams;	/* without the CAS one */
+	char			*params[RES_MAX_COLS + 2];
+	int			 create;	/* PUT + If-None-Match: * */
+	int			 cas;
+};
+
+static void
+write_ctx_free(struct write_ctx *w)
+{
+	int	i;
+
+	if (w == NULL)
+		return;
+	free(w->key);
+	free(w->sql);
+	free(w->sql_cas);
+	for (i = 0; i < RES_MAX_COLS + 2; i++)
+		free(w->params[i]);
+	free(w);
+}
+
+/*
+ * Read the members of a write's body into w->params, checked against the
+ * catalog: each must be an exposed, writable column, given once, of the
+ * column's type; on POST and PUT the required ones must be there.  set[i]
+ * says whether column i was given.  -1 after answering 400.
+ */
+static int
+api_read_body(struct client *c, cJSON *j, struct write_ctx *w, int *set,
+    int first_param)
+{
+	struct resource		*r = RES(c);
+	const struct res_column	*col;
+	cJSON			*f, *g;
+	char			*v;
+	int			 i, idx, owned, k = first_param;
+
+	for (i = 0; i < r->ncols; i++) {
+		col = &r->cols[i];
+		set[i] = 0;
+		if (!col->exposed)
+			continue;
+		for (f = j->child, idx = 0; f != NULL; f = f->next, idx++)
+			if (f->string != NULL && strcmp(f->string,
+			    col->name) == 0)
+				break;
+		if (f == NULL) {
+			if (col->required && (w->method == HTTP_M_POST ||
+			    (w->method == HTTP_M_PUT && i != r->key))) {
+				response_error(c, 400, "invalid body: %s is "
+				    "missing", col->name);
+				return (-1);
+			}
+			continue;
+		}
+		for (g = f->next; g != NULL; g = g->next)
+			if (g->string != NULL && strcmp(g->string,
+			    col->name) == 0) {
+				response_error(c, 400, "invalid body: %s is "
+				    "given more than once", col->name);
+				return (-1);
+			}
+		if (col->read_only) {
+			response_error(c, 400, "invalid %s: it is %s", col->name,
+			    col->generated ? "generated by the database" :
+			    "read-only");
+			return (-1);
+		}
+		if (api_check_value(c, col, f, idx, i == r->key, &v,
+		    &owned) == -1) {
+			if (owned)
+				free(v);
+			return (-1);
+		}
+		if (w->method == HTTP_M_PUT && i == r->key) {
+			/* The URL names the item: the body may repeat it. */
+			if (v == NULL || strcmp(v, w->key) != 0) {
+				if (owned)
+					free(v);
+				response_error(c, 400, "invalid %s: the URL "
+				    "names the item (%s)", col->name, w->key);
+				return (-1);
+			}
+			if (owned)
+				free(v);
+			continue;
+		}
+		if (v != NULL && !owned && (v = strdup(v)) == NULL) {
+			response_error(c, 500, "out of memory");
+			return (-1);
+		}
+		w->params[k++] = v;
+		w->nparams = k;
+		set[i] = 1;
+	}
+	/*
+	 * Anything else is a mistake to say, not to ignore, unless the
+	 * declaration keeps the original's leniency (unknown_fields =
+	 * ignore: Flask read only the members it knew).
+	 */
+	for (f = r->decl.ignore_unknown ? NULL : j->child; f != NULL;
+	    f = f->next) {
+		for (i = 0; i < r->ncols; i++)
+			if (r->cols[i].exposed && f->string != NULL &&
+			    strcmp(f->string, r->cols[i].name) == 0)
+				break;
+		if (i == r->ncols) {
+			response_error(c, 400, "invalid body: unknown field "
+			    "%s", f->string != NULL ? f->string : "");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Is the URL's key a value of the key column's type?  A key that cannot
+ * exist is simply not found (404), as the original answers for a code
+ * too long to be stored.
+ */
+static int
+api_key_ok(struct resource *r, const char *key)
+{
+	const struct res_column	*col = &r->cols[r->key];
+	long			 n;
+
+	switch (col->type) {
+	case COL_INT2:
+	case COL_INT4:
+	case COL_INT8:
+		return (api_int_ok(key, col->type));
+	case COL_UUID:
+		return (api_uuid_ok(key));
+	case COL_DATE:
+		return (strlen(key) == 10 && api_date_ok(key));
+	case COL_TEXT:
+	case COL_VARCHAR:
+	case COL_CHAR:
+		n = api_charcount(key, 0);
+		return (n > 0 && (col->maxlen < 0 || n <= col->maxlen));
+	default:
+		return (1);
+	}
+}
+
+/* ---------------------------------------------------------- collection */
+
+static void
+api_page_link(struct client *c, struct buf *b, long long per_page,
+    long long page)
+{
+	struct buf	l;
+
+	buf_init(&l, 4096);
+	api_base(c, &l);
+	buf_appendf(&l, "%s?per_page=%lld&page=%lld", c->route->path, per_page,
+	    page);
+	json_string(b, BUF_PTR(&l), BUF_LEN(&l));
+	buf_free(&l);
+}
+
+static void
+api_page_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct get_ctx	*pa = arg;
+	struct resource	*r;
+	struct buf	 b;
+	long long	 total, pages;
+	int		 i, n, first = 1;
+
+	if (c == NULL || api_get_failed(c, pa, res)) {
+		get_ctx_free(pa);
+		return;
+	}
+	r = RES(c);
+	n = PQntuples(res);
+	total = n > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	pages = (total + pa->per_page - 1) / pa->per_page;
+	if (pa->page > (pages > 0 ? pages : 1)) {
+		response_error(c, 404, "page %lld is past the last page (%lld)",
+		    pa->page, pages);
+		get_ctx_free(pa);
+		return;
+	}
+	buf_init(&b, CLIENT_MAX_OUTPUT);
+	buf_appendstr(&b, "{\"items\":[");
+	for (i = 0; i < n; i++) {
+		/* The empty page's one row: the key is NULL (NOT NULL). */
+		if (PQgetisnull(res, i, 1 + r->selpos[r->key]))
+			continue;
+		if (!first)
+			buf_append(&b, ",", 1);
+		first = 0;
+		api_item_json(c, &b, res, i, 1);
+	}
+	buf_appendstr(&b, "],\"meta\":{\"first\":");
+	api_page_link(c, &b, pa->per_page, 1);
+	buf_appendstr(&b, ",\"last\":");
+	api_page_link(c, &b, pa->per_page, pages);
+	buf_appendstr(&b, ",\"next\":");
+	if (pa->page < pages)
+		api_page_link(c, &b, pa->per_page, pa->page + 1);
+	else
+		buf_appendstr(&b, "null");
+	buf_appendf(&b, ",\"page\":%lld,\"pages\":%lld,\"per_page\":%lld,"
+	    "\"prev\":", pa->page, pages, pa->per_page);
+	if (pa->page > 1)
+		api_page_link(c, &b, pa->per_page, pa->page - 1);
+	else
+		buf_appendstr(&b, "null");
+	buf_appendf(&b, ",\"total\":%lld}}\n", total);
+	api_answer_fresh(c, pa, &b);
+	buf_free(&b);
+	get_ctx_free(pa);
+}
+
+/* page / per_page: absent -> default; otherwise a positive integer. */
+static int
+api_query_int(struct client *c, const char *name, long long def,
+    long long max, long long *out)
+{
+	const char	*buf = BUF_PTR(&c->in);
+	const char	*errstr;
+	char		 v[32];
+	int		 rv;
+
+	rv = http_query_get(buf + c->req.query.off, c->req.query.len, name, v,
+	    sizeof(v));
+	if (rv == -1) {
+		*out = def;
+		return (0);
+	}
+	if (rv >= 0)
+		*out = strtonum(v, 1, max, &errstr);
+	if (rv < 0 || errstr != NULL) {
+		response_error(c, 400, "%s must be a positive integer", name);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The resource must be bound before anything is checked against its
+ * columns: 1 when the request waits for that (resumed at fn), or was
+ * answered.
+ */
+static int
+api_unbound(struct client *c, void (*fn)(struct client *))
+{
+	switch (resource_wait(c, fn)) {
+	case 0:
+		return (0);
+	case 1:
+		return (1);
+	case -2:
+		response_header(c, "Retry-After: 10");
+		response_error(c, 503, "the resource %s is not available: its "
+		    "table does not match its declaration (see the log)",
+		    RES(c)->decl.name);
+		return (1);
+	default:
+		response_unavailable(c, db_retry_after());
+		return (1);
+	}
+}
+
+static void
+api_collection_get(struct client *c)
+{
+	struct resource	*r = RES(c);
+	struct get_ctx	*pa;
+	char		 lim[24], off[24];
+	const char	*p[2] = { lim, off };
+	long long	 page, per_page;
+
+	if (api_query_int(c, "page", 1, API_MAX_PAGE, &page) == -1 ||
+	    api_query_int(c, "per_page", r->decl.per_page, LLONG_MAX / 2,
+	    &per_page) == -1)
+		return;
+	if (per_page > r->decl.max_per_page)
+		per_page = r->decl.max_per_page;
+	if ((pa = get_ctx_new(c, 'C', page, per_page)) == NULL) {
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	if (api_cache_answer(c, pa, 0)) {
+		get_ctx_free(pa);
+		return;
+	}
+	if (api_unbound(c, api_resource_collection)) {
+		get_ctx_free(pa);
+		return;
+	}
+	snprintf(lim, sizeof(lim), "%lld", per_page);
+	snprintf(off, sizeof(off), "%lld", (page - 1) * per_page);
+	pa->version = cache_version(r->relname);
+	if (api_db_submit(c, r->sql_page, "page", 0, 2, p, api_page_cb, pa) == -1) {
+		if (!api_cache_answer(c, pa, 1))
+			api_db_error(c, NULL);
+		get_ctx_free(pa);
+	}
+}
+
+static void
+api_insert_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct resource	*r;
+	struct buf	 url;
+
+	(void)arg;
+	if (c == NULL || api_db_error(c, res))
+		return;
+	r = RES(c);
+	if (PQntuples(res) == 0) {
+		response_error(c, 409, "%s already exists",
+		    r->cols[r->key].name);
+		return;
+	}
+	cache_invalidate(r->relname);
+	buf_init(&url, 4096);
+	api_item_url(c, &url, PQgetvalue(res, 0, 0));
+	response_header(c, "Location: %s", BUF_PTR(&url));
+	buf_free(&url);
+	response_send(c, 201, "application/json", "{}\n", 3);
+}
+
+/*
+ * INSERT of the given columns (the others take their defaults).  ON
+ * CONFLICT on the key: a taken key is zero rows (409), not an error that
+ * would roll back the whole batch of other clients' writes (db.c).
+ */
+static char *
+api_insert_sql(struct resource *r, const int *set, const char *returning)
+{
+	struct buf	 cols, vals;
+	char		*sql = NULL;
+	int		 i, k = 1;
+
+	buf_init(&cols, API_SQL_MAX);
+	buf_init(&vals, API_SQL_MAX);
+	for (i = 0; i < r->ncols; i++) {
+		if (!set[i])
+			continue;
+		buf_appendf(&cols, "%s%s", k > 1 ? ", " : "",
+		    r->cols[i].qname);
+		buf_appendf(&vals, "%s$%d", k > 1 ? ", " : "", k);
+		k++;
+	}
+	if (k == 1)
+		sql = strdup("");
+	if (asprintf(&sql, "INSERT INTO %s %s%s%s%s%s%s RETURNING %s",
+	    r->qtable, k > 1 ? "(" : "DEFAULT VALUES",
+	    k > 1 ? BUF_PTR(&cols) : "", k > 1 ? ") VALUES (" : "",
+	    k > 1 ? BUF_PTR(&vals) : "", k > 1 ? ")" : "",
+	    r->is_view ? "" : " ON CONFLICT DO NOTHING", returning) == -1)
+		sql = NULL;
+	buf_free(&cols);
+	buf_free(&vals);
+	return (sql);
+}
+
+static void
+api_collection_post(struct client *c)
+{
+	struct resource		*r = RES(c);
+	struct write_ctx	*w;
+	cJSON			*j;
+	int			 set[RES_MAX_COLS];
+	char			*sql;
+
+	if (api_unbound(c, api_resource_collection))
+		return;
+	if ((j = api_body_object(c)) == NULL)
+		return;
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		cJSON_Delete(j);
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	w->method = HTTP_M_POST;
+	if (api_read_body(c, j, w, set, 0) == -1) {
+		cJSON_Delete(j);
+		write_ctx_free(w);
+		return;
+	}
+	cJSON_Delete(j);
+	if ((sql = api_insert_sql(r, set, r->cols[r->key].qname)) == NULL) {
+		write_ctx_free(w);
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	if (api_db_submit(c, sql, "insert", 1, w->nparams, (const char *const *)w->params,
+	    api_insert_cb, NULL) == -1)
+		api_db_error(c, NULL);
+	free(sql);
+	write_ctx_free(w);
+}
+
+void
+api_resource_collection(struct client *c)
+{
+	if (c->req.method == HTTP_M_POST)
+		api_collection_post(c);
+	else
+		api_collection_get(c);
+}
+
+/* ---------------------------------------------------------------- item */
+
+static void
+api_item_get_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct get_ctx	*g = arg;
+	struct buf	 b;
+
+	if (c == NULL || api_get_failed(c, g, res)) {
+		get_ctx_free(g);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		response_error(c, 404, "invalid resource URI");
+		get_ctx_free(g);
+		return;
+	}
+	buf_init(&b, CLIENT_MAX_OUTPUT);
+	api_item_json(c, &b, res, 0, 0);
+	buf_append(&b, "\n", 1);
+	api_answer_fresh(c, g, &b);
+	buf_free(&b);
+	get_ctx_free(g);
+}
+
+static void
+api_item_get(struct client *c)
+{
+	struct resource	*r = RES(c);
+	struct get_ctx	*g;
+	const char	*p[1] = { c->arg };
+
+	if ((g = get_ctx_new(c, 'I', 0, 0)) == NULL) {
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	if (api_cache_answer(c, g, 0)) {
+		get_ctx_free(g);
+		return;
+	}
+	if (api_unbound(c, api_resource_item)) {
+		get_ctx_free(g);
+		return;
+	}
+	if (!api_key_ok(r, c->arg)) {
+		response_error(c, 404, "invalid resource URI");
+		get_ctx_free(g);
+		return;
+	}
+	g->version = cache_version(r->relname);
+	if (api_db_submit(c, r->sql_get, "get", 0, 1, p, api_item_get_cb, g) == -1) {
+		if (!api_cache_answer(c, g, 1))
+			api_db_error(c, NULL);
+		get_ctx_free(g);
+	}
+}
+
+/* A write's final answer: the item (PUT/PATCH), 201 (create) or 204. */
+static void
+api_write_done_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct write_ctx	*w = arg;
+	struct resource		*r;
+	struct buf		 b;
+	char			 etag[40];
+
+	if (c == NULL || api_db_error(c, res)) {
+		write_ctx_free(w);
+		return;
+	}
+	r = RES(c);
+	if (PQntuples(res) == 0) {
+		/* Gone, or changed since the ETag the client holds. */
+		if (w->cas)
+			response_error(c, 412, "precondition failed: the "
+			    "item changed");
+		else if (w->create)
+			response_error(c, 412, "precondition failed: the "
+			    "item exists");
+		else
+			response_error(c, 404, "invalid resource URI");
+		write_ctx_free(w);
+		return;
+	}
+	cache_invalidate(r->relname);
+	if (w->method == HTTP_M_DELETE) {
+		response_send(c, 204, "application/json", NULL, 0);
+		write_ctx_free(w);
+		return;
+	}
+	buf_init(&b, CLIENT_MAX_OUTPUT);
+	api_item_doc(c, res, &b, etag, sizeof(etag));
+	response_header(c, "ETag: %s", etag);
+	if (w->create) {
+		struct buf url;
+
+		buf_init(&url, 4096);
+		api_item_url(c, &url, PQgetvalue(res, 0, r->selpos[r->key]));
+		response_header(c, "Location: %s", BUF_PTR(&url));
+		buf_free(&url);
+		response_json(c, 201, &b);
+	} else
+		response_json(c, 200, &b);
+	buf_free(&b);
+	write_ctx_free(w);
+}
+
+/* Send the write itself; -1 when the database is down. */
+static int
+api_write_submit(struct client *c, struct write_ctx *w)
+{
+	int	n = w->nparams + (w->cas ? 1 : 0);
+
+	return (api_db_submit(c, w->cas ? w->sql_cas : w->sql, w->create ?
+	    "create" : w->method == HTTP_M_DELETE ? "delete" :
+	    w->method == HTTP_M_PUT ? "update" : "patch", 1, n,
+	    (const char *const *)w->params, api_write_done_cb, w));
+}
+
+/*
+ * If-Match: read the current row, compare its representation's ETag with
+ * the client's, then write only if the row still holds those values (its
+ * exposed columns' text, the last parameter).
+ */
+static void
+api_write_check_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct write_ctx	*w = arg;
+	struct resource		*r;
+	const struct http_span	*im;
+	struct buf		 b;
+	char			 etag[40];
+	int			 match;
+
+	if (c == NULL || api_db_error(c, res)) {
+		write_ctx_free(w);
+		return;
+	}
+	r = RES(c);
+	if (PQntuples(res) == 0) {
+		response_error(c, 412, "precondition failed: no such item");
+		write_ctx_free(w);
+		return;
+	}
+	buf_init(&b, CLIENT_MAX_OUTPUT);
+	api_item_doc(c, res, &b, etag, sizeof(etag));
+	buf_free(&b);
+	im = http_header_find(&c->req, BUF_PTR(&c->in), "If-Match");
+	match = im != NULL && http_etag_match(BUF_PTR(&c->in) + im->off,
+	    im->len, etag, 0) == 1;
+	if (!match) {
+		response_error(c, 412, "precondition failed: the ETag does "
+		    "not match");
+		write_ctx_free(w);
+		return;
+	}
+	if ((w->params[w->nparams] = strdup(PQgetvalue(res, 0, r->nsel))) ==
+	    NULL) {
+		response_error(c, 500, "out of memory");
+		write_ctx_free(w);
+		return;
+	}
+	w->cas = 1;
+	if (api_write_submit(c, w) == -1) {
+		write_ctx_free(w);
+		api_db_error(c, NULL);
+	}
+}
+
+/*
+ * The UPDATE of PUT (every writable column: given, else its default) or
+ * PATCH (the given ones); $1 is the key, the CAS form adds the row.
+ */
+static int
+api_update_sql(struct resource *r, struct write_ctx *w, const int *set)
+{
+	struct buf	 sets;
+	int		 i, k = 2, rv = -1;
+
+	buf_init(&sets, API_SQL_MAX);
+	for (i = 0; i < r->ncols; i++) {
+		if (set[i])
+			buf_appendf(&sets, "%s%s = $%d", BUF_LEN(&sets) > 0 ?
+			    ", " : "", r->cols[i].qname, k++);
+		else if (w->method == HTTP_M_PUT && r->cols[i].exposed &&
+		    !r->cols[i].read_only && i != r->key)
+			buf_appendf(&sets, "%s%s = DEFAULT", BUF_LEN(&sets) > 0 ?
+			    ", " : "", r->cols[i].qname);
+	}
+	if (BUF_LEN(&sets) == 0) {
+		/* PUT of a resource whose only writable column is its key. */
+		buf_appendf(&sets, "%s = %s", r->cols[r->key].qname,
+		    r->cols[r->key].qname);
+	}
+	if (asprintf(&w->sql, "UPDATE %s SET %s WHERE %s = $1 RETURNING %s",
+	    r->qtable, BUF_PTR(&sets), r->cols[r->key].qname,
+	    r->sql_select_list) != -1 &&
+	    asprintf(&w->sql_cas, "UPDATE %s SET %s WHERE %s = $1 AND %s = $%d "
+	    "RETURNING %s", r->qtable, BUF_PTR(&sets), r->cols[r->key].qname,
+	    r->sql_row_text, k, r->sql_select_list) != -1)
+		rv = 0;
+	buf_free(&sets);
+	return (rv);
+}
+
+/* PUT + If-None-Match: *: the URL's key, checked as the body's would be. */
+static int
+api_create_key(struct client *c, struct write_ctx *w)
+{
+	struct resource		*r = RES(c);
+	const struct res_column	*col = &r->cols[r->key];
+	long			 n;
+
+	if (col->read_only) {
+		response_error(c, 400, "invalid %s: it is %s: create with "
+		    "POST", col->name, col->generated ?
+		    "generated by the database" : "read-only");
+		return (-1);
+	}
+	if (col->type == COL_TEXT || col->type == COL_VARCHAR ||
+	    col->type == COL_CHAR) {
+		n = api_charcount(w->key, 0);
+		if (n == -1)
+			response_error(c, 400, "invalid %s: it must be valid "
+			    "UTF-8", col->name);
+		else if (n == -2)
+			response_error(c, 400, "invalid %s: it must not "
+			    "contain control characters", col->name);
+		else if (n < 1 || (col->maxlen >= 0 && n > col->maxlen))
+			response_error(c, 400, "invalid %s: it must be 1 to "
+			    "%d characters", col->name, col->maxlen);
+		if (n < 1 || (col->maxlen >= 0 && n > col->maxlen))
+			return (-1);
+	} else if (!api_key_ok(r, w->key)) {
+		response_error(c, 400, "invalid %s: it must be a %s",
+		    col->name, col_type_name(col->type));
+		return (-1);
+	}
+	return (0);
+}
+
+/* PUT + If-None-Match: *: INSERT the key ($1) and the body's values. */
+static int
+api_create_sql(struct resource *r, struct write_ctx *w, const int *set)
+{
+	struct buf	 cols, vals;
+	int		 i, k = 2, rv = -1;
+
+	buf_init(&cols, API_SQL_MAX);
+	buf_init(&vals, API_SQL_MAX);
+	for (i = 0; i < r->ncols; i++) {
+		if (i != r->key && !set[i])
+			continue;
+		buf_appendf(&cols, "%s%s", BUF_LEN(&cols) > 0 ? ", " : "",
+		    r->cols[i].qname);
+		if (i == r->key)
+			buf_appendf(&vals, "%s$1", BUF_LEN(&vals) > 0 ? ", " :
+			    "");
+		else
+			buf_appendf(&vals, "%s$%d", BUF_LEN(&vals) > 0 ?
+			    ", " : "", k++);
+	}
+	if (asprintf(&w->sql, "INSERT INTO %s (%s) VALUES (%s)%s RETURNING %s",
+	    r->qtable, BUF_PTR(&cols), BUF_PTR(&vals), r->is_view ? "" :
+	    " ON CONFLICT DO NOTHING", r->sql_select_list) != -1)
+		rv = 0;
+	buf_free(&cols);
+	buf_free(&vals);
+	return (rv);
+}
+
+static void
+api_item_write(struct client *c)
+{
+	struct resource		*r = RES(c);
+	const char		*buf = BUF_PTR(&c->in);
+	const struct http_span	*im, *inm;
+	struct write_ctx	*w;
+	struct buf		 names;
+	cJSON			*j = NULL;
+	const char		*p[1];
+	int			 set[RES_MAX_COLS], i, rv, star;
+
+	if (api_unbound(c, api_resource_item))
+		return;
+	im = http_header_find(&c->req, buf, "If-Match");
+	inm = http_header_find(&c->req, buf, "If-None-Match");
+	if (im == NULL && conf->require_if_match && !(c->req.method ==
+	    HTTP_M_PUT && inm != NULL)) {
+		response_error(c, 428, "this server requires If-Match on "
+		    "writes");
+		return;
+	}
+	if (im != NULL && http_etag_match(buf + im->off, im->len, "\"\"", 0)
+	    == -1) {
+		response_error(c, 400, "malformed If-Match");
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->key = strdup(c->arg)) == NULL ||
+	    (w->params[0] = strdup(c->arg)) == NULL) {
+		write_ctx_free(w);
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	w->method = c->req.method;
+	w->nparams = 1;		/* $1: the key */
+	memset(set, 0, sizeof(set));
+	if (c->req.method == HTTP_M_PUT && inm != NULL) {
+		if (http_etag_match(buf + inm->off, inm->len, "\"\"", 1) == -1 ||
+		    inm->len != 1 || buf[inm->off] != '*') {
+			response_error(c, 400, "only If-None-Match: * is "
+			    "supported on PUT");
+			goto done;
+		}
+		w->create = 1;
+	}
+	if (c->req.method != HTTP_M_DELETE) {
+		if ((j = api_body_object(c)) == NULL ||
+		    api_read_body(c, j, w, set, 1) == -1)
+			goto done;
+		if (w->method == HTTP_M_PATCH && w->nparams == 1) {
+			buf_init(&names, 4096);
+			for (i = 0; i < r->ncols; i++)
+				if (r->cols[i].exposed && !r->cols[i].read_only)
+					buf_appendf(&names, "%s%s",
+					    BUF_LEN(&names) > 0 ? " and/or " :
+					    "", r->cols[i].name);
+			response_error(c, 400, "invalid body: nothing to "
+			    "update (give %s)", BUF_LEN(&names) > 0 ?
+			    BUF_PTR(&names) : "a writable field");
+			buf_free(&names);
+			goto done;
+		}
+	}
+	if (w->create) {
+		if (api_create_key(c, w) == -1)
+			goto done;
+		rv = api_create_sql(r, w, set);
+	} else if (!api_key_ok(r, w->key)) {
+		response_error(c, 404, "invalid resource URI");
+		goto done;
+	} else if (w->method == HTTP_M_DELETE) {
+		rv = (w->sql = strdup(r->sql_delete)) == NULL ||
+		    (w->sql_cas = strdup(r->sql_delete_cas)) == NULL ? -1 : 0;
+	} else
+		rv = api_update_sql(r, w, set);
+	if (rv == -1) {
+		response_error(c, 500, "out of memory");
+		goto done;
+	}
+	if (im != NULL && !w->create) {
+		star = im->len == 1 && buf[im->off] == '*';
+		p[0] = w->key;
+		/* "*" only needs the item to exist: the plain write does. */
+		rv = star ? api_write_submit(c, w) : api_db_submit(c,
+		    r->sql_get_cas, "get_cas", 0, 1, p, api_write_check_cb, w);
+	} else
+		rv = api_write_submit(c, w);
+	if (rv == -1) {
+		write_ctx_free(w);
+		api_db_error(c, NULL);
+	}
+	cJSON_Delete(j);
+	return;
+done:
+	write_ctx_free(w);
+	cJSON_Delete(j);
+}
+
+void
+api_resource_item(struct client *c)
+{
+	switch (c->req.method) {
+	case HTTP_M_GET:
+	case HTTP_M_HEAD:
+		api_item_get(c);
+		return;
+	default:
+		api_item_write(c);
+		return;
+	}
+}
+
+/*
+ * The collection without its trailing slash: 308 to the slash form, for
+ * every method (as Flask's strict_slashes redirect), query kept.
+ */
+void
+api_resource_redirect(struct client *c)
+{
+	struct buf	url;
+
+	buf_init(&url, 4096);
+	api_base(c, &url);
+	buf_appendf(&url, "%s/", c->route->path);
+	if (c->req.query.len > 0) {
+		buf_append(&url, "?", 1);
+		buf_append(&url, BUF_PTR(&c->in) + c->req.query.off,
+		    c->req.query.len);
+	}
+	response_header(c, "Location: %s", BUF_PTR(&url));
+	response_error(c, 308, "the collection is %s", BUF_PTR(&url));
+	buf_free(&url);
+}
