@@ -12,6 +12,7 @@
  *
  *	starter_users		the verified-credentials cache (auth.c) and
  *				the token version cache (token.c)
+ *	starter_user_groups	the group memberships (groups.c)
  *	anything else		the response cache (cache.c), which knows
  *				which resources the table serves
  *
@@ -44,7 +45,9 @@ channels_route(const char *channel, const char *payload)
 	if (channels_is(payload, "starter_users")) {
 		auth_cache_flush();
 		token_cache_flush();
-	} else
+	} else if (channels_is(payload, "starter_user_groups"))
+		groups_cache_flush();
+	else
 		cache_invalidate(payload);
 }
 
@@ -53,5 +56,6 @@ channels_forget_all(void)
 {
 	auth_cache_flush();
 	token_cache_flush();
+	groups_cache_flush();
 	cache_invalidate(NULL);
 }
