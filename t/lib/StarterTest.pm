@@ -237,6 +237,7 @@ my %REASONS = (
 	    'request-uri too large'],
 	415 => ['unsupported media type'],
 	417 => ['expectation failed'],
+	422 => ['unprocessable content', 'unprocessable entity'],
 	429 => ['too many requests'],	# RFC 6585
 	431 => ['request header fields too large'],
 	500 => ['internal server error'],
