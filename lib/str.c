@@ -5,7 +5,11 @@
  * "ERROR: ...\nDETAIL: ...\nHINT: ..."): each line break with the blanks
  * around it becomes "; ", and trailing ones go, so that a log line or an
  * error message stays one line.
+ *
+ * str_trim() and str_keyval() read the "key = value" lines of the
+ * configuration file, settings and resource blocks alike.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,4 +39,42 @@ str_oneline(char *s, size_t size)
 	}
 	s[w] = '\0';
 	free(t);
+}
+
+/* s without its leading and trailing blanks (cut in place). */
+char *
+str_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return (s);
+}
+
+/*
+ * Split "key = value" in place at its first '=': both trimmed, a value in
+ * double quotes without them.  -1 when there is no '='.
+ */
+int
+str_keyval(char *line, char **key, char **val)
+{
+	char	*eq, *v;
+	size_t	 l;
+
+	if ((eq = strchr(line, '=')) == NULL)
+		return (-1);
+	*eq = '\0';
+	*key = str_trim(line);
+	v = str_trim(eq + 1);
+	l = strlen(v);
+	if (l >= 2 && v[0] == '"' && v[l - 1] == '"') {
+		v[l - 1] = '\0';
+		v++;
+	}
+	*val = v;
+	return (0);
 }

@@ -7,5 +7,7 @@
 #include <stddef.h>
 
 void	str_oneline(char *, size_t);
+char	*str_trim(char *);
+int	str_keyval(char *, char **, char **);
 
 #endif /* STR_H */

@@ -165,11 +165,21 @@ struct res_decl {
 	int		 line;
 };
 
-/* Parse the block opened on `line` (`resource NAME {`) of fp. */
+/*
+ * Parse the block that `line` (trimmed, without its comment: "resource
+ * NAME {") opens on line *lineno of file, reading fp to its "}" and
+ * counting *lineno; each mistake logged on its own line (file:line, the
+ * resource, the key, the cause); 0, or -1 if any.
+ */
 int	 resconf_block(FILE *, const char *, int *, const char *,
 	    struct res_decl *);
+int	 resconf_opens(const char *);	/* does the line open a block? */
+/* Append to a malloc'd list: refuses a name twice, more than RES_MAX. */
+int	 resconf_add(struct res_decl **, int *, const struct res_decl *);
 /* The declaration used when the configuration declares none. */
 void	 resconf_builtin(struct res_decl *);
+/* The declared tables as schema_catalog_sql's $1: {"a","s.b"}. */
+int	 resconf_tables(const struct res_decl *, int, char *, size_t);
 
 /*
  * schema.c: a declaration bound to the catalog (pg_attribute, pg_type,

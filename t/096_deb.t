@@ -6,7 +6,8 @@
 # /usr/bin, the unit (checking the configuration with starterd -t before
 # start and reload), the sysusers.d/tmpfiles.d snippets, the man pages, the
 # logrotate snippet (postrotate: SIGUSR1 to the master), and
-# /etc/starterd/starterd.conf as a conffile with every line commented out.
+# /etc/starterd/starterd.conf as a conffile with every setting commented out
+# (the resource blocks of the demo tables aside).
 #
 # Slow (a full build), so skipped unless STARTERD_TEST_DEB=1; .ci/run sets
 # it.  Needs git, debhelper, lintian and the build dependencies of
@@ -144,8 +145,12 @@ like($ut,
     'unit: ExecReload checks the configuration, then sends SIGHUP');
 my $conf = slurp("$tmp/root/etc/starterd/starterd.conf");
 ok(length $conf, 'starterd.conf is not empty');
-is(scalar(grep { !/^\s*(#|$)/ } split /\n/, $conf), 0,
+# The resource blocks are no settings: they declare the demo tables.
+(my $settings = $conf) =~ s/^resource \S+ \{\n(?:.*\n)*?\}\n//mg;
+is(scalar(grep { !/^\s*(#|$)/ } split /\n/, $settings), 0,
     'starterd.conf: every setting commented out');
+like($conf, qr/^resource pxcodes \{$/m,
+    'starterd.conf: declares the demo resource pxcodes');
 my $lr = slurp("$tmp/root/etc/logrotate.d/starterd");
 like($lr, qr{^/var/log/starterd/}m, 'logrotate: rotates /var/log/starterd');
 like($lr, qr/postrotate\n(.*\n)*?.*kill -s USR1 --kill-whom=main starterd/m,

@@ -6,7 +6,10 @@
  * applied in rising precedence: built-in default, config file, environment,
  * command line; a later source simply overwrites an earlier one.
  *
- * The config file is "key = value" lines; '#' starts a comment.
+ * The config file is "key = value" lines; '#' starts a comment.  A line
+ * "resource NAME {" opens a block that resconf.c reads up to its "}": the
+ * declared resources, which have no flag or variable (a list of blocks is
+ * no single value).  None declared, the built-in one is served.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -25,6 +28,7 @@
 #include <bsd/string.h>
 
 #include "starterd.h"
+#include "str.h"
 
 static struct config	 config_main;
 struct config		*conf = &config_main;	/* the running settings */
@@ -344,19 +348,6 @@ config_find_flag(const char *arg)
 	return (NULL);
 }
 
-static char *
-config_trim(char *s)
-{
-	char	*e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return (s);
-}
-
 static int
 config_file_read(struct config *c, const char *path, int must_exist,
     int reload)
@@ -366,6 +357,7 @@ config_file_read(struct config *c, const char *path, int must_exist,
 	char			 line[CONFIG_MAX_LINE], where[PATH_MAX + 96];
 	char			*key, *val, *eq;
 	const struct config_opt	*o;
+	struct res_decl		 d;
 	int			 lineno = 0, rv = 0;
 	size_t			 l;
 
@@ -398,21 +390,28 @@ config_file_read(struct config *c, const char *path, int must_exist,
 		}
 		if ((eq = strchr(line, '#')) != NULL)
 			*eq = '\0';
-		key = config_trim(line);
+		key = str_trim(line);
 		if (*key == '\0')
 			continue;
-		if ((eq = strchr(key, '=')) == NULL) {
-			log_error("%s: expected key = value", where);
+		if (resconf_opens(key)) {
+			/* A bad block is listed too: a name given twice is
+			 * said in the same run as the block's mistakes. */
+			if (resconf_block(fp, path, &lineno, key, &d) == -1)
+				rv = -1;
+			if (d.name[0] != '\0' && resconf_add(&c->resources,
+			    &c->nresources, &d) == -1)
+				rv = -1;
+			continue;
+		}
+		if (strcmp(key, "}") == 0) {
+			log_error("%s: } closes no resource block", where);
 			rv = -1;
 			continue;
 		}
-		*eq = '\0';
-		key = config_trim(key);
-		val = config_trim(eq + 1);
-		l = strlen(val);
-		if (l >= 2 && val[0] == '"' && val[l - 1] == '"') {
-			val[l - 1] = '\0';
-			val++;
+		if (str_keyval(key, &key, &val) == -1) {
+			log_error("%s: expected key = value", where);
+			rv = -1;
+			continue;
 		}
 		o = config_find(key);
 		if (o == NULL || o->type == CT_FLAG ||
@@ -469,7 +468,8 @@ static int	config_dsn(struct config *, int);
  * Load everything.  Returns 0, or exits: 0 after -h/-V, 2 on a usage
  * error, 1 on a bad config file or value.  With reload set (SIGHUP: argv
  * was accepted once already), returns -1 instead of exiting on a bad
- * file or value; c is then only good for free(c->dsn).
+ * file or value; c is then only good for free(c->dsn) and
+ * free(c->resources).
  */
 static int
 config_parse(struct config *c, int argc, char **argv, int reload)
@@ -586,6 +586,12 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 		if (reload)
 			return (-1);
 		exit(1);
+	}
+	if (c->nresources == 0) {
+		if ((c->resources = calloc(1, sizeof(*c->resources))) == NULL)
+			return (-1);
+		resconf_builtin(&c->resources[0]);
+		c->nresources = 1;
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

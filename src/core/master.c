@@ -681,6 +681,7 @@ master_reload(void)
 		log_warnx("reload: the configuration has errors; keeping the "
 		    "current one");
 		free(nc.dsn);
+		free(nc.resources);
 		notify_send("READY=1");
 		return;
 	}
@@ -711,6 +712,7 @@ master_reload(void)
 #undef KEEP
 	(void)master_retire_old();	/* a pending reload: its old go now */
 	free(conf->dsn);
+	free(conf->resources);	/* new workers bind the new list */
 	*conf = nc;
 	log_setlevel(conf->log_level);
 	generation++;

@@ -4,8 +4,11 @@
  * then closed, as nginx -t does), the settings parsed into shared memory
  * at startup (rate limits, the token key), the pidfile's directory, the
  * user to run as (privileges are really dropped, as the master does), the
- * access log as that user, and the database.  Each problem is one line on
- * stderr (an error: <3> on the journal); the exit status is 1 if any.
+ * access log as that user, the database, and every declared resource
+ * bound to the catalog as a worker binds it (schema.c).  Each problem is
+ * one line on stderr (an error: <3> on the journal); the exit status is 1
+ * if any.  The resource blocks' own syntax was checked when the file was
+ * read (resconf.c).
  *
  * The binding and the user come from master.c (master_bind_one(),
  * master_drop_privileges()), copied here in their minimal form because
@@ -288,6 +291,59 @@ preflight_access_log(struct config *c)
 		    dir, strerror(errno));
 }
 
+/* A problem schema_bind() found, with its declaration's file:line. */
+static void
+preflight_res_report(void *arg, const char *line)
+{
+	(void)arg;
+	log_error("%s", line);
+}
+
+/*
+ * Every declaration against the catalog, by the workers' own rules: one
+ * catalog query for all the declared tables, then schema_bind() for each
+ * declaration, which says each problem.
+ */
+static void
+preflight_resources(struct config *c, PGconn *pg)
+{
+	char		 tables[RES_MAX * (2 * sizeof(c->resources->table) + 3)
+			    + 3], msg[2048];
+	const char	*params[1];
+	PGresult	*res;
+	struct resource	*r;
+	int		 i;
+
+	if (resconf_tables(c->resources, c->nresources, tables,
+	    sizeof(tables)) == -1) {
+		log_error("resources: too many to check");
+		return;
+	}
+	params[0] = tables;
+	res = PQexecParams(pg, schema_catalog_sql, 1, NULL, params, NULL,
+	    NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		strlcpy(msg, PQresultErrorMessage(res), sizeof(msg));
+		str_oneline(msg, sizeof(msg));
+		log_error("database: reading the catalog: %s", msg);
+		PQclear(res);
+		return;
+	}
+	/* A struct resource is large (its columns): not on the stack. */
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_error("resources: out of memory");
+		PQclear(res);
+		return;
+	}
+	for (i = 0; i < c->nresources; i++) {
+		(void)schema_bind(pg, &c->resources[i], res, r,
+		    preflight_res_report, NULL);
+		schema_free(r);
+	}
+	free(r);
+	PQclear(res);
+}
+
 static void
 preflight_db(struct config *c)
 {
@@ -300,7 +356,8 @@ preflight_db(struct config *c)
 		strlcpy(msg, PQerrorMessage(pg), sizeof(msg));
 		str_oneline(msg, sizeof(msg));
 		log_error("database: %s", msg);
-	}
+	} else
+		preflight_resources(c, pg);
 	PQfinish(pg);
 }
 

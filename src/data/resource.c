@@ -59,22 +59,6 @@ resource_init(void)
 	unsigned int		 rd, wr;
 	int			 i;
 
-	static struct res_decl	 tmp;	/* XXX until resconf.c lands */
-
-	if (conf->nresources == 0) {
-		memset(&tmp, 0, sizeof(tmp));
-		strlcpy(tmp.name, "pxcodes", sizeof(tmp.name));
-		strlcpy(tmp.table, "starter_pxcodes", sizeof(tmp.table));
-		strlcpy(tmp.key, "pxcode", sizeof(tmp.key));
-		strlcpy(tmp.hidden, "id", sizeof(tmp.hidden));
-		strlcpy(tmp.required, "procedure", sizeof(tmp.required));
-		strlcpy(tmp.order, "id", sizeof(tmp.order));
-		tmp.per_page = tmp.max_per_page = 100;
-		tmp.ignore_unknown = 1;
-		strlcpy(tmp.stmt_prefix, "px", sizeof(tmp.stmt_prefix));
-		conf->resources = &tmp;
-		conf->nresources = 1;
-	}
 	nslots = conf->nresources;
 	if ((slots = calloc((size_t)(nslots > 0 ? nslots : 1),
 	    sizeof(*slots))) == NULL)
@@ -206,35 +190,19 @@ resource_catalog_cb(struct client *c, PGresult *res, void *arg)
 	}
 }
 
-/* The declared tables as a text[] literal: {"a","b"}. */
+/* The catalog query for every declared table (resconf_tables: a text[]). */
 static int
 resource_catalog_submit(struct client *c)
 {
-	struct buf	 a;
-	const char	*p[1], *t;
-	int		 i, rv;
+	char		 tables[RES_MAX * (2 * (2 * RES_IDENT_MAX + 2) + 4) + 4];
+	const char	*p[1] = { tables };
+	int		 rv;
 
-	buf_init(&a, RES_MAX * (2 * RES_IDENT_MAX + 8) * 2 + 16);
-	buf_append(&a, "{", 1);
-	for (i = 0; i < nslots; i++) {
-		if (i > 0)
-			buf_append(&a, ",", 1);
-		buf_append(&a, "\"", 1);
-		for (t = slots[i].r.decl.table; *t != '\0'; t++) {
-			if (*t == '"' || *t == '\\')
-				buf_append(&a, "\\", 1);
-			buf_append(&a, t, 1);
-		}
-		buf_append(&a, "\"", 1);
-	}
-	if (buf_append(&a, "}", 1) == -1) {
-		buf_free(&a);
+	if (resconf_tables(conf->resources, nslots, tables, sizeof(tables))
+	    == -1)
 		return (-1);
-	}
-	p[0] = BUF_PTR(&a);
 	rv = db_submit_sql(c, schema_catalog_sql, "catalog", 0, 1, p,
 	    resource_catalog_cb, NULL);
-	buf_free(&a);
 	if (rv == 0)
 		catalog_inflight++;
 	return (rv);

@@ -1,7 +1,8 @@
 /*
  * lib_test: the small leaf helpers of lib/: clock (now_ms, now_us), hex
- * (hex_value, hex_encode, hex_decode) and seqlock (reads, claims, the
- * takeover of a slot left odd by a dead writer).  Prints TAP.
+ * (hex_value, hex_encode, hex_decode), seqlock (reads, claims, the
+ * takeover of a slot left odd by a dead writer) and str (str_trim,
+ * str_keyval).  Prints TAP.
  */
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -20,6 +21,7 @@
 #include "clock.h"
 #include "hex.h"
 #include "seqlock.h"
+#include "str.h"
 #include "tap.h"
 
 static void
@@ -404,6 +406,23 @@ test_seqlock_stress(void)
 	munmap(s, sizeof(*s));
 }
 
+static void
+test_str_keyval(void)
+{
+	char	 a[] = "  key =  value \t", b[] = "k=\"a b\"", c[] = "novalue";
+	char	 d[] = "k = \"", e[] = " \t x \n";
+	char	*k, *v;
+
+	ok(str_keyval(a, &k, &v) == 0 && strcmp(k, "key") == 0 &&
+	    strcmp(v, "value") == 0, "str_keyval: blanks around both go");
+	ok(str_keyval(b, &k, &v) == 0 && strcmp(k, "k") == 0 &&
+	    strcmp(v, "a b") == 0, "str_keyval: quotes around the value go");
+	ok(str_keyval(c, &k, &v) == -1, "str_keyval: no '=': -1");
+	ok(str_keyval(d, &k, &v) == 0 && strcmp(v, "\"") == 0,
+	    "str_keyval: a lone quote stays");
+	ok(strcmp(str_trim(e), "x") == 0, "str_trim: both ends");
+}
+
 int
 main(void)
 {
@@ -414,5 +433,6 @@ main(void)
 	test_seqlock_basic();
 	test_seqlock_takeover();
 	test_seqlock_stress();
+	test_str_keyval();
 	return (done_testing());
 }
