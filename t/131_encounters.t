@@ -20,31 +20,8 @@ StarterTest::setup_db($pg);
 
 my $conf = StarterTest::basedir() . '/starterd.conf';
 open my $fh, '>', $conf or BAIL_OUT("$conf: $!");
-print $fh <<'CONF';
-# both demo resources, as the sample configuration declares them
-resource pxcodes {
-	table = starter_pxcodes
-	key = pxcode
-	hidden = id
-	required = procedure
-	order = id
-	per_page = 100
-	max_per_page = 100
-	read = user
-	write = user
-}
-
-resource encounters {
-	table = starter_encounters
-	key = id
-	read_only = created_at
-	order = id
-	per_page = 100
-	max_per_page = 100
-	read = user
-	write = user
-}
-CONF
+print $fh "# both demo resources, as the sample configuration declares them\n",
+    sample_resources();
 close $fh;
 
 my $srv = StarterTest::Server->new(pg => $pg, args => ['-f', $conf]);
