@@ -185,6 +185,11 @@ resource_catalog_cb(struct client *c, PGresult *res, void *arg)
 		}
 		s->r = r;
 		s->bound = 1;
+		if (!r.cacheable && cache_enabled())
+			log_warnx("resource %s: %s has no starterd_notify "
+			    "trigger, so its answers are not cached (run "
+			    "starterctl resources install)", r.decl.name,
+			    r.decl.table);
 		if (s->logged)
 			log_info("resource %s is served now", r.decl.name);
 	}
