@@ -1175,7 +1175,7 @@ ctl_check(struct ctl *c, const struct res_decl *decls, int n)
 		}
 		if (found && !t.notify && t.relkind != 'v' && t.relkind != 'm') {
 			ctl_check_line(&decls[i], "%s.%s has no NOTIFY "
-			    "trigger: cached responses would go stale (run "
+			    "trigger: starterd serves it uncached (run "
 			    "'starterctl resources install')", t.nspname,
 			    t.relname);
 			problems++;
