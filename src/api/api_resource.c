@@ -1296,6 +1296,43 @@ api_unbound(struct client *c, void (*fn)(struct client *))
 	}
 }
 
+/*
+ * The declared access of this method, beyond the authentication the
+ * router asked for: a group's members only.  0: go on; 1: answered, or
+ * waiting for the membership (the loop resumes fn with its answer in
+ * c->auth_result).
+ */
+static int
+api_access(struct client *c, void (*fn)(struct client *))
+{
+	const struct res_decl	*d = &RES(c)->decl;
+	int			 write, rv;
+	const char		*group;
+
+	write = c->req.method != HTTP_M_GET && c->req.method != HTTP_M_HEAD;
+	if ((write ? d->write : d->read) != RES_ACCESS_GROUP)
+		return (0);
+	group = write ? d->write_group : d->read_group;
+	if (c->auth_result != AUTH_PENDING) {
+		rv = c->auth_result;		/* resumed: the answer */
+		c->auth_result = AUTH_PENDING;
+	} else if ((rv = groups_check(c, group)) == AUTH_PENDING) {
+		c->resume = fn;
+		return (1);
+	}
+	switch (rv) {
+	case AUTH_OK:
+		return (0);
+	case AUTH_UNAVAILABLE:
+		response_unavailable(c, db_retry_after());
+		return (1);
+	default:
+		response_error(c, 403, "%s is reserved to the group %s",
+		    write ? "writing" : "reading", group);
+		return (1);
+	}
+}
+
 static void
 api_collection_get(struct client *c)
 {
@@ -1431,6 +1468,8 @@ api_collection_post(struct client *c)
 void
 api_resource_collection(struct client *c)
 {
+	if (api_access(c, api_resource_collection))
+		return;
 	if (c->req.method == HTTP_M_POST)
 		api_collection_post(c);
 	else
@@ -1810,6 +1849,8 @@ done:
 void
 api_resource_item(struct client *c)
 {
+	if (api_access(c, api_resource_item))
+		return;
 	switch (c->req.method) {
 	case HTTP_M_GET:
 	case HTTP_M_HEAD:
