@@ -41,7 +41,10 @@ const char schema_catalog_sql[] =
     "'qnsp', quote_ident(n.nspname), 'qrel', quote_ident(c.relname), "
     "'notify', EXISTS (SELECT 1 FROM pg_trigger g JOIN pg_proc f "
     "ON f.oid = g.tgfoid WHERE g.tgrelid = c.oid AND NOT g.tgisinternal "
-    "AND f.proname = 'starterd_notify'), "
+    "AND f.proname = 'starterd_notify' AND g.tgenabled <> 'D' "
+    /* a statement trigger (bit 0 clear) on INSERT, DELETE, UPDATE and
+       TRUNCATE (bits 2 to 5): every change, as starterctl installs it */
+    "AND (g.tgtype & 1) = 0 AND (g.tgtype & 60) = 60), "
     "'priv', json_build_object("
     "'select', has_table_privilege(c.oid, 'SELECT'), "
     "'insert', has_table_privilege(c.oid, 'INSERT'), "
