@@ -3,8 +3,10 @@
 #
 # Waits (bounded) until the database accepts the schema, applies pending
 # migrations, and on the first run only -- when ADMIN_USER does not exist
-# yet -- creates ADMIN_USER with ADMIN_PASSWORD and loads the 100 demo codes
-# (unless LOAD_DEMO=no).  Later runs change nothing, so data posted or
+# yet -- creates ADMIN_USER with ADMIN_PASSWORD and runs `starterctl
+# load-demo` (unless LOAD_DEMO=no): the 100 demo pxcodes, and 1000 synthetic
+# encounters if starter_encounters is empty (the demo clinics they refer to
+# come with the migrations).  Later runs change nothing, so data posted or
 # deleted through the API stays as it is.  The DSN comes from DATABASE_URL
 # (or STARTERD_DSN, or the PG* variables), as for starterctl.
 set -eu

@@ -45,6 +45,8 @@
 #define CTL_GROUP_MAX		63	/* as a declaration's group:NAME */
 #define CTL_DEMO_ENCOUNTERS	1000	/* synthetic rows of load-demo */
 #define CTL_DEMO_SEED		0x5eed2026u
+#define CTL_DEMO_CLINIC_SEED	0xc11a1c5u	/* its own stream: see below */
+#define CTL_DEMO_CLINICS	5	/* ids 1 to 5, made by migration 006 */
 #define CTL_CONF_LINE		4096	/* as starterd's config lines */
 #define CTL_SQL_MAX		1024	/* a statement with two identifiers */
 #define CTL_ARGON2_M_MIN	8
@@ -808,19 +810,22 @@ static const char *const ctl_demo_notes[] = {
  * The synthetic encounters, in load-demo's transaction: CTL_DEMO_ENCOUNTERS
  * rows drawn from a fixed seed, so that every run makes the same rows
  * (ids from 1, created_at too), each on one of the demo pxcodes, which the
- * transaction has just made sure of.  Only into an empty table: rows that
- * are there are somebody's.  The number added (0: the table had rows),
- * or -1.
+ * transaction has just made sure of, and at one of the demo clinics of
+ * migration 006.  The clinics are drawn from a stream of their own, so
+ * that every other column is what it was before encounters had a clinic.
+ * Only into an empty table: rows that are there are somebody's.  The
+ * number added (0: the table had rows), or -1.
  */
 static long
 ctl_demo_encounters(struct ctl *c)
 {
-	const char	*params[6];
+	const char	*params[7];
 	PGresult	*res;
-	char		 day[16], charge[16], secs[16];
-	uint32_t	 seed = CTL_DEMO_SEED, cents;
+	char		 day[16], charge[16], secs[16], clinic[16];
+	uint32_t	 seed = CTL_DEMO_SEED, cseed = CTL_DEMO_CLINIC_SEED;
+	uint32_t	 cents;
 	long		 i, added = 0;
-	int		 full;
+	int		 full, clinics;
 
 	/* Two load-demo at once: the second waits, then finds rows. */
 	if (ctl_exec(c, "LOCK TABLE starter_encounters "
@@ -834,6 +839,26 @@ ctl_demo_encounters(struct ctl *c)
 	PQclear(res);
 	if (full)
 		return (0);
+	/*
+	 * The clinics are the migration's, not load-demo's to put back:
+	 * without one of them an INSERT would fail on the foreign key with
+	 * the server's words, so say what is wrong first.  FOR KEY SHARE
+	 * keeps them there until the end of the transaction.
+	 */
+	snprintf(clinic, sizeof(clinic), "%d", CTL_DEMO_CLINICS);
+	params[0] = clinic;
+	if ((res = ctl_params(c, "SELECT count(*) FROM (SELECT 1 FROM "
+	    "starter_clinics WHERE id BETWEEN 1 AND $1::int FOR KEY SHARE) "
+	    "AS k", 1, params, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	clinics = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (clinics != CTL_DEMO_CLINICS) {
+		ctl_warnx("load-demo: starter_clinics has %d of the demo "
+		    "clinics 1 to %d: put them back first (the INSERT of "
+		    "migration 006_encounters)", clinics, CTL_DEMO_CLINICS);
+		return (-1);
+	}
 	if (ctl_exec(c, "SELECT setval(pg_get_serial_sequence("
 	    "'starter_encounters', 'id'), 1, false)") == -1)
 		return (-1);
@@ -856,11 +881,15 @@ ctl_demo_encounters(struct ctl *c)
 		snprintf(secs, sizeof(secs), "%u",
 		    8 * 3600 + ctl_rand(&seed) % (10 * 3600));
 		params[5] = secs;
+		snprintf(clinic, sizeof(clinic), "%u",
+		    1 + ctl_rand(&cseed) % CTL_DEMO_CLINICS);
+		params[6] = clinic;
 		if ((res = ctl_params(c, "INSERT INTO starter_encounters "
-		    "(pxcode, seen_on, charge, paid, note, created_at) "
+		    "(pxcode, seen_on, charge, paid, note, created_at, "
+		    "clinic_id) "
 		    "VALUES ($1, DATE '2025-01-01' + $2::int, $3, $4, $5, "
 		    "(DATE '2025-01-01' + $2::int + $6::int * "
-		    "interval '1 second') AT TIME ZONE 'UTC')", 6, params,
+		    "interval '1 second') AT TIME ZONE 'UTC', $7)", 7, params,
 		    PGRES_COMMAND_OK)) == NULL)
 			return (-1);
 		added += atol(PQcmdTuples(res));
@@ -871,7 +900,8 @@ ctl_demo_encounters(struct ctl *c)
 
 /*
  * The 100 demo pxcodes (those missing are added) and the demo encounters
- * (only into an empty table), in one transaction.
+ * (only into an empty table; the demo clinics come with migration 006),
+ * in one transaction.
  */
 static int
 cmd_loaddemo(struct ctl *c, int argc, char **argv)

@@ -1,6 +1,7 @@
 # 016_starterctl_groups: `starterctl group add|del|list` and the demo
 # encounters of `starterctl load-demo` (row count, determinism,
-# idempotence), against a real PostgreSQL; the NOTIFY of the groups table.
+# idempotence) and the demo clinics of migration 006, against a real
+# PostgreSQL; the NOTIFY of the groups and clinics tables.
 use strict;
 use warnings;
 use FindBin;
@@ -19,12 +20,26 @@ like($r->{out}, qr/^applied 005_notify_qualified$/m,
     'initdb: applies 005_notify_qualified');
 like($r->{out}, qr/^applied 006_encounters$/m, 'initdb: applies 006_encounters');
 
+# --- the demo clinics of migration 006 -------------------------------------------
+
+is($pg->psql(q{SELECT string_agg(id::text, ',' ORDER BY id)
+    FROM starter_clinics}), '1,2,3,4,5', 'initdb: the 5 demo clinics, ids 1 to 5');
+is($pg->psql(q{SELECT count(DISTINCT name) FROM starter_clinics
+    WHERE name <> ''}), 5, '... each with a name of its own');
+is($pg->psql(q{SELECT confrelid::regclass::text FROM pg_constraint
+    WHERE conrelid = 'starter_encounters'::regclass AND contype = 'f'}),
+    'starter_clinics', 'encounters: one foreign key, to starter_clinics');
+is($pg->psql(q{SELECT count(*) FROM pg_constraint WHERE contype = 'f'
+    AND confrelid = 'starter_pxcodes'::regclass}), 0,
+    'nothing refers to starter_pxcodes (TRUNCATE works as in the seed)');
+
 # --- load-demo: the encounters --------------------------------------------------
 
 # Every column of every row, in id order, in a form that does not depend
 # on the session's time zone or date style.
 my $FINGERPRINT = q{SELECT count(*) || ' ' || coalesce(md5(string_agg(
-    concat_ws('|', id, pxcode, to_char(seen_on, 'YYYY-MM-DD'), charge,
+    concat_ws('|', id, pxcode, clinic_id, to_char(seen_on, 'YYYY-MM-DD'),
+    charge,
     paid, coalesce(note, '<null>'),
     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')),
     E'\n' ORDER BY id)), '-') FROM starter_encounters};
@@ -54,6 +69,10 @@ is($pg->psql(q{SELECT count(*) FROM starter_encounters e
     WHERE p.pxcode = e.pxcode)}), 0, 'load-demo: every pxcode is a demo one');
 cmp_ok($pg->psql('SELECT count(DISTINCT pxcode) FROM starter_encounters'),
     '>', 50, 'load-demo: the encounters spread over the pxcodes');
+is($pg->psql(q{SELECT string_agg(clinic_id::text, ',' ORDER BY clinic_id)
+    FROM (SELECT clinic_id FROM starter_encounters GROUP BY clinic_id
+    HAVING count(*) > 100) AS k}), '1,2,3,4,5',
+    'load-demo: the encounters spread over the 5 clinics');
 is($pg->psql(q{SELECT count(*) FROM starter_encounters
     WHERE (created_at AT TIME ZONE 'UTC')::date <> seen_on
     OR created_at IS NULL}), 0,
@@ -96,22 +115,66 @@ for my $cmd ('initdb', 'load-demo') {
 is($pg->psql($FINGERPRINT, dbname => 'other'), $fp,
     'load-demo of a second database: the same rows');
 
-# A renamed demo pxcode takes its encounters along (ON UPDATE CASCADE);
-# load-demo puts the demo code back and adds no encounters.
+# An encounter's pxcode is plain text: renaming a demo pxcode leaves the
+# encounters as they were; load-demo puts the demo code back and adds no
+# encounters.
 {
 	my $n = $pg->psql(q{SELECT count(*) FROM starter_encounters
 	    WHERE pxcode = '039'});
 	$pg->psql(q{UPDATE starter_pxcodes SET pxcode = 'R039'
 	    WHERE pxcode = '039'});
 	is($pg->psql(q{SELECT count(*) FROM starter_encounters
-	    WHERE pxcode = 'R039'}), $n,
-	    "renaming pxcode 039 renames its $n encounters");
+	    WHERE pxcode = '039'}), $n,
+	    "renaming pxcode 039 leaves its $n encounters on 039");
 	$r = ctl('load-demo');
 	like($r->{out}, qr/added 1 of 100 demo rows/,
 	    'load-demo after the rename: adds 039 back');
 	is($pg->psql('SELECT count(*) FROM starter_encounters'), 1000,
 	    '... and no encounters');
+	is($pg->psql($FINGERPRINT), $fp, '... the encounters unchanged');
 }
+
+# TRUNCATE starter_pxcodes works beside the encounters, as in the seed;
+# load-demo puts the 100 codes back.
+{
+	$pg->psql('TRUNCATE starter_pxcodes');
+	is($pg->psql('SELECT count(*) FROM starter_pxcodes'), 0,
+	    'TRUNCATE starter_pxcodes with 1000 encounters: done');
+	$r = ctl('load-demo');
+	like($r->{out}, qr/added 100 of 100 demo rows/,
+	    'load-demo after the TRUNCATE: the 100 codes again');
+	is($pg->psql($FINGERPRINT), $fp, '... the encounters unchanged');
+}
+
+# The clinics are the migration's: load-demo does not put one back, and
+# says what is missing rather than failing on the foreign key.
+{
+	$pg->psql('DELETE FROM starter_encounters');
+	my $clinic5 = $pg->psql('SELECT name FROM starter_clinics WHERE id = 5');
+	$pg->psql('DELETE FROM starter_clinics WHERE id = 5');
+	$r = ctl('load-demo');
+	is($r->{rc}, 1, 'load-demo without clinic 5: exit 1');
+	like($r->{err}, qr/^starterctl: load-demo: starter_clinics has 4 of the demo clinics 1 to 5: put them back first/m,
+	    '... saying which table lacks what');
+	is($pg->psql('SELECT count(*) FROM starter_encounters'), 0,
+	    '... and no encounters added');
+	$pg->psql_rows(q{INSERT INTO starter_clinics (id, name) VALUES (5, '}
+	    . ($clinic5 =~ s/'/''/gr) . q{')});
+	$r = ctl('load-demo');
+	is($r->{rc}, 0, 'clinic 5 back: load-demo exit 0') or diag($r->{err});
+	is($pg->psql($FINGERPRINT), $fp, '... the very same 1000 rows');
+}
+
+# A clinic that does not exist is refused by the foreign key; a pxcode
+# that does not exist is stored.
+ok(!eval { $pg->psql(q{INSERT INTO starter_encounters (pxcode, clinic_id,
+    seen_on, charge) VALUES ('039', 6, '2026-01-31', 1)}); 1 }
+    && $@ =~ /starter_clinics/, 'an encounter at clinic 6 (none): refused')
+    or diag($@ || 'inserted');
+is($pg->psql(q{INSERT INTO starter_encounters (pxcode, clinic_id, seen_on,
+    charge) VALUES ('NOPE', 1, '2026-01-31', 1) RETURNING pxcode}), 'NOPE',
+    'an encounter on pxcode NOPE (none): stored, it is plain text');
+$pg->psql(q{DELETE FROM starter_encounters WHERE pxcode = 'NOPE'});
 
 # Before initdb the table is missing: an error that says what to do.
 $pg->psql('CREATE DATABASE bare');
@@ -205,6 +268,14 @@ is(members(), 'editors:alice', 'deluser bob: his memberships are gone');
 	}, timeout => 20);
 	is($got, 'public.starter_user_groups',
 	    'group add: NOTIFY starterd, payload public.starter_user_groups');
+	# The clinics have their trigger too (migration 006).
+	$pg->psql(q{UPDATE starter_clinics SET name = name WHERE id = 1});
+	$got = wait_until(sub {
+		my $o = $ses->do('SELECT 1;') // '';
+		$o =~ /notification "starterd" with payload "([^"]*)"/ ? $1 : undef;
+	}, timeout => 20);
+	is($got, 'public.starter_clinics',
+	    'a change of starter_clinics: NOTIFY, payload public.starter_clinics');
 	$ses->close;
 }
 
