@@ -38,6 +38,11 @@ CREATE TABLE lab.samples (
 	secret	text DEFAULT 'hidden'
 );
 CREATE VIEW lab.sample_names AS SELECT sid, t FROM lab.samples;
+CREATE TABLE lab.parents (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE lab.children (id integer PRIMARY KEY,
+	parent integer NOT NULL REFERENCES lab.parents (id));
+INSERT INTO lab.parents VALUES (1, 'one'), (2, 'two');
+INSERT INTO lab.children VALUES (10, 1);
 SQL
 
 my $conf = StarterTest::basedir() . '/132.conf';
@@ -54,6 +59,9 @@ resource names {
 	table = lab.sample_names
 	key = sid
 	write = none
+}
+resource parents {
+	table = lab.parents
 }
 CONF
 close $fh;
@@ -191,6 +199,16 @@ $r = request($srv, 'DELETE', "/api/v1.0/names/$U1", @AUTH);
 is($r->{status}, 405, 'the view: DELETE 405 (write = none)');
 like($r->{headers}{allow} // '', qr/GET/, 'the view: Allow lists GET');
 unlike($r->{headers}{allow} // '', qr/DELETE/, 'and not DELETE');
+
+# A row others refer to cannot go: 409 naming who refers to it.
+check_error(request($srv, 'DELETE', '/api/v1.0/parents/1', @AUTH), 409,
+    'DELETE a referenced row', message => qr/referred to by children/);
+is($pg->psql('SELECT count(*) FROM lab.parents'), 2,
+    'the referenced row is still there');
+$r = request($srv, 'DELETE', '/api/v1.0/parents/2', @AUTH);
+is($r->{status}, 204, 'DELETE an unreferenced row: 204');
+check_error(send_raw('POST', '/api/v1.0/parents/', '{"id":1,"name":"again"}'),
+    409, 'POST a taken primary key', message => qr/\bid already exists/);
 
 # The table has no starterd_notify trigger (no migration of ours made it),
 # so a change made outside starterd would not be announced: its answers
