@@ -631,7 +631,8 @@ api_item_doc(struct client *c, PGresult *res, struct buf *b, char *etag,
 /*
  * The raw text of top-level member idx's value (valid JSON: cJSON parsed
  * it), so that numbers keep their exact digits and json values their
- * bytes.  0 when found.
+ * bytes.  White space around it is what cJSON skips: any byte up to ' '
+ * (not only JSON's four), else "1\x01" would be the value.  0 when found.
  */
 static int
 api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
@@ -655,9 +656,8 @@ api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
 		case ':':
 			if (depth == 1 && member == idx) {
 				start = i + 1;
-				while (start < len && (s[start] == ' ' ||
-				    s[start] == '\t' || s[start] == '\r' ||
-				    s[start] == '\n'))
+				while (start < len &&
+				    (unsigned char)s[start] <= ' ')
 					start++;
 				in_value = 1;
 			}
@@ -683,8 +683,7 @@ api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
 	}
 	return (-1);
 found:
-	while (i > start && (s[i - 1] == ' ' || s[i - 1] == '\t' ||
-	    s[i - 1] == '\r' || s[i - 1] == '\n'))
+	while (i > start && (unsigned char)s[i - 1] <= ' ')
 		i--;
 	*off = start;
 	*vlen = i - start;
