@@ -815,7 +815,7 @@ static int
 api_numeric_fits(const char *s, const struct res_column *col)
 {
 	size_t	n = 0;
-	int	e = 0;
+	long	e = 0;
 
 	if (col->precision < 0)
 		return (1);
@@ -828,8 +828,17 @@ api_numeric_fits(const char *s, const struct res_column *col)
 	if (*s == '.')
 		for (s++; *s >= '0' && *s <= '9'; s++)
 			;
-	if (*s == 'e' || *s == 'E')
-		e = atoi(s + 1);
+	/*
+	 * Not atoi, which wraps (1e4294967297 read as 1e1): strtol clamps,
+	 * and the clamp keeps the sum in range; either way it is refused.
+	 */
+	if (*s == 'e' || *s == 'E') {
+		e = strtol(s + 1, NULL, 10);
+		if (e > 100000)
+			e = 100000;
+		else if (e < -100000)
+			e = -100000;
+	}
 	return ((long)n + e <= (long)col->precision - col->scale);
 }
 
