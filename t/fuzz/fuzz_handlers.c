@@ -161,7 +161,8 @@ cell_set(PGresult *res, int row, int f, const struct res_column *col)
 
 	v = PQgetvalue(res, row, f);
 	w = cell_fix(col, v, PQgetisnull(res, row, f));
-	if (w == v)
+	/* No output function writes a NUL: the cell ends at the first. */
+	if (w == v && (size_t)PQgetlength(res, row, f) == strlen(v))
 		return;
 	/* PQsetvalue copies: w may point into res's own storage. */
 	if (w != NULL && (copy = strdup(w)) == NULL)
