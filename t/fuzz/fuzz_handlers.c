@@ -627,6 +627,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (fuzz_npending != 1)
 			abort();	/* one statement at a time */
 		k = check_statement(c, res_r, &fuzz_pending[0]);
+		if (verbose)
+			fprintf(stderr, "SQL %s: %s\n", fuzz_pending[0].name,
+			    fuzz_pending[0].sql);
 		if (round == 0 && kind == 1)
 			res = NULL;
 		else if (round == 0 && kind == 2)
