@@ -137,6 +137,11 @@ int	 config_reload(struct config *, int, char **);
 #define RES_IDENT_MAX		64	/* NAMEDATALEN */
 #define RES_LIST_MAX		1024	/* a comma-separated column list */
 
+#define RES_COUNT_AUTO		0	/* exact below count_threshold rows */
+#define RES_COUNT_EXACT		1
+#define RES_COUNT_ESTIMATED	2
+#define RES_COUNT_DEFAULT_THRESHOLD	100000
+
 enum res_access {
 	RES_ACCESS_USER = 0,	/* any authenticated user (the default) */
 	RES_ACCESS_ANYONE,	/* no credentials needed */
@@ -160,6 +165,11 @@ struct res_decl {
 	char		 read_group[RES_IDENT_MAX];
 	char		 write_group[RES_IDENT_MAX];
 	int		 ignore_unknown;	/* unknown_fields = ignore */
+	char		 filter[RES_LIST_MAX];	/* filterable columns */
+	char		 sortable[RES_LIST_MAX];	/* sort= columns */
+	char		 search[RES_LIST_MAX];	/* q= columns (text) */
+	int		 count_mode;		/* RES_COUNT_* */
+	long long	 count_threshold;	/* auto: exact below this */
 	char		 stmt_prefix[32];	/* statement names: "" = name */
 	char		 file[PATH_MAX];	/* where it was declared */
 	int		 line;
@@ -209,6 +219,9 @@ struct res_column {
 	int		 required;	/* POST: NOT NULL without default, or
 					   declared */
 	int		 exposed;	/* in representations */
+	int		 filterable;	/* declared filter */
+	int		 sortable;	/* declared sortable */
+	int		 searchable;	/* declared search (q=) */
 };
 
 struct res_unique {			/* a unique index, or a foreign key */
@@ -254,6 +267,83 @@ struct resource {
 	char		*sql_select_list;	/* exposed columns, quoted */
 	char		*sql_row_text;	/* ROW(exposed)::text expression */
 };
+
+/*
+ * query.c: a collection's query language (issue 11), parsed against a
+ * bound resource and written as one statement.  Pure: no I/O.
+ *
+ *   ?col=op.value		filters, ANDed (PostgREST's syntax): eq, neq,
+ *				lt, lte, gt, gte, in.(a,b,"c,d"), pre.text
+ *				(prefix), has.text (case-insensitive
+ *				contains), is.null, not.null
+ *   q=text			free text over the declared search columns
+ *   sort=col,-col		declared sortable columns, key appended
+ *   fields=a,b			exposed columns (the key and url always)
+ *   per_page=, page=		the seed's offset paging, unchanged
+ *   cursor=TOKEN		keyset paging (opaque, HMAC-signed)
+ *   Prefer: count=exact|estimated|none	(RFC 7240)
+ */
+#define QUERY_MAX_FILTERS	16
+#define QUERY_MAX_VALUES	100	/* in.(...) */
+#define QUERY_CURSOR_MAX	2048	/* a cursor token's length */
+
+enum query_op {
+	QOP_EQ = 0, QOP_NEQ, QOP_LT, QOP_LTE, QOP_GT, QOP_GTE, QOP_IN,
+	QOP_PREFIX, QOP_HAS, QOP_ISNULL, QOP_NOTNULL
+};
+
+struct query_filter {
+	int		 col;		/* cols index */
+	enum query_op	 op;
+	int		 nvals;
+	char		*vals[QUERY_MAX_VALUES];	/* checked text values */
+};
+
+enum query_count {
+	QCOUNT_EXACT = 0, QCOUNT_ESTIMATED, QCOUNT_NONE
+};
+
+struct query {
+	int		 nfilters;
+	struct query_filter f[QUERY_MAX_FILTERS];
+	char		*search;		/* q=, or NULL */
+	int		 nsort;			/* the order, key last */
+	int		 sort[RES_MAX_COLS];
+	int		 sort_desc[RES_MAX_COLS];
+	int		 nfields;		/* 0: every exposed column */
+	int		 fields[RES_MAX_COLS];
+	long long	 page, per_page;
+	int		 keyset;		/* cursor paging (cursor= or
+						   sort=/filters without page=) */
+	int		 backward;		/* the cursor pages back */
+	int		 ncursor;		/* the cursor's row: per sort col */
+	char		*cursor_vals[RES_MAX_COLS];	/* NULL: SQL NULL */
+	enum query_count count;
+	int		 count_preferred;	/* Prefer: count=... given */
+	char		 canon[4096];		/* canonical form: cache key,
+						   links (without cursor/page) */
+};
+
+/* -1 with a message naming the parameter in err (the caller's 400). */
+int	 query_parse(const struct resource *, const char *, size_t,
+	    const char *, size_t, struct query *, char *, size_t);
+void	 query_free(struct query *);
+/*
+ * The page's statement: filters, order, limit per_page + 1 (keyset: one
+ * more row says whether there is a next page); its parameters are
+ * pointers into q (not to be freed).  Returns -1 when out of memory.
+ */
+int	 query_sql(const struct resource *, const struct query *,
+	    struct buf *, const char **, int *);
+/* The count's statement (exact, or the planner's estimate). */
+int	 query_count_sql(const struct resource *, const struct query *,
+	    struct buf *, const char **, int *);
+/* A cursor for the page after (or before) the given row of res. */
+int	 query_cursor(const struct resource *, const struct query *,
+	    PGresult *, int, int, int, const unsigned char *, size_t,
+	    char *, size_t);
+int	 query_cursor_open(const struct resource *, struct query *,
+	    const char *, const unsigned char *, size_t);
 
 /* The catalog query: $1 a text[] of declared tables (as declared). */
 extern const char schema_catalog_sql[];

@@ -669,7 +669,8 @@ api_item_doc(struct client *c, PGresult *res, struct buf *b, char *etag,
 /*
  * The raw text of top-level member idx's value (valid JSON: cJSON parsed
  * it), so that numbers keep their exact digits and json values their
- * bytes.  0 when found.
+ * bytes.  White space around it is what cJSON skips: any byte up to ' '
+ * (not only JSON's four), else "1\x01" would be the value.  0 when found.
  */
 static int
 api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
@@ -693,9 +694,8 @@ api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
 		case ':':
 			if (depth == 1 && member == idx) {
 				start = i + 1;
-				while (start < len && (s[start] == ' ' ||
-				    s[start] == '\t' || s[start] == '\r' ||
-				    s[start] == '\n'))
+				while (start < len &&
+				    (unsigned char)s[start] <= ' ')
 					start++;
 				in_value = 1;
 			}
@@ -721,8 +721,7 @@ api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
 	}
 	return (-1);
 found:
-	while (i > start && (s[i - 1] == ' ' || s[i - 1] == '\t' ||
-	    s[i - 1] == '\r' || s[i - 1] == '\n'))
+	while (i > start && (unsigned char)s[i - 1] <= ' ')
 		i--;
 	*off = start;
 	*vlen = i - start;
@@ -854,7 +853,7 @@ static int
 api_numeric_fits(const char *s, const struct res_column *col)
 {
 	size_t	n = 0;
-	int	e = 0;
+	long	e = 0;
 
 	if (col->precision < 0)
 		return (1);
@@ -867,8 +866,17 @@ api_numeric_fits(const char *s, const struct res_column *col)
 	if (*s == '.')
 		for (s++; *s >= '0' && *s <= '9'; s++)
 			;
-	if (*s == 'e' || *s == 'E')
-		e = atoi(s + 1);
+	/*
+	 * Not atoi, which wraps (1e4294967297 read as 1e1): strtol clamps,
+	 * and the clamp keeps the sum in range; either way it is refused.
+	 */
+	if (*s == 'e' || *s == 'E') {
+		e = strtol(s + 1, NULL, 10);
+		if (e > 100000)
+			e = 100000;
+		else if (e < -100000)
+			e = -100000;
+	}
 	return ((long)n + e <= (long)col->precision - col->scale);
 }
 
@@ -1415,8 +1423,6 @@ api_insert_sql(struct resource *r, const int *set, const char *returning)
 		buf_appendf(&vals, "%s$%d", k > 1 ? ", " : "", k);
 		k++;
 	}
-	if (k == 1)
-		sql = strdup("");
 	if (asprintf(&sql, "INSERT INTO %s %s%s%s%s%s%s RETURNING %s",
 	    r->qtable, k > 1 ? "(" : "DEFAULT VALUES",
 	    k > 1 ? BUF_PTR(&cols) : "", k > 1 ? ") VALUES (" : "",

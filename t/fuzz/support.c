@@ -45,28 +45,72 @@ fuzz_init(void)
 
 /* ------------------------------------------------------ data/db.c */
 
-WEAK int
-db_submit(struct client *c, enum db_stmt stmt, int n,
-    const char *const *params, db_cb cb, void *arg)
+/* Capture a statement: copies of what was passed (fuzz.h). */
+static int
+fuzz_capture(struct client *c, enum db_stmt stmt, const char *sql,
+    const char *name, int write, int n, const char *const *params,
+    db_cb cb, void *arg)
 {
 	struct fuzz_query	*q;
 	int			 i;
 
-	if (fuzz_db_fail || fuzz_npending >= FUZZ_MAX_PENDING)
+	if (fuzz_db_fail || fuzz_npending >= FUZZ_MAX_PENDING || n < 0 ||
+	    n > FUZZ_MAX_PARAMS)
 		return (-1);
 	q = &fuzz_pending[fuzz_npending++];
 	memset(q, 0, sizeof(*q));
 	q->stmt = stmt;
+	if (name != NULL)
+		strlcpy(q->name, name, sizeof(q->name));
+	if (sql != NULL && (q->sql = strdup(sql)) == NULL)
+		abort();
+	q->write = write;
 	q->nparams = n;
-	for (i = 0; i < n && i < 5; i++)
-		strlcpy(q->params[i], params[i] != NULL ? params[i] : "\\N",
-		    sizeof(q->params[i]));
+	for (i = 0; i < n; i++)
+		if (params[i] != NULL &&
+		    (q->params[i] = strdup(params[i])) == NULL)
+			abort();
 	q->cb = cb;
 	q->arg = arg;
 	q->c = c;
 	if (c != NULL)
 		c->npending++;
 	return (0);
+}
+
+static void
+fuzz_query_clear(struct fuzz_query *q)
+{
+	int	i;
+
+	free(q->sql);
+	for (i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	memset(q, 0, sizeof(*q));
+}
+
+WEAK int
+db_submit(struct client *c, enum db_stmt stmt, int n,
+    const char *const *params, db_cb cb, void *arg)
+{
+	return (fuzz_capture(c, stmt, NULL, NULL, 0, n, params, cb, arg));
+}
+
+/* As db.c: refused while the database is down. */
+WEAK int
+db_submit_sql(struct client *c, const char *sql, const char *name,
+    int write, int n, const char *const *params, db_cb cb, void *arg)
+{
+	if (fuzz_db_down)
+		return (-1);
+	return (fuzz_capture(c, DB_NSTMTS, sql, name, write, n, params, cb,
+	    arg));
+}
+
+WEAK PGconn *
+db_conn_handle(void)
+{
+	return (NULL);
 }
 
 WEAK enum db_state
@@ -100,17 +144,20 @@ fuzz_answer(PGresult *res)
 	q = fuzz_pending[0];
 	memmove(&fuzz_pending[0], &fuzz_pending[1],
 	    (size_t)(--fuzz_npending) * sizeof(fuzz_pending[0]));
+	memset(&fuzz_pending[fuzz_npending], 0, sizeof(fuzz_pending[0]));
 	if (q.c != NULL)
 		q.c->npending--;
 	q.cb(q.c, res, q.arg);
 	PQclear(res);
+	fuzz_query_clear(&q);
 	return (1);
 }
 
 void
 fuzz_pending_reset(void)
 {
-	fuzz_npending = 0;
+	while (fuzz_npending > 0)
+		fuzz_query_clear(&fuzz_pending[--fuzz_npending]);
 }
 
 /* --------------------------------------------------- data/cache.c */
@@ -261,6 +308,7 @@ api_metrics(struct client *c)
 	response_error(c, 500, "not in this harness");
 }
 
+<<<<<<< HEAD
 WEAK void
 api_index(struct client *c)
 {
@@ -271,6 +319,250 @@ WEAK void
 api_openapi(struct client *c)
 {
 	response_error(c, 500, "not in this harness");
+=======
+/* --------------------------------- data/resource.c: the resources */
+
+/*
+ * What PostgreSQL 15 answers schema_catalog_sql with for the demo tables
+ * (001_schema.sql's starter_pxcodes; starter_encounters as issue 10
+ * defines it), copied from psql: schema_bind() reads the same bytes the
+ * worker would.
+ */
+static const char fuzz_doc_pxcodes[] =
+    "{\"nsp\" : \"public\", \"rel\" : \"starter_pxcodes\", \"kind\" : \"r\", "
+    "\"qnsp\" : \"public\", \"qrel\" : \"starter_pxcodes\", \"priv\" : "
+    "{\"select\" : true, \"insert\" : true, \"update\" : true, \"delete\" : "
+    "true}, \"cols\" : [{\"name\" : \"id\", \"q\" : \"id\", \"type\" : "
+    "\"int4\", \"typmod\" : -1, \"fmt\" : \"integer\", \"notnull\" : true, "
+    "\"hasdef\" : true, \"identity\" : \"\", \"generated\" : \"\", \"sel\" : "
+    "true, \"ins\" : true, \"upd\" : true}, {\"name\" : \"pxcode\", \"q\" : "
+    "\"pxcode\", \"type\" : \"varchar\", \"typmod\" : 14, \"fmt\" : "
+    "\"character varying(10)\", \"notnull\" : true, \"hasdef\" : false, "
+    "\"identity\" : \"\", \"generated\" : \"\", \"sel\" : true, \"ins\" : "
+    "true, \"upd\" : true}, {\"name\" : \"procedure\", \"q\" : "
+    "\"procedure\", \"type\" : \"varchar\", \"typmod\" : 84, \"fmt\" : "
+    "\"character varying(80)\", \"notnull\" : false, \"hasdef\" : false, "
+    "\"identity\" : \"\", \"generated\" : \"\", \"sel\" : true, \"ins\" : "
+    "true, \"upd\" : true}], \"uniques\" : [{\"name\" : "
+    "\"starter_pxcodes_pkey\", \"primary\" : true, \"cols\" : [\"id\"]}, "
+    "{\"name\" : \"starter_pxcodes_pxcode_key\", \"primary\" : false, "
+    "\"cols\" : [\"pxcode\"]}], \"cons\" : null}";
+
+static const char fuzz_doc_encounters[] =
+    "{\"nsp\" : \"public\", \"rel\" : \"starter_encounters\", \"kind\" : "
+    "\"r\", \"qnsp\" : \"public\", \"qrel\" : \"starter_encounters\", "
+    "\"priv\" : {\"select\" : true, \"insert\" : true, \"update\" : true, "
+    "\"delete\" : true}, \"cols\" : [{\"name\" : \"id\", \"q\" : \"id\", "
+    "\"type\" : \"int4\", \"typmod\" : -1, \"fmt\" : \"integer\", "
+    "\"notnull\" : true, \"hasdef\" : true, \"identity\" : \"a\", "
+    "\"generated\" : \"\", \"sel\" : true, \"ins\" : true, \"upd\" : true}, "
+    "{\"name\" : \"pxcode\", \"q\" : \"pxcode\", \"type\" : \"varchar\", "
+    "\"typmod\" : 14, \"fmt\" : \"character varying(10)\", \"notnull\" : "
+    "true, \"hasdef\" : false, \"identity\" : \"\", \"generated\" : \"\", "
+    "\"sel\" : true, \"ins\" : true, \"upd\" : true}, {\"name\" : "
+    "\"seen_on\", \"q\" : \"seen_on\", \"type\" : \"date\", \"typmod\" : -1, "
+    "\"fmt\" : \"date\", \"notnull\" : true, \"hasdef\" : false, "
+    "\"identity\" : \"\", \"generated\" : \"\", \"sel\" : true, \"ins\" : "
+    "true, \"upd\" : true}, {\"name\" : \"charge\", \"q\" : \"charge\", "
+    "\"type\" : \"numeric\", \"typmod\" : 655366, \"fmt\" : "
+    "\"numeric(10,2)\", \"notnull\" : true, \"hasdef\" : false, "
+    "\"identity\" : \"\", \"generated\" : \"\", \"sel\" : true, \"ins\" : "
+    "true, \"upd\" : true}, {\"name\" : \"paid\", \"q\" : \"paid\", "
+    "\"type\" : \"bool\", \"typmod\" : -1, \"fmt\" : \"boolean\", "
+    "\"notnull\" : true, \"hasdef\" : true, \"identity\" : \"\", "
+    "\"generated\" : \"\", \"sel\" : true, \"ins\" : true, \"upd\" : true}, "
+    "{\"name\" : \"note\", \"q\" : \"note\", \"type\" : \"text\", "
+    "\"typmod\" : -1, \"fmt\" : \"text\", \"notnull\" : false, \"hasdef\" : "
+    "false, \"identity\" : \"\", \"generated\" : \"\", \"sel\" : true, "
+    "\"ins\" : true, \"upd\" : true}, {\"name\" : \"created_at\", \"q\" : "
+    "\"created_at\", \"type\" : \"timestamptz\", \"typmod\" : -1, \"fmt\" : "
+    "\"timestamp with time zone\", \"notnull\" : true, \"hasdef\" : true, "
+    "\"identity\" : \"\", \"generated\" : \"\", \"sel\" : true, \"ins\" : "
+    "true, \"upd\" : true}], \"uniques\" : [{\"name\" : "
+    "\"starter_encounters_pkey\", \"primary\" : true, \"cols\" : "
+    "[\"id\"]}], \"cons\" : [{\"name\" : "
+    "\"starter_encounters_charge_check\", \"type\" : \"c\", \"ref\" : null, "
+    "\"cols\" : [\"charge\"]}, {\"name\" : "
+    "\"starter_encounters_pxcode_fkey\", \"type\" : \"f\", \"ref\" : "
+    "\"starter_pxcodes\", \"cols\" : [\"pxcode\"]}]}";
+
+struct resource	 fuzz_res[FUZZ_NRES];
+int		 fuzz_nres;
+static char	 fuzz_coll[FUZZ_NRES][RES_IDENT_MAX + 32];
+static char	 fuzz_redir[FUZZ_NRES][RES_IDENT_MAX + 32];
+static struct route fuzz_routes[FUZZ_NRES][RES_ROUTE_KINDS];
+
+static void
+fuzz_bind_problem(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "fuzz_resources_init: %s\n", line);
+}
+
+static void
+fuzz_resource_check(int ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_resources_init: %s\n", what);
+		abort();
+	}
+}
+
+void
+fuzz_resources_init(void)
+{
+	static const char *const docs[FUZZ_NRES] = { fuzz_doc_pxcodes,
+	    fuzz_doc_encounters };
+	struct res_decl		 decl[FUZZ_NRES];
+	PGresAttDesc		 att[2];
+	PGresult		*res;
+	struct resource		*px = &fuzz_res[0], *en = &fuzz_res[1];
+	unsigned int		 rd, wr;
+	int			 i;
+
+	if (fuzz_nres > 0)
+		return;
+	memset(decl, 0, sizeof(decl));
+	/* resconf_builtin(): the original's pxcodes. */
+	strlcpy(decl[0].name, "pxcodes", sizeof(decl[0].name));
+	strlcpy(decl[0].table, "starter_pxcodes", sizeof(decl[0].table));
+	strlcpy(decl[0].key, "pxcode", sizeof(decl[0].key));
+	strlcpy(decl[0].hidden, "id", sizeof(decl[0].hidden));
+	strlcpy(decl[0].required, "procedure", sizeof(decl[0].required));
+	strlcpy(decl[0].order, "id", sizeof(decl[0].order));
+	decl[0].per_page = decl[0].max_per_page = 100;
+	decl[0].ignore_unknown = 1;
+	strlcpy(decl[0].stmt_prefix, "px", sizeof(decl[0].stmt_prefix));
+	/* The second demo resource: unknown fields refused. */
+	strlcpy(decl[1].name, "encounters", sizeof(decl[1].name));
+	strlcpy(decl[1].table, "starter_encounters", sizeof(decl[1].table));
+	strlcpy(decl[1].key, "id", sizeof(decl[1].key));
+	strlcpy(decl[1].read_only, "created_at", sizeof(decl[1].read_only));
+	decl[1].per_page = 20;
+	decl[1].max_per_page = 100;
+
+	/* The catalog's answer: (name text, doc json), one row a table. */
+	if ((res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK)) == NULL)
+		abort();
+	memset(att, 0, sizeof(att));
+	att[0].name = "name";
+	att[0].typid = 25;
+	att[1].name = "json_build_object";
+	att[1].typid = 114;
+	for (i = 0; i < 2; i++) {
+		att[i].typlen = -1;
+		att[i].atttypmod = -1;
+	}
+	if (!PQsetResultAttrs(res, 2, att))
+		abort();
+	for (i = 0; i < FUZZ_NRES; i++)
+		if (!PQsetvalue(res, i, 0, decl[i].table,
+		    (int)strlen(decl[i].table)) || !PQsetvalue(res, i, 1,
+		    (char *)docs[i], (int)strlen(docs[i])))
+			abort();
+	for (i = 0; i < FUZZ_NRES; i++)
+		if (schema_bind(NULL, &decl[i], res, &fuzz_res[i],
+		    fuzz_bind_problem, NULL) != 0)
+			abort();
+	PQclear(res);
+
+	/* What the declarations say, as the binding must have read it. */
+	fuzz_resource_check(px->ncols == 3 && px->key == 1 &&
+	    !px->cols[0].exposed && px->cols[1].required &&
+	    px->cols[1].maxlen == 10 && px->cols[2].required &&
+	    px->cols[2].maxlen == 80 && !px->cols[2].notnull &&
+	    px->nsel == 2 && px->norder == 2 && px->order[0] == 0 &&
+	    px->order[1] == 1, "pxcodes is not bound as declared");
+	fuzz_resource_check(en->ncols == 7 && en->key == 0 &&
+	    en->cols[0].generated && en->cols[0].read_only &&
+	    en->cols[1].required && en->cols[2].type == COL_DATE &&
+	    en->cols[3].type == COL_NUMERIC && en->cols[3].precision == 10 &&
+	    en->cols[3].scale == 2 && en->cols[4].type == COL_BOOL &&
+	    !en->cols[4].required && !en->cols[5].notnull &&
+	    en->cols[6].type == COL_TIMESTAMPTZ && en->cols[6].read_only &&
+	    en->nsel == 7 && en->norder == 1 && en->nfkey == 1 &&
+	    en->nchecks == 1, "encounters is not bound as declared");
+
+	/* The routes, as resource_init() makes them (access: user). */
+	rd = 1u << HTTP_M_GET | 1u << HTTP_M_HEAD | 1u << HTTP_M_OPTIONS;
+	for (i = 0; i < FUZZ_NRES; i++) {
+		snprintf(fuzz_coll[i], sizeof(fuzz_coll[i]),
+		    STARTERD_API_PREFIX "/%s/", decl[i].name);
+		snprintf(fuzz_redir[i], sizeof(fuzz_redir[i]),
+		    STARTERD_API_PREFIX "/%s", decl[i].name);
+		wr = 1u << HTTP_M_POST;
+		fuzz_routes[i][RES_ROUTE_COLL] = (struct route){ fuzz_coll[i],
+		    rd | wr, ROUTE_AUTH, NULL, 0, &fuzz_res[i] };
+		wr = 1u << HTTP_M_PUT | 1u << HTTP_M_PATCH |
+		    1u << HTTP_M_DELETE;
+		fuzz_routes[i][RES_ROUTE_ITEM] = (struct route){ fuzz_coll[i],
+		    rd | wr, ROUTE_AUTH | ROUTE_ARG, NULL, 0, &fuzz_res[i] };
+		fuzz_routes[i][RES_ROUTE_REDIRECT] = (struct route){
+		    fuzz_redir[i], ~0u, ROUTE_REDIRECT, NULL, 0,
+		    &fuzz_res[i] };
+	}
+	fuzz_nres = FUZZ_NRES;
+}
+
+WEAK int
+resource_count(void)
+{
+	return (fuzz_nres);
+}
+
+WEAK struct resource *
+resource_get(int i)
+{
+	return (i >= 0 && i < fuzz_nres ? &fuzz_res[i] : NULL);
+}
+
+/* Every resource is bound (the catalog answered at start). */
+WEAK int
+resource_wait(struct client *c, void (*resume)(struct client *))
+{
+	(void)c;
+	(void)resume;
+	return (0);
+}
+
+/* resource.c's matching, over the harness's resources. */
+WEAK int
+resource_match(const char *path, size_t len, char *arg, size_t arglen,
+    int *argerr, int *kind)
+{
+	size_t		 plen;
+	const char	*rest;
+	int		 i;
+
+	for (i = 0; i < fuzz_nres; i++) {
+		plen = strlen(fuzz_redir[i]);
+		if (len == plen && memcmp(path, fuzz_redir[i], len) == 0) {
+			*kind = RES_ROUTE_REDIRECT;
+			return (i);
+		}
+		plen = strlen(fuzz_coll[i]);
+		if (len < plen || memcmp(path, fuzz_coll[i], plen) != 0)
+			continue;
+		*kind = RES_ROUTE_COLL;
+		if (len == plen)
+			return (i);
+		rest = path + plen;
+		if (memchr(rest, '/', len - plen) != NULL)
+			return (-1);
+		if (http_pct_decode(rest, len - plen, arg, arglen) < 0 ||
+		    strlen(arg) != strnlen(arg, arglen) || arg[0] == '\0')
+			*argerr = 1;
+		*kind = RES_ROUTE_ITEM;
+		return (i);
+	}
+	return (-1);
+}
+
+WEAK void
+resource_route_info(int i, int kind, struct route *out)
+{
+	*out = fuzz_routes[i][kind];
+>>>>>>> h4-fuzz
 }
 
 /* ------------------------------------------------------ the client */
@@ -325,11 +617,6 @@ int
 fuzz_stmt_ncols(enum db_stmt stmt)
 {
 	switch (stmt) {
-	case DB_PX_PAGE:
-		return (3);	/* n, pxcode, procedure */
-	case DB_PX_INSERT:
-	case DB_PX_DELETE:
-	case DB_PX_DELETE_CAS:
 	case DB_PING:
 	case DB_TOKEN_KEY:
 	case DB_USER_REHASH:
@@ -343,7 +630,7 @@ PGresult *
 fuzz_result(ExecStatusType st, int ncols, const char *text, size_t len,
     int maxrows)
 {
-	PGresAttDesc	 att[8];
+	PGresAttDesc	 att[FUZZ_MAX_COLS];
 	PGresult	*res;
 	const char	*p, *end, *eol, *cell, *tab;
 	char		 name[8];
@@ -359,8 +646,8 @@ fuzz_result(ExecStatusType st, int ncols, const char *text, size_t len,
 	}
 	p = text;
 	end = text + len;
-	if (ncols > 8)
-		ncols = 8;
+	if (ncols > FUZZ_MAX_COLS)
+		ncols = FUZZ_MAX_COLS;
 	memset(att, 0, sizeof(att));
 	for (col = 0; col < ncols; col++) {
 		snprintf(name, sizeof(name), "c%d", col);
@@ -509,4 +796,197 @@ fuzz_check_response(struct client *c, int head_only)
 	    !fuzz_json_valid(p, body))
 		fuzz_bad(c, "the body is not JSON");
 	return (status);
+}
+
+/* ------------------------------------------- reading what was sent */
+
+static void
+fuzz_jws(const char *s, size_t len, size_t *i)
+{
+	while (*i < len && (unsigned char)s[*i] <= ' ')
+		(*i)++;
+}
+
+/* A string at s[*i] == '"'; *nul is set if it holds a \u0000 escape. */
+static int
+fuzz_jstring(const char *s, size_t len, size_t *i, int *nul)
+{
+	if (*i >= len || s[*i] != '"')
+		return (-1);
+	for ((*i)++; *i < len; ) {
+		if (s[*i] == '"') {
+			(*i)++;
+			return (0);
+		}
+		if (s[*i] != '\\') {
+			(*i)++;
+			continue;
+		}
+		if (*i + 1 >= len)
+			return (-1);
+		if (s[*i + 1] == 'u') {
+			if (len - *i < 6)
+				return (-1);
+			if (memcmp(s + *i + 2, "0000", 4) == 0)
+				*nul = 1;
+			*i += 6;
+		} else
+			*i += 2;
+	}
+	return (-1);
+}
+
+static int
+fuzz_jvalue(const char *s, size_t len, size_t *i, int depth)
+{
+	int	nul = 0;
+	char	close;
+
+	if (*i >= len || depth > 2000)
+		return (-1);
+	switch (s[*i]) {
+	case '"':
+		return (fuzz_jstring(s, len, i, &nul));
+	case '{':
+	case '[':
+		close = s[*i] == '{' ? '}' : ']';
+		(*i)++;
+		fuzz_jws(s, len, i);
+		if (*i < len && s[*i] == close) {
+			(*i)++;
+			return (0);
+		}
+		for (;;) {
+			fuzz_jws(s, len, i);
+			if (close == '}') {
+				if (fuzz_jstring(s, len, i, &nul) == -1)
+					return (-1);
+				fuzz_jws(s, len, i);
+				if (*i >= len || s[*i] != ':')
+					return (-1);
+				(*i)++;
+				fuzz_jws(s, len, i);
+			}
+			if (fuzz_jvalue(s, len, i, depth + 1) == -1)
+				return (-1);
+			fuzz_jws(s, len, i);
+			if (*i < len && s[*i] == ',') {
+				(*i)++;
+				continue;
+			}
+			if (*i < len && s[*i] == close) {
+				(*i)++;
+				return (0);
+			}
+			return (-1);
+		}
+	default:
+		if (len - *i >= 4 && (memcmp(s + *i, "true", 4) == 0 ||
+		    memcmp(s + *i, "null", 4) == 0)) {
+			*i += 4;
+			return (0);
+		}
+		if (len - *i >= 5 && memcmp(s + *i, "false", 5) == 0) {
+			*i += 5;
+			return (0);
+		}
+		if (s[*i] != '-' && (s[*i] < '0' || s[*i] > '9'))
+			return (-1);
+		/* cJSON hands these characters to strtod. */
+		while (*i < len && strchr("0123456789+-eE.", s[*i]) != NULL &&
+		    s[*i] != '\0')
+			(*i)++;
+		return (0);
+	}
+}
+
+int
+fuzz_json_members(const char *s, size_t len, struct fuzz_member *m, int max)
+{
+	size_t	i = 0;
+	int	n = 0;
+
+	fuzz_jws(s, len, &i);
+	if (i >= len || s[i] != '{')
+		return (-1);
+	i++;
+	fuzz_jws(s, len, &i);
+	if (i < len && s[i] == '}')
+		return (0);
+	for (;;) {
+		if (n >= max)
+			return (-1);
+		memset(&m[n], 0, sizeof(m[n]));
+		fuzz_jws(s, len, &i);
+		m[n].koff = i + 1;
+		if (fuzz_jstring(s, len, &i, &m[n].key_nul) == -1)
+			return (-1);
+		m[n].klen = i - 1 - m[n].koff;
+		fuzz_jws(s, len, &i);
+		if (i >= len || s[i] != ':')
+			return (-1);
+		i++;
+		fuzz_jws(s, len, &i);
+		m[n].voff = i;
+		if (i < len && s[i] == '"') {
+			if (fuzz_jstring(s, len, &i, &m[n].val_nul) == -1)
+				return (-1);
+		} else if (fuzz_jvalue(s, len, &i, 0) == -1)
+			return (-1);
+		m[n].vlen = i - m[n].voff;
+		n++;
+		fuzz_jws(s, len, &i);
+		if (i < len && s[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i < len && s[i] == '}')
+			return (n);
+		return (-1);
+	}
+}
+
+long
+fuzz_utf8_chars(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k, n;
+	unsigned long		 cp, min;
+	long			 chars = 0;
+
+	while (i < len) {
+		if (p[i] == 0)
+			return (-1);
+		if (p[i] < 0x80) {
+			i++;
+			chars++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0) {
+			n = 2;
+			cp = p[i] & 0x1f;
+			min = 0x80;
+		} else if ((p[i] & 0xf0) == 0xe0) {
+			n = 3;
+			cp = p[i] & 0x0f;
+			min = 0x800;
+		} else if ((p[i] & 0xf8) == 0xf0) {
+			n = 4;
+			cp = p[i] & 0x07;
+			min = 0x10000;
+		} else
+			return (-1);
+		if (len - i < n)
+			return (-1);
+		for (k = 1; k < n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return (-1);
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return (-1);
+		i += n;
+		chars++;
+	}
+	return (chars);
 }
