@@ -634,6 +634,7 @@ void	 auth_stats(uint64_t *, uint64_t *);
 int	 token_check(struct client *, const char *, size_t);
 void	 token_db_up(void);
 int	 token_key_ready(struct client *);
+int	 token_derive(const char *, unsigned char *, size_t);
 int	 token_version_find(int, int *);
 uint64_t token_generation(void);
 void	 token_version_add(int, int, uint64_t);

@@ -344,6 +344,29 @@ token_key_ready(struct client *c)
 	return (AUTH_PENDING);
 }
 
+/*
+ * A key of its own for another use of the shared secret (label says
+ * which, e.g. "cursor"): HMAC-SHA256(signing key, label), so that every
+ * instance derives the same one and neither use can forge the other's.
+ * -1 while the signing key is not known (token_key_ready waits for it).
+ */
+int
+token_derive(const char *label, unsigned char *out, size_t len)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+
+	if (token_keylen == 0 || len > 32)
+		return (-1);
+	if (HMAC(EVP_sha256(), token_key, (int)token_keylen,
+	    (const unsigned char *)label, strlen(label), md, &mdlen) == NULL ||
+	    mdlen < len)
+		return (-1);
+	memcpy(out, md, len);
+	explicit_bzero(md, sizeof(md));
+	return (0);
+}
+
 /* ----------------------------------------------------------- issuing */
 
 /*
