@@ -368,6 +368,7 @@ struct listener {
 struct addrinfo;
 int	 master_run(struct config *);
 int	 master_resolve(const char *, int, struct addrinfo **);
+void	 master_addrfree(struct addrinfo *);
 void	 master_addr_name(const struct addrinfo *, int, char *, size_t);
 
 /* preflight.c: starterd -t, every startup check without serving */

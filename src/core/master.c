@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,8 @@
 #define MASTER_CRASH_WINDOW_MS	2000	/* a death this soon is a crash loop */
 #define MASTER_BACKOFF_MAX_MS	10000
 #define MASTER_POLL_MS		50	/* readiness polling */
+#define MASTER_AI_OWN		0x10000	/* ai_flags: master_loopback's */
+#define MASTER_AI_OPTIONAL	0x20000	/* ai_flags: may be missing here */
 #define MASTER_READY_TIMEOUT_MS	15000	/* a reload stops waiting after */
 #define MASTER_NSLOTS		(4 * STARTERD_MAX_WORKERS)
 
@@ -126,12 +129,17 @@ master_sig(int sig)
  * The addresses of one listen entry (a name, an address, [v6] or *), for
  * the master and for -t (preflight.c); 0, or the getaddrinfo() error.
  */
+static int	master_loopback(int, struct addrinfo **);
+
 int
 master_resolve(const char *host, int port, struct addrinfo **res)
 {
 	struct addrinfo	 hints;
 	char		 portstr[8], h[256];
 	size_t		 l;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return (master_loopback(port, res));
 
 	strlcpy(h, host, sizeof(h));
 	l = strlen(h);
@@ -146,6 +154,23 @@ master_resolve(const char *host, int port, struct addrinfo **res)
 	hints.ai_flags = AI_PASSIVE;
 	return (getaddrinfo(strcmp(h, "*") == 0 ? NULL : h, portstr, &hints,
 	    res));
+}
+
+/* master_resolve's list, whichever made it. */
+void
+master_addrfree(struct addrinfo *res)
+{
+	struct addrinfo	*next;
+
+	if (res == NULL || !(res->ai_flags & MASTER_AI_OWN)) {
+		if (res != NULL)
+			master_addrfree(res);
+		return;
+	}
+	for (; res != NULL; res = next) {
+		next = res->ai_next;
+		free(res);
+	}
 }
 
 /* "addr:port" or "[addr]:port" of one resolved address. */
@@ -164,11 +189,49 @@ master_addr_name(const struct addrinfo *ai, int port, char *out, size_t len)
 	    name, port);
 }
 
+/*
+ * "localhost" is the loopback (RFC 6761, 6.3), whatever the hosts file
+ * says (some list only 127.0.0.1): both 127.0.0.1 and ::1, as a list of
+ * our own (master_addrfree).  ::1 may be missing (no IPv6 in a
+ * container): the binders skip it then.
+ */
+static int
+master_loopback(int port, struct addrinfo **res)
+{
+	struct lb {
+		struct addrinfo		ai;
+		struct sockaddr_storage	ss;
+	}			*v4, *v6;
+	struct sockaddr_in	*s4;
+	struct sockaddr_in6	*s6;
+
+	if ((v4 = calloc(1, sizeof(*v4))) == NULL ||
+	    (v6 = calloc(1, sizeof(*v6))) == NULL) {
+		free(v4);
+		return (EAI_MEMORY);
+	}
+	s4 = (struct sockaddr_in *)&v4->ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s6 = (struct sockaddr_in6 *)&v6->ss;
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons((uint16_t)port);
+	s6->sin6_addr = in6addr_loopback;
+	v4->ai = (struct addrinfo){ MASTER_AI_OWN, AF_INET, SOCK_STREAM,
+	    IPPROTO_TCP, sizeof(*s4), (struct sockaddr *)s4, NULL, &v6->ai };
+	v6->ai = (struct addrinfo){ MASTER_AI_OWN | MASTER_AI_OPTIONAL,
+	    AF_INET6, SOCK_STREAM, IPPROTO_TCP, sizeof(*s6),
+	    (struct sockaddr *)s6, NULL, NULL };
+	*res = &v4->ai;
+	return (0);
+}
+
 static int
 master_bind_one(const char *host, int port)
 {
 	struct addrinfo	 *res, *ai;
-	int		 fd, on = 1, error, n = 0;
+	int		 fd, on = 1, error, n = 0, bound;
 
 	if ((error = master_resolve(host, port, &res)) != 0) {
 		log_fatalx("listen %s: %s", host, gai_strerror(error));
@@ -191,7 +254,7 @@ master_bind_one(const char *host, int port)
 				continue;
 			}
 			log_fatal("listen: socket");
-			freeaddrinfo(res);
+			master_addrfree(res);
 			return (-1);
 		}
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -199,12 +262,18 @@ master_bind_one(const char *host, int port)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 			    sizeof(on));
 		master_addr_name(ai, port, name, sizeof(name));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, MASTER_BACKLOG) == -1) {
+		bound = bind(fd, ai->ai_addr, ai->ai_addrlen);
+		if (bound == -1 && errno == EADDRNOTAVAIL &&
+		    (ai->ai_flags & MASTER_AI_OPTIONAL)) {
+			log_debug("listen %s: no such address here", name);
+			close(fd);
+			continue;
+		}
+		if (bound == -1 || listen(fd, MASTER_BACKLOG) == -1) {
 			/* Every address asked for, or none (as nginx). */
 			log_fatal("listen %s", name);
 			close(fd);
-			freeaddrinfo(res);
+			master_addrfree(res);
 			return (-1);
 		}
 		listeners[nlisteners].fd = fd;
@@ -214,7 +283,7 @@ master_bind_one(const char *host, int port)
 		nlisteners++;
 		n++;
 	}
-	freeaddrinfo(res);
+	master_addrfree(res);
 	if (n == 0)
 		log_fatalx("listen %s: no usable address", host);
 	return (n > 0 ? 0 : -1);

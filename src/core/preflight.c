@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -108,6 +109,9 @@ preflight_bind_one(const char *host, int port)
 		master_addr_name(ai, port, where, sizeof(where));
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
+		if (fd == -1 && errno == EAFNOSUPPORT &&
+		    ai->ai_family == AF_INET6)
+			continue;	/* no IPv6 here: master.c skips it too */
 		if (fd == -1) {
 			log_error("listen %s: socket: %s", where,
 			    strerror(errno));
@@ -122,6 +126,10 @@ preflight_bind_one(const char *host, int port)
 		    listen(fd, 1) == -1) {
 			error = errno;
 			close(fd);
+			/* localhost's ::1, where there is none (master.c) */
+			if (error == EADDRNOTAVAIL && ai->ai_family ==
+			    AF_INET6 && strcasecmp(host, "localhost") == 0)
+				continue;
 			if (error == EADDRINUSE && preflight_is_starterd(ai)) {
 				log_debug("listen %s: held by a running "
 				    "starterd", where);
@@ -133,7 +141,7 @@ preflight_bind_one(const char *host, int port)
 		}
 		close(fd);
 	}
-	freeaddrinfo(res);
+	master_addrfree(res);
 	return (rv);
 }
 
