@@ -10,7 +10,9 @@
  * a round trip, a flipped byte, another query's cursor.  Prints TAP.
  *
  * QUERY_TEST_SQL=1 prints each statement and its parameters, for EXPLAIN
- * on a real server.
+ * on a real server.  QUERY_TEST_DSN=conninfo walks real pages by cursor,
+ * forward and back, over a table things of these columns (with NULLs and
+ * ties in n, t and i4), and compares them with one ordered statement.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -860,6 +862,113 @@ test_cursor(void)
 	    "$2 OR t IS NULL)) OR (n = $1 AND t = $2 AND id > $3))");
 }
 
+/*
+ * With QUERY_TEST_DSN (a database holding the table things, see
+ * t/019_query.t), walk every page of s forward by cursor, then back from
+ * the last one, and compare with the order the server gives.
+ */
+static void
+test_walk(PGconn *db, const char *s)
+{
+	static const char	*p[QUERY_MAX_PARAMS];
+	static long long	 want[2000], got[2000], back[2000];
+	struct query		 q;
+	struct buf		 b;
+	PGresult		*res;
+	char			 err[256], tok[QUERY_CURSOR_MAX + 1];
+	char			 qs[QUERY_CURSOR_MAX + 256];
+	int			 n, i, rows, nwant = 0, ngot = 0, nback = 0;
+	int			 dir = 0, last = 0, same;
+
+	buf_init(&b, 0);
+	/* The whole answer in one statement: the reference. */
+	snprintf(qs, sizeof(qs), "%s&page=1", s);
+	parse(&things, qs, NULL, &q, err, sizeof(err));
+	snprintf(q.lim, sizeof(q.lim), "2000");
+	query_sql(&things, &q, &b, p, &n);
+	res = PQexecParams(db, BUF_PTR(&b), n, NULL, p, NULL, NULL, 0);
+	for (i = 0; i < PQntuples(res) && nwant < 2000; i++)
+		want[nwant++] = strtoll(PQgetvalue(res, i,
+		    things.selpos[things.key]), NULL, 10);
+	PQclear(res);
+	query_free(&q);
+	snprintf(qs, sizeof(qs), "%s&per_page=7", s);
+	for (;;) {
+		if (parse(&things, qs, NULL, &q, err, sizeof(err)) == -1 ||
+		    (q.cursor[0] != '\0' && query_cursor_open(&things, &q,
+		    q.cursor, key, sizeof(key) - 1) == -1) ||
+		    query_sql(&things, &q, &b, p, &n) == -1)
+			break;
+		res = PQexecParams(db, BUF_PTR(&b), n, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			diag("%s: %s", BUF_PTR(&b), PQerrorMessage(db));
+			PQclear(res);
+			query_free(&q);
+			break;
+		}
+		/* Backward, the rows come nearest the cursor first. */
+		rows = PQntuples(res) > 7 ? 7 : PQntuples(res);
+		for (i = 0; i < rows && ngot < 2000 && nback < 2000; i++)
+			if (dir)
+				back[nback++] = strtoll(PQgetvalue(res, i,
+				    things.selpos[things.key]), NULL, 10);
+			else
+				got[ngot++] = strtoll(PQgetvalue(res, i,
+				    things.selpos[things.key]), NULL, 10);
+		if (PQntuples(res) <= 7 && dir) {
+			PQclear(res);
+			query_free(&q);
+			break;
+		}
+		if (PQntuples(res) <= 7) {
+			/* The last page: walk back from its first row. */
+			last = rows;
+			dir = 1;
+			i = 0;
+		} else
+			i = rows - 1;
+		if (rows == 0 || query_cursor(&things, &q, res, i, 0, dir, key,
+		    sizeof(key) - 1, tok, sizeof(tok)) == -1) {
+			PQclear(res);
+			query_free(&q);
+			break;
+		}
+		PQclear(res);
+		query_free(&q);
+		snprintf(qs, sizeof(qs), "%s&per_page=7&cursor=%s", s, tok);
+	}
+	same = ngot == nwant && nwant > 0;
+	for (i = 0; same && i < ngot; i++)
+		same = got[i] == want[i];
+	ok(same, "walk forward by cursor, %s: %d rows, as ordered", s, ngot);
+	same = nback == nwant - last;
+	for (i = 0; same && i < nback; i++)
+		same = back[i] == want[nwant - last - 1 - i];
+	ok(same, "walk back by cursor from the last page, %s: %d rows", s,
+	    nback);
+	buf_free(&b);
+}
+
+static void
+test_db(void)
+{
+	static const char *const walks[] = { "sort=-n,t", "sort=n,-t",
+	    "sort=i4", "sort=-i4,n", "sort=t&i4=gt.2", "sort=-t,-n",
+	    "q=t1&sort=n", "n=is.null&sort=-t", "i4=gte.0" };
+	PGconn	*db;
+	size_t	 i;
+
+	if (getenv("QUERY_TEST_DSN") == NULL)
+		return;
+	db = PQconnectdb(getenv("QUERY_TEST_DSN"));
+	if (!ok(PQstatus(db) == CONNECTION_OK, "connected"))
+		diag("%s", PQerrorMessage(db));
+	else
+		for (i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
+			test_walk(db, walks[i]);
+	PQfinish(db);
+}
+
 int
 main(void)
 {
@@ -871,6 +980,7 @@ main(void)
 	test_canon();
 	test_sql();
 	test_cursor();
+	test_db();
 	schema_free(&things);
 	schema_free(&px);
 	return (done_testing());
