@@ -286,6 +286,10 @@ struct resource {
 #define QUERY_MAX_FILTERS	16
 #define QUERY_MAX_VALUES	100	/* in.(...) */
 #define QUERY_CURSOR_MAX	2048	/* a cursor token's length */
+#define QUERY_SEARCH_MAX	200	/* q=: characters */
+/* Parameters of the page statement, at most: filters, q, cursor, limits. */
+#define QUERY_MAX_PARAMS	(QUERY_MAX_FILTERS * QUERY_MAX_VALUES + \
+				    RES_MAX_COLS + 3)
 
 enum query_op {
 	QOP_EQ = 0, QOP_NEQ, QOP_LT, QOP_LTE, QOP_GT, QOP_GTE, QOP_IN,
@@ -297,6 +301,7 @@ struct query_filter {
 	enum query_op	 op;
 	int		 nvals;
 	char		*vals[QUERY_MAX_VALUES];	/* checked text values */
+	char		*pat;		/* pre/has: the LIKE pattern */
 };
 
 enum query_count {
@@ -307,41 +312,63 @@ struct query {
 	int		 nfilters;
 	struct query_filter f[QUERY_MAX_FILTERS];
 	char		*search;		/* q=, or NULL */
+	char		*search_pat;		/* its ILIKE pattern */
 	int		 nsort;			/* the order, key last */
 	int		 sort[RES_MAX_COLS];
 	int		 sort_desc[RES_MAX_COLS];
 	int		 nfields;		/* 0: every exposed column */
-	int		 fields[RES_MAX_COLS];
+	int		 fields[RES_MAX_COLS];	/* cols index, r->sel order */
 	long long	 page, per_page;
 	int		 keyset;		/* cursor paging (cursor= or
 						   sort=/filters without page=) */
 	int		 backward;		/* the cursor pages back */
 	int		 ncursor;		/* the cursor's row: per sort col */
 	char		*cursor_vals[RES_MAX_COLS];	/* NULL: SQL NULL */
+	char		 cursor[QUERY_CURSOR_MAX + 1];	/* cursor=, as given:
+						   query_cursor_open() it */
+	char		 lim[24], off[24];	/* LIMIT, OFFSET parameters */
 	enum query_count count;
 	int		 count_preferred;	/* Prefer: count=... given */
+	size_t		 canon_link;		/* canon[0..canon_link): a
+						   query string for links */
 	char		 canon[4096];		/* canonical form: cache key,
 						   links (without cursor/page) */
 };
 
-/* -1 with a message naming the parameter in err (the caller's 400). */
+/*
+ * -1 with a message naming the parameter in err (the caller's 400); q is
+ * then already freed.  q->cursor holds cursor= as given: the caller then
+ * calls query_cursor_open() with its key.
+ */
 int	 query_parse(const struct resource *, const char *, size_t,
 	    const char *, size_t, struct query *, char *, size_t);
-void	 query_free(struct query *);
+void	 query_free(struct query *);	/* idempotent */
+/* A filter value for col: NULL if it is good, else why not. */
+const char *query_check_value(const struct res_column *, const char *);
 /*
  * The page's statement: filters, order, limit per_page + 1 (keyset: one
  * more row says whether there is a next page); its parameters are
- * pointers into q (not to be freed).  Returns -1 when out of memory.
+ * pointers into q (not to be freed), at most QUERY_MAX_PARAMS.  Returns
+ * -1 when out of memory.  The result's layout is in query.c.
  */
 int	 query_sql(const struct resource *, const struct query *,
 	    struct buf *, const char **, int *);
-/* The count's statement (exact, or the planner's estimate). */
+/*
+ * The count's statement (exact, or the planner's estimate): one row, one
+ * bigint.  Its parameters may point into q, r, or into sql itself past
+ * the statement's NUL: keep all three until it is sent.
+ */
 int	 query_count_sql(const struct resource *, const struct query *,
 	    struct buf *, const char **, int *);
-/* A cursor for the page after (or before) the given row of res. */
+/*
+ * A cursor for the page after (backward 0) or before (1) row `row` of
+ * res, whose select list starts at column first_field; -1 if it does not
+ * fit outlen (or QUERY_CURSOR_MAX).
+ */
 int	 query_cursor(const struct resource *, const struct query *,
 	    PGresult *, int, int, int, const unsigned char *, size_t,
 	    char *, size_t);
+/* Check a token against q (0: q->cursor_vals, ncursor, backward set). */
 int	 query_cursor_open(const struct resource *, struct query *,
 	    const char *, const unsigned char *, size_t);
 
