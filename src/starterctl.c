@@ -2,10 +2,13 @@
  * starterctl: manage the starterd database from the command line.
  *
  * Applies the migrations compiled in from sql/migrations (table
- * starterd_schema_version records them), loads the demo rows and manages
- * the users of HTTP Basic authentication.  Blocking libpq; every statement
- * that carries user data is parameterised.  Passwords are never printed
- * and are wiped with explicit_bzero as soon as they are hashed.
+ * starterd_schema_version records them), loads the demo rows, manages
+ * the users of HTTP Basic authentication and their groups, and lists,
+ * checks and installs the NOTIFY triggers of the resources declared in
+ * the configuration file.  Blocking libpq; every statement that carries
+ * user data is parameterised, and identifiers (declared tables) are
+ * quoted with PQescapeIdentifier.  Passwords are never printed and are
+ * wiped with explicit_bzero as soon as they are hashed.
  *
  * Exit status: 0 success, 1 error, 2 usage.
  */
@@ -30,6 +33,7 @@
 
 #include "migrations.h"
 #include "password.h"
+#include "starterd.h"
 #include "str.h"
 
 #define CTL_EXIT_OK		0
@@ -38,6 +42,11 @@
 
 #define CTL_PASSWORD_MAX	1024	/* bytes, without the newline */
 #define CTL_USERNAME_MAX	64	/* starter_users.username varchar(64) */
+#define CTL_GROUP_MAX		63	/* as a declaration's group:NAME */
+#define CTL_DEMO_ENCOUNTERS	1000	/* synthetic rows of load-demo */
+#define CTL_DEMO_SEED		0x5eed2026u
+#define CTL_CONF_LINE		4096	/* as starterd's config lines */
+#define CTL_SQL_MAX		1024	/* a statement with two identifiers */
 #define CTL_ARGON2_M_MIN	8
 #define CTL_ARGON2_M_MAX	(4 * 1024 * 1024)	/* 4 GiB in KiB */
 #define CTL_ARGON2_T_MAX	64
@@ -50,6 +59,15 @@ struct ctl {
 	struct password_params	 pp;
 	int			 yes;
 	int			 pwstdin;
+	const char		*conffile;	/* -f FILE */
+};
+
+/* What the catalog says of a declared table (ctl_table_find()). */
+struct ctl_table {
+	char		 nspname[RES_IDENT_MAX];
+	char		 relname[RES_IDENT_MAX];
+	char		 relkind;	/* pg_class.relkind */
+	int		 notify;	/* its NOTIFY trigger is there */
 };
 
 /*
@@ -67,6 +85,8 @@ struct setpw {
 
 static void	ctl_warnx(const char *, ...)
 		    __attribute__((__format__ (printf, 1, 2)));
+static void	ctl_check_line(const struct res_decl *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
 static void	usage(FILE *);
 static int	ctl_connect(struct ctl *);
 static int	ctl_exec(struct ctl *, const char *);
@@ -85,38 +105,58 @@ static int	cmd_adduser(struct ctl *, int, char **);
 static int	cmd_passwd(struct ctl *, int, char **);
 static int	cmd_deluser(struct ctl *, int, char **);
 static int	cmd_users(struct ctl *, int, char **);
+static int	ctl_group_usage(int, char **);
+static int	cmd_group(struct ctl *, int, char **);
 static int	cmd_loaddemo(struct ctl *, int, char **);
 static int	cmd_hash(struct ctl *, int, char **);
 static int	cmd_status(struct ctl *, int, char **);
+static int	cmd_resources(struct ctl *, int, char **);
+static int	ctl_decls(struct ctl *, struct res_decl **, int *);
+static int	ctl_install(struct ctl *, const struct res_decl *, int, int);
 
+/*
+ * The commands.  A synopsis is also what the bash completion reads
+ * (etc/bash-completion/starterctl): the command's own options in
+ * brackets ("[--yes]", "[-f FILE]"), its subcommands as words joined by
+ * '|', operands in capitals, and the description after two blanks.
+ */
 static const struct command {
 	const char	*name;
 	int		 (*fn)(struct ctl *, int, char **);
-	int		 nargs;		/* operands after the command name */
+	int		 minargs;	/* operands after the command name */
+	int		 maxargs;
 	int		 db;		/* needs a connection */
 	int		 pwstdin;	/* takes --password-stdin */
 	int		 yes;		/* takes --yes */
+	int		 conf;		/* takes -f FILE */
 	const char	*synopsis;
 } commands[] = {
-	{ "initdb", cmd_initdb, 0, 1, 0, 0,
-	    "initdb                      apply pending migrations" },
-	{ "resetdb", cmd_resetdb, 0, 1, 0, 1,
+	{ "initdb", cmd_initdb, 0, 0, 1, 0, 0, 1,
+	    "initdb [-f FILE]            apply pending migrations, install "
+	    "the triggers" },
+	{ "resetdb", cmd_resetdb, 0, 0, 1, 0, 1, 0,
 	    "resetdb [--yes]             drop all starter tables, then initdb" },
-	{ "adduser", cmd_adduser, 1, 1, 1, 0,
+	{ "adduser", cmd_adduser, 1, 1, 1, 1, 0, 0,
 	    "adduser NAME [--password-stdin]" },
-	{ "passwd", cmd_passwd, 1, 1, 1, 0,
+	{ "passwd", cmd_passwd, 1, 1, 1, 1, 0, 0,
 	    "passwd NAME [--password-stdin]" },
-	{ "deluser", cmd_deluser, 1, 1, 0, 0,
+	{ "deluser", cmd_deluser, 1, 1, 1, 0, 0, 0,
 	    "deluser NAME" },
-	{ "users", cmd_users, 0, 1, 0, 0,
+	{ "users", cmd_users, 0, 0, 1, 0, 0, 0,
 	    "users                       list user names" },
-	{ "load-demo", cmd_loaddemo, 0, 1, 0, 0,
-	    "load-demo                   insert the 100 demo pxcodes" },
-	{ "hash", cmd_hash, 0, 0, 1, 0,
+	{ "group", cmd_group, 1, 3, 1, 0, 0, 0,
+	    "group add|del USER GROUP | list [USER]  group membership" },
+	{ "load-demo", cmd_loaddemo, 0, 0, 1, 0, 0, 0,
+	    "load-demo                   insert the demo pxcodes and "
+	    "encounters" },
+	{ "hash", cmd_hash, 0, 0, 0, 1, 0, 0,
 	    "hash [--password-stdin]     print an argon2id hash" },
-	{ "status", cmd_status, 0, 1, 0, 0,
-	    "status                      schema, pending migrations, users, "
+	{ "status", cmd_status, 0, 0, 1, 0, 0, 1,
+	    "status [-f FILE]            schema, pending migrations, users, "
 	    "resources" },
+	/* connects for check and install only */
+	{ "resources", cmd_resources, 0, 1, 0, 0, 0, 1,
+	    "resources [list|check|install] [-f FILE]  declared resources" },
 };
 
 static void
@@ -235,6 +275,28 @@ ctl_rollback(struct ctl *c)
 	res = PQexec(c->conn, "ROLLBACK");
 	PQclear(res);
 	return (-1);
+}
+
+/* A one-parameter question answered by one boolean: 1, 0, or -1. */
+static int
+ctl_exists(struct ctl *c, const char *sql, const char *param)
+{
+	PGresult	*res;
+	int		 rv;
+
+	if ((res = ctl_params(c, sql, 1, &param, PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	rv = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return (rv);
+}
+
+/* 1 if the user exists, 0 if not, -1 on error. */
+static int
+ctl_user_exists(struct ctl *c, const char *name)
+{
+	return (ctl_exists(c, "SELECT EXISTS (SELECT 1 FROM starter_users "
+	    "WHERE username = $1)", name));
 }
 
 /*
@@ -399,12 +461,31 @@ migrate(struct ctl *c)
 	return (0);
 }
 
+/*
+ * The migrations, then the NOTIFY trigger of each declared table that
+ * lacks one (a table that is not there is only a warning: initdb's work
+ * is the schema; `resources check` says more).
+ */
 static int
 cmd_initdb(struct ctl *c, int argc, char **argv)
 {
+	struct res_decl	*decls;
+	int		 n, problems;
+
 	(void)argc;
 	(void)argv;
-	return (migrate(c));
+	if (ctl_decls(c, &decls, &n) == -1)	/* before changing anything */
+		return (-1);
+	if (migrate(c) == -1) {
+		free(decls);
+		return (-1);
+	}
+	problems = ctl_install(c, decls, n, 0);
+	free(decls);
+	if (problems > 0)
+		ctl_warnx("warning: %d declared resource%s without a trigger",
+		    problems, problems == 1 ? "" : "s");
+	return (problems == -1 ? -1 : 0);
 }
 
 /*
@@ -484,18 +565,15 @@ ctl_setpw(struct ctl *c, const char *name, const struct setpw *sp)
 	char		 phc[PASSWORD_PHC_MAX];
 	int		 n, rv = -1;
 
-	params[0] = name;
-	if ((res = ctl_params(c, "SELECT 1 FROM starter_users "
-	    "WHERE username = $1", 1, params, PGRES_TUPLES_OK)) == NULL)
+	if ((n = ctl_user_exists(c, name)) == -1)
 		return (-1);
-	n = PQntuples(res);
-	PQclear(res);
-	if ((n > 0) != sp->exists) {
+	if (n != sp->exists) {
 		ctl_warnx(sp->lookup_err, name);
 		return (-1);
 	}
 	if (ctl_newhash(c, phc, sizeof(phc)) == -1)
 		goto done;
+	params[0] = name;
 	params[1] = phc;
 	if ((res = ctl_params(c, sp->sql, 2, params,
 	    PGRES_COMMAND_OK)) == NULL)
@@ -579,13 +657,229 @@ cmd_users(struct ctl *c, int argc, char **argv)
 	return (0);
 }
 
+/*
+ * group add|del USER GROUP, group list [USER]: the operands each
+ * subcommand takes; nonzero when they are wrong (a usage error).
+ */
+static int
+ctl_group_usage(int argc, char **argv)
+{
+	if (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
+		return (argc != 3);
+	if (strcmp(argv[0], "list") == 0)
+		return (argc > 2);
+	return (1);
+}
+
+/* A group name as a declaration's group:NAME may say it. */
+static int
+ctl_checkgroup(const char *name)
+{
+	size_t	n;
+
+	n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-");
+	if (n == 0 || name[n] != '\0' || n > CTL_GROUP_MAX) {
+		ctl_warnx("group name must be 1 to %d letters, digits, "
+		    "'_', '.' or '-'", CTL_GROUP_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Add or remove a membership in one statement ($1 the user, $2 the
+ * group); when it changed no row, the user is looked up to say why.
+ */
+static int
+ctl_group_change(struct ctl *c, const char *user, const char *group,
+    int add)
+{
+	const char	*params[2];
+	PGresult	*res;
+	int		 n;
+
+	params[0] = user;
+	params[1] = group;
+	if ((res = ctl_params(c, add ?
+	    "INSERT INTO starter_user_groups (user_id, name) "
+	    "SELECT id, $2 FROM starter_users WHERE username = $1 "
+	    "ON CONFLICT DO NOTHING" :
+	    "DELETE FROM starter_user_groups g USING starter_users u "
+	    "WHERE g.user_id = u.id AND u.username = $1 AND g.name = $2",
+	    2, params, PGRES_COMMAND_OK)) == NULL)
+		return (-1);
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	if (n > 0) {
+		printf(add ? "added %s to group %s\n" :
+		    "removed %s from group %s\n", user, group);
+		return (0);
+	}
+	if ((n = ctl_user_exists(c, user)) != 1) {
+		if (n == 0)
+			ctl_warnx("no such user '%s'", user);
+		return (-1);
+	}
+	if (add) {	/* already there: what was asked for holds */
+		printf("%s is already in group %s\n", user, group);
+		return (0);
+	}
+	ctl_warnx("user '%s' is not in group '%s'", user, group);
+	return (-1);
+}
+
+/*
+ * group list: "GROUP USER" a line, by group then user; group list USER:
+ * that user's groups, one a line.
+ */
+static int
+ctl_group_list(struct ctl *c, const char *user)
+{
+	const char	*params[1];
+	PGresult	*res;
+	int		 i, n;
+
+	if (user != NULL && (n = ctl_user_exists(c, user)) != 1) {
+		if (n == 0)
+			ctl_warnx("no such user '%s'", user);
+		return (-1);
+	}
+	params[0] = user;
+	if ((res = ctl_params(c, user != NULL ?
+	    "SELECT g.name FROM starter_user_groups g "
+	    "JOIN starter_users u ON u.id = g.user_id "
+	    "WHERE u.username = $1 ORDER BY g.name" :
+	    "SELECT g.name, u.username FROM starter_user_groups g "
+	    "JOIN starter_users u ON u.id = g.user_id "
+	    "ORDER BY g.name, u.username", user != NULL, params,
+	    PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	for (i = 0; i < PQntuples(res); i++) {
+		if (user != NULL)
+			printf("%s\n", PQgetvalue(res, i, 0));
+		else
+			printf("%s %s\n", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	return (0);
+}
+
+static int
+cmd_group(struct ctl *c, int argc, char **argv)
+{
+	if (strcmp(argv[0], "list") == 0)
+		return (ctl_group_list(c, argc > 1 ? argv[1] : NULL));
+	if (ctl_checkgroup(argv[2]) == -1)
+		return (-1);
+	return (ctl_group_change(c, argv[1], argv[2],
+	    strcmp(argv[0], "add") == 0));
+}
+
+/* xorshift32: the same sequence on every run and every machine. */
+static uint32_t
+ctl_rand(uint32_t *state)
+{
+	uint32_t	x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return (*state = x);
+}
+
+/* Notes of the demo encounters: quotes and non-ASCII text on purpose. */
+static const char *const ctl_demo_notes[] = {
+	"first visit",
+	"follow-up in two weeks",
+	"referred by the GP",
+	"paid in cash",
+	"insurance claim pending",
+	"second opinion requested",
+	"rescheduled twice",
+	"patient said \"much better\"",
+	"seen at the Caf\xc3\xa9 Clinic, Z\xc3\xbcrich",
+	"back-slash \\ and tab\tin a note",
+};
+#define CTL_DEMO_NNOTES	(sizeof(ctl_demo_notes) / sizeof(ctl_demo_notes[0]))
+
+/*
+ * The synthetic encounters, in load-demo's transaction: CTL_DEMO_ENCOUNTERS
+ * rows drawn from a fixed seed, so that every run makes the same rows
+ * (ids from 1, created_at too), each on one of the demo pxcodes, which the
+ * transaction has just made sure of.  Only into an empty table: rows that
+ * are there are somebody's.  The number added (0: the table had rows),
+ * or -1.
+ */
+static long
+ctl_demo_encounters(struct ctl *c)
+{
+	const char	*params[6];
+	PGresult	*res;
+	char		 day[16], charge[16], secs[16];
+	uint32_t	 seed = CTL_DEMO_SEED, cents;
+	long		 i, added = 0;
+	int		 full;
+
+	/* Two load-demo at once: the second waits, then finds rows. */
+	if (ctl_exec(c, "LOCK TABLE starter_encounters "
+	    "IN SHARE ROW EXCLUSIVE MODE") == -1)
+		return (-1);
+	if ((res = ctl_params(c, "SELECT EXISTS "
+	    "(SELECT 1 FROM starter_encounters)", 0, NULL,
+	    PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	full = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (full)
+		return (0);
+	if (ctl_exec(c, "SELECT setval(pg_get_serial_sequence("
+	    "'starter_encounters', 'id'), 1, false)") == -1)
+		return (-1);
+
+	for (i = 0; i < CTL_DEMO_ENCOUNTERS; i++) {
+		params[0] = demo_rows[ctl_rand(&seed) % ndemo_rows].pxcode;
+		snprintf(day, sizeof(day), "%u", ctl_rand(&seed) % 365);
+		params[1] = day;
+		/* a tenth free of charge; else up to 4999.99 */
+		cents = ctl_rand(&seed) % 10 == 0 ? 0 :
+		    ctl_rand(&seed) % 500000;
+		snprintf(charge, sizeof(charge), "%u.%02u", cents / 100,
+		    cents % 100);
+		params[2] = charge;
+		params[3] = ctl_rand(&seed) % 3 != 0 ? "t" : "f";
+		/* two notes in five are NULL */
+		params[4] = ctl_rand(&seed) % 5 < 2 ? NULL :
+		    ctl_demo_notes[ctl_rand(&seed) % CTL_DEMO_NNOTES];
+		/* entered that day between 08:00 and 18:00 UTC */
+		snprintf(secs, sizeof(secs), "%u",
+		    8 * 3600 + ctl_rand(&seed) % (10 * 3600));
+		params[5] = secs;
+		if ((res = ctl_params(c, "INSERT INTO starter_encounters "
+		    "(pxcode, seen_on, charge, paid, note, created_at) "
+		    "VALUES ($1, DATE '2025-01-01' + $2::int, $3, $4, $5, "
+		    "(DATE '2025-01-01' + $2::int + $6::int * "
+		    "interval '1 second') AT TIME ZONE 'UTC')", 6, params,
+		    PGRES_COMMAND_OK)) == NULL)
+			return (-1);
+		added += atol(PQcmdTuples(res));
+		PQclear(res);
+	}
+	return (added);
+}
+
+/*
+ * The 100 demo pxcodes (those missing are added) and the demo encounters
+ * (only into an empty table), in one transaction.
+ */
 static int
 cmd_loaddemo(struct ctl *c, int argc, char **argv)
 {
 	const char	*params[2];
 	PGresult	*res;
 	size_t		 i;
-	long		 added = 0;
+	long		 added = 0, enc;
 
 	(void)argc;
 	(void)argv;
@@ -602,9 +896,16 @@ cmd_loaddemo(struct ctl *c, int argc, char **argv)
 		added += atol(PQcmdTuples(res));
 		PQclear(res);
 	}
+	if ((enc = ctl_demo_encounters(c)) == -1)
+		return (ctl_rollback(c));
 	if (ctl_exec(c, "COMMIT") == -1)
 		return (-1);
 	printf("load-demo: added %ld of %zu demo rows\n", added, ndemo_rows);
+	if (enc > 0)
+		printf("load-demo: added %ld demo encounters\n", enc);
+	else
+		printf("load-demo: starter_encounters has rows already: "
+		    "no demo encounters added\n");
 	return (0);
 }
 
@@ -622,48 +923,330 @@ cmd_hash(struct ctl *c, int argc, char **argv)
 	return (0);
 }
 
+/* ---------------------------------------------------------- resources */
+
 /*
- * The tables starterd serves, each with the fixed statement that counts
- * its rows (an identifier cannot be a parameter).
+ * The declarations starterd would serve: the `resource` blocks of the
+ * configuration file (-f FILE, else $STARTERD_CONFIG, else the compiled-in
+ * path), else the built-in pxcodes one, as starterd decides: a default
+ * file that is not there, or a file with no block, serves pxcodes alone.
+ * The file's settings are starterd's own, not read here.  0 and *decls
+ * (malloc'd, *n of them), or -1 (each mistake printed on its own line).
  */
-static const struct ctl_resource {
-	const char	*table;
-	const char	*count_sql;
-} ctl_resources[] = {
-	{ "starter_pxcodes", "SELECT count(*) FROM starter_pxcodes" },
-};
+static int
+ctl_decls(struct ctl *c, struct res_decl **decls, int *n)
+{
+	struct res_decl	 d;
+	FILE		*fp;
+	const char	*path = c->conffile;
+	char		 buf[CTL_CONF_LINE], *line, *p;
+	int		 lineno = 0, rv = 0, must = 1;
+	size_t		 l;
+
+	*decls = NULL;
+	*n = 0;
+	if (path == NULL && ((path = getenv("STARTERD_CONFIG")) == NULL ||
+	    *path == '\0')) {
+		path = STARTERD_CONFIG_FILE;
+		must = 0;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errno != ENOENT || must) {
+			ctl_warnx("config file %s: %s", path, strerror(errno));
+			return (-1);
+		}
+	} else {
+		while (fgets(buf, sizeof(buf), fp) != NULL) {
+			lineno++;
+			l = strlen(buf);
+			if (l == sizeof(buf) - 1 && buf[l - 1] != '\n') {
+				ctl_warnx("%s:%d: line too long", path, lineno);
+				rv = -1;
+				break;
+			}
+			if ((p = strchr(buf, '#')) != NULL)
+				*p = '\0';
+			line = str_trim(buf);
+			if (!resconf_opens(line))
+				continue;	/* a setting: starterd's */
+			if (resconf_block(fp, path, &lineno, line, &d) == -1 ||
+			    resconf_add(decls, n, &d) == -1)
+				rv = -1;
+		}
+		if (ferror(fp)) {
+			ctl_warnx("config file %s: %s", path, strerror(errno));
+			rv = -1;
+		}
+		fclose(fp);
+	}
+	if (rv == 0 && *n == 0) {
+		resconf_builtin(&d);
+		rv = resconf_add(decls, n, &d);
+	}
+	if (rv == -1) {
+		free(*decls);
+		*decls = NULL;
+		*n = 0;
+	}
+	return (rv);
+}
+
+/*
+ * Find a declared table as starterd does (schema.c): to_regclass(), so
+ * as PostgreSQL reads the name in a query (the search path, unquoted
+ * names folded to lower case).  Its trigger counts when it runs
+ * starterd_notify() after each statement on all four events and is
+ * enabled.  1 and *t, 0 if there is no such relation, -1 on error.
+ */
+static int
+ctl_table_find(struct ctl *c, const char *table, struct ctl_table *t)
+{
+	PGresult	*res;
+	int		 found;
+
+	if ((res = ctl_params(c, "SELECT n.nspname, c.relname, c.relkind, "
+	    "EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid "
+	    "AND t.tgfoid = to_regproc('starterd_notify') "
+	    "AND t.tgtype & 67 = 0 AND t.tgtype & 60 = 60 "
+	    "AND t.tgenabled <> 'D') "
+	    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE c.oid = to_regclass($1)", 1, &table,
+	    PGRES_TUPLES_OK)) == NULL)
+		return (-1);
+	if ((found = PQntuples(res) == 1)) {
+		strlcpy(t->nspname, PQgetvalue(res, 0, 0), sizeof(t->nspname));
+		strlcpy(t->relname, PQgetvalue(res, 0, 1), sizeof(t->relname));
+		t->relkind = PQgetvalue(res, 0, 2)[0];
+		t->notify = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	}
+	PQclear(res);
+	return (found);
+}
+
+/* "schema"."table" of t into buf (size bytes), quoted by libpq; 0 or -1. */
+static int
+ctl_qtable(struct ctl *c, const struct ctl_table *t, char *buf, size_t size)
+{
+	char	*qs, *qt;
+	int	 rv = -1;
+
+	qs = PQescapeIdentifier(c->conn, t->nspname, strlen(t->nspname));
+	qt = PQescapeIdentifier(c->conn, t->relname, strlen(t->relname));
+	if (qs != NULL && qt != NULL &&
+	    (size_t)snprintf(buf, size, "%s.%s", qs, qt) < size)
+		rv = 0;
+	else
+		ctl_warnx("cannot quote %s.%s: %s", t->nspname, t->relname,
+		    PQerrorMessage(c->conn));
+	PQfreemem(qs);
+	PQfreemem(qt);
+	return (rv);
+}
+
+/*
+ * Give each declared table that lacks one the statement trigger that
+ * NOTIFYs starterd of every change, so that the response cache stays
+ * coherent whoever writes (the same trigger as migration 002's).  A view
+ * cannot have it (and is not cached): skipped.  verbose: say so of the
+ * tables that have it already.  The number of problems (missing tables,
+ * failed statements), each printed, or -1 on a connection error.
+ */
+static int
+ctl_install(struct ctl *c, const struct res_decl *decls, int n, int verbose)
+{
+	struct ctl_table t;
+	char		 qtable[4 * RES_IDENT_MAX + 8], sql[CTL_SQL_MAX];
+	int		 i, found, problems = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((found = ctl_table_find(c, decls[i].table, &t)) == -1)
+			return (-1);
+		if (!found) {
+			ctl_warnx("%s: table %s does not exist", decls[i].name,
+			    decls[i].table);
+			problems++;
+			continue;
+		}
+		if (t.relkind == 'v' || t.relkind == 'm') {
+			printf("%s: %s.%s: not cacheable: a view (skipped)\n",
+			    decls[i].name, t.nspname, t.relname);
+			continue;
+		}
+		if (t.relkind != 'r' && t.relkind != 'p' && t.relkind != 'f') {
+			ctl_warnx("%s: %s.%s is not a table or a view",
+			    decls[i].name, t.nspname, t.relname);
+			problems++;
+			continue;
+		}
+		if (t.notify) {
+			if (verbose)
+				printf("%s: %s.%s: trigger in place\n",
+				    decls[i].name, t.nspname, t.relname);
+			continue;
+		}
+		if (ctl_qtable(c, &t, qtable, sizeof(qtable)) == -1) {
+			problems++;
+			continue;
+		}
+		/* One implicit transaction: both, or neither. */
+		if ((size_t)snprintf(sql, sizeof(sql),
+		    "DROP TRIGGER IF EXISTS starterd_notify ON %s; "
+		    "CREATE TRIGGER starterd_notify AFTER INSERT OR UPDATE OR "
+		    "DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE "
+		    "FUNCTION starterd_notify()", qtable, qtable) >=
+		    sizeof(sql) || ctl_exec(c, sql) == -1) {
+			ctl_warnx("%s: cannot install the trigger on %s.%s "
+			    "(is the schema there? run 'starterctl initdb')",
+			    decls[i].name, t.nspname, t.relname);
+			problems++;
+			continue;
+		}
+		printf("%s: %s.%s: trigger installed\n", decls[i].name,
+		    t.nspname, t.relname);
+	}
+	return (problems);
+}
+
+/* A problem found by schema_bind(): one line on standard output. */
+static void
+ctl_report(void *arg, const char *msg)
+{
+	(*(int *)arg)++;
+	printf("%s\n", msg);
+}
+
+/* One of check's own lines, in schema_bind()'s form: where, then what. */
+static void
+ctl_check_line(const struct res_decl *d, const char *fmt, ...)
+{
+	char	msg[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->file[0] != '\0')
+		printf("%s:%d: resource %s: %s\n", d->file, d->line, d->name,
+		    msg);
+	else
+		printf("resource %s: %s\n", d->name, msg);
+}
+
+/*
+ * Bind each declaration to the catalog as starterd does at start
+ * (schema.c) and print every problem on its own line, then whether each
+ * table has its trigger.  The number of problems, or -1 on error.
+ */
+static int
+ctl_check(struct ctl *c, const struct res_decl *decls, int n)
+{
+	struct resource	*r;
+	struct ctl_table t;
+	char		 arr[4 * RES_IDENT_MAX + 8];	/* {"a.b"}, escaped */
+	const char	*params[1] = { arr };
+	PGresult	*res;
+	int		 i, found, before, problems = 0, rv = -1;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		ctl_warnx("out of memory");
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if (resconf_tables(&decls[i], 1, arr, sizeof(arr)) == -1) {
+			ctl_warnx("%s: the table name is too long",
+			    decls[i].name);
+			goto done;
+		}
+		if ((res = ctl_params(c, schema_catalog_sql, 1, params,
+		    PGRES_TUPLES_OK)) == NULL)
+			goto done;
+		before = problems;
+		memset(r, 0, sizeof(*r));
+		(void)schema_bind(c->conn, &decls[i], res, r, ctl_report,
+		    &problems);
+		schema_free(r);
+		PQclear(res);
+		if ((found = ctl_table_find(c, decls[i].table, &t)) == -1)
+			goto done;
+		if (!found && problems == before) {	/* unless bind said */
+			ctl_check_line(&decls[i], "table %s does not exist",
+			    decls[i].table);
+			problems++;
+		}
+		if (found && !t.notify && t.relkind != 'v' && t.relkind != 'm') {
+			ctl_check_line(&decls[i], "%s.%s has no NOTIFY "
+			    "trigger: starterd serves it uncached (run "
+			    "'starterctl resources install')", t.nspname,
+			    t.relname);
+			problems++;
+		}
+		if (problems == before)
+			ctl_check_line(&decls[i], "ok");
+	}
+	rv = problems;
+done:
+	free(r);
+	return (rv);
+}
+
+/*
+ * resources [list|check|install]: the declarations, one "NAME TABLE KEY"
+ * line each (no database); checked against the catalog; their triggers
+ * installed.
+ */
+static int
+cmd_resources(struct ctl *c, int argc, char **argv)
+{
+	struct res_decl	*decls;
+	const char	*sub = argc > 0 ? argv[0] : "list";
+	int		 i, n, rv = -1;
+
+	if (ctl_decls(c, &decls, &n) == -1)
+		return (-1);
+	if (strcmp(sub, "list") == 0) {
+		for (i = 0; i < n; i++)
+			printf("%s %s %s\n", decls[i].name, decls[i].table,
+			    decls[i].key[0] != '\0' ? decls[i].key :
+			    "(primary key)");
+		rv = 0;
+	} else if (ctl_connect(c) == 0) {
+		if (strcmp(sub, "check") == 0)
+			rv = ctl_check(c, decls, n) == 0 ? 0 : -1;
+		else
+			rv = ctl_install(c, decls, n, 1) == 0 ? 0 : -1;
+	}
+	free(decls);
+	return (rv);
+}
 
 /* 1 if the table exists, 0 if not, -1 on error. */
 static int
 ctl_table_exists(struct ctl *c, const char *table)
 {
-	const char	*params[1];
-	PGresult	*res;
-	int		 rv;
-
-	params[0] = table;
-	if ((res = ctl_params(c, "SELECT to_regclass($1) IS NOT NULL", 1,
-	    params, PGRES_TUPLES_OK)) == NULL)
-		return (-1);
-	rv = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return (rv);
+	return (ctl_exists(c, "SELECT to_regclass($1) IS NOT NULL", table));
 }
 
-/* Print "key: count" from a one-value statement; "no table" if missing. */
+/*
+ * Print "key: N", the rows of table (as declared, ctl_table_find()), or
+ * "key: no table ..." when it is missing.
+ */
 static int
-ctl_status_count(struct ctl *c, const char *key, const char *table,
-    const char *sql)
+ctl_status_count(struct ctl *c, const char *key, const char *table)
 {
+	struct ctl_table t;
 	PGresult	*res;
+	char		 sql[CTL_SQL_MAX], qtable[4 * RES_IDENT_MAX + 8];
 	int		 have;
 
-	if ((have = ctl_table_exists(c, table)) == -1)
+	if ((have = ctl_table_find(c, table, &t)) == -1)
 		return (-1);
 	if (!have) {
 		printf("%s: no table (run 'starterctl initdb')\n", key);
 		return (0);
 	}
+	if (ctl_qtable(c, &t, qtable, sizeof(qtable)) == -1)
+		return (-1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", qtable);
 	if ((res = ctl_params(c, sql, 0, NULL, PGRES_TUPLES_OK)) == NULL)
 		return (-1);
 	printf("%s: %s\n", key, PQntuples(res) == 1 ?
@@ -674,34 +1257,34 @@ ctl_status_count(struct ctl *c, const char *key, const char *table,
 
 /*
  * status: one "key: value" line each for the schema version, the pending
- * migrations (count, then names), the users and the resources served
- * with their row counts.  Reads only.
+ * migrations (count, then names), the users and the tables of the
+ * declared resources with their row counts.  Reads only.
  */
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
+	struct res_decl	*decls;
 	const char	*params[1];
 	PGresult	*res;
-	char		 vbuf[16], key[96];
+	char		 vbuf[16], key[2 * RES_IDENT_MAX + 16];
 	size_t		 i, npending = 0;
-	int		 have, applied, sep = 0;
+	int		 have, applied, sep = 0, n, j, rv = -1;
 	char		*done;
 
 	(void)argc;
 	(void)argv;
-	if ((have = ctl_table_exists(c, "starterd_schema_version")) == -1)
+	if (ctl_decls(c, &decls, &n) == -1)
 		return (-1);
-	if ((done = calloc(nmigrations + 1, 1)) == NULL) {
-		ctl_warnx("out of memory");
+	if ((have = ctl_table_exists(c, "starterd_schema_version")) == -1 ||
+	    (done = calloc(nmigrations + 1, 1)) == NULL) {
+		free(decls);
 		return (-1);
 	}
 	if (have) {
 		if ((res = ctl_params(c, "SELECT coalesce(max(version), 0) "
 		    "FROM starterd_schema_version", 0, NULL,
-		    PGRES_TUPLES_OK)) == NULL) {
-			free(done);
-			return (-1);
-		}
+		    PGRES_TUPLES_OK)) == NULL)
+			goto done;
 		printf("schema_version: %s\n", PQgetvalue(res, 0, 0));
 		PQclear(res);
 		for (i = 0; i < nmigrations; i++) {
@@ -710,10 +1293,8 @@ cmd_status(struct ctl *c, int argc, char **argv)
 			params[0] = vbuf;
 			if ((res = ctl_params(c, "SELECT 1 FROM "
 			    "starterd_schema_version WHERE version = $1::int",
-			    1, params, PGRES_TUPLES_OK)) == NULL) {
-				free(done);
-				return (-1);
-			}
+			    1, params, PGRES_TUPLES_OK)) == NULL)
+				goto done;
 			applied = PQntuples(res) > 0;
 			PQclear(res);
 			done[i] = (char)applied;
@@ -732,23 +1313,23 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		sep = 1;
 	}
 	printf("%s\n", sep ? "" : " none");
-	free(done);
 
-	if (ctl_status_count(c, "users", "starter_users",
-	    "SELECT count(*) FROM starter_users") == -1)
-		return (-1);
+	if (ctl_status_count(c, "users", "starter_users") == -1)
+		goto done;
 	printf("resources:");
-	for (i = 0; i < sizeof(ctl_resources) / sizeof(ctl_resources[0]); i++)
-		printf("%s%s", i ? ", " : " ", ctl_resources[i].table);
+	for (j = 0; j < n; j++)
+		printf("%s%s", j ? ", " : " ", decls[j].table);
 	printf("\n");
-	for (i = 0; i < sizeof(ctl_resources) / sizeof(ctl_resources[0]);
-	    i++) {
-		snprintf(key, sizeof(key), "%s.rows", ctl_resources[i].table);
-		if (ctl_status_count(c, key, ctl_resources[i].table,
-		    ctl_resources[i].count_sql) == -1)
-			return (-1);
+	for (j = 0; j < n; j++) {
+		snprintf(key, sizeof(key), "%s.rows", decls[j].table);
+		if (ctl_status_count(c, key, decls[j].table) == -1)
+			goto done;
 	}
-	return (0);
+	rv = 0;
+done:
+	free(done);
+	free(decls);
+	return (rv);
 }
 
 int
@@ -756,6 +1337,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "dsn",		required_argument,	NULL, 'd' },
+		{ "config",		required_argument,	NULL, 'f' },
 		{ "help",		no_argument,		NULL, 'h' },
 		{ "argon2-memory",	required_argument,	NULL, 'M' },
 		{ "argon2-time",	required_argument,	NULL, 'T' },
@@ -780,14 +1362,20 @@ main(int argc, char *argv[])
 		argv[0] = (char *)getprogname();
 	} else
 		setprogname("starterctl");
+	/* resconf.c reports a declaration's mistakes through log.c */
+	log_init(0, LOG_LVL_INFO, getprogname());
 
 	memset(&c, 0, sizeof(c));
 	password_params_default(&c.pp);
 
-	while ((ch = getopt_long(argc, argv, "d:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:f:hV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'd':
 			c.dsn = optarg;
+			break;
+		case 'f':
+			c.conffile = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -840,15 +1428,26 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return (CTL_EXIT_USAGE);
 	}
-	if (argc - 1 != cmd->nargs) {
+	if (argc - 1 < cmd->minargs || argc - 1 > cmd->maxargs ||
+	    (cmd->fn == cmd_group && ctl_group_usage(argc - 1, argv + 1))) {
 		ctl_warnx("%s: wrong number of arguments", cmd->name);
 		fprintf(stderr, "usage: %s %s\n", getprogname(),
 		    cmd->synopsis);
 		return (CTL_EXIT_USAGE);
 	}
-	if ((c.pwstdin && !cmd->pwstdin) || (c.yes && !cmd->yes)) {
+	if ((c.pwstdin && !cmd->pwstdin) || (c.yes && !cmd->yes) ||
+	    (c.conffile != NULL && !cmd->conf)) {
 		ctl_warnx("%s does not take %s", cmd->name,
-		    c.yes ? "--yes" : "--password-stdin");
+		    c.yes && !cmd->yes ? "--yes" : c.pwstdin && !cmd->pwstdin ?
+		    "--password-stdin" : "-f");
+		return (CTL_EXIT_USAGE);
+	}
+	if (cmd->fn == cmd_resources && argc > 1 &&
+	    strcmp(argv[1], "list") != 0 && strcmp(argv[1], "check") != 0 &&
+	    strcmp(argv[1], "install") != 0) {
+		ctl_warnx("resources: unknown subcommand '%s'", argv[1]);
+		fprintf(stderr, "usage: %s %s\n", getprogname(),
+		    cmd->synopsis);
 		return (CTL_EXIT_USAGE);
 	}
 

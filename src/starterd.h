@@ -225,6 +225,7 @@ struct resource {
 	char		 relname[RES_IDENT_MAX];
 	char		 qtable[4 * RES_IDENT_MAX + 8];	/* "schema"."table" */
 	int		 is_view;
+	int		 cacheable;	/* its table NOTIFYs every change */
 	int		 ncols;
 	struct res_column cols[RES_MAX_COLS];	/* catalog order */
 	int		 key;			/* index in cols */

@@ -84,5 +84,19 @@ is_deeply(complete('starterctl', 'adduser', 'bob', '--'),
     ['--password-stdin'], 'adduser NAME --<TAB>: --password-stdin');
 is_deeply(complete('starterctl', 'users', '-'), [],
     'users -<TAB>: nothing (it takes no option)');
+is_deeply(complete('starterctl', 'group', ''), [qw(add del list)],
+    'group <TAB>: its subcommands add, del and list');
+is_deeply(complete('starterctl', 'group', 'l'), ['list'], 'group l: list');
+is_deeply(complete('starterctl', 'group', 'add', ''), [],
+    'group add <TAB>: no guess at a user');
+is_deeply(complete('starterctl', 'resources', ''), [qw(check install list)],
+    'resources <TAB>: list, check, install');
+is_deeply(complete('starterctl', 'resources', 'check', '-'), ['-f'],
+    'resources check -<TAB>: -f');
+is_deeply(complete('starterctl', 'resources', '-f', "$dir/starterc"),
+    ["$dir/starterctl"], 'resources -f: file names');
+is_deeply(complete('starterctl', 'resources', '-f', 'x.conf', 'in'),
+    ['install'], 'resources -f FILE in: install (after the value of -f)');
+is_deeply(complete('starterctl', 'initdb', '-'), ['-f'], 'initdb -<TAB>: -f');
 
 done_testing();

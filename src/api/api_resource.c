@@ -281,6 +281,13 @@ get_ctx_new(struct client *c, char kind, long long page, long long per_page)
 	return (g);
 }
 
+/* Is c's resource cached (its table announces its changes)? */
+static int
+api_cache_on(struct client *c)
+{
+	return (cache_enabled() && RES(c)->cacheable);
+}
+
 /*
  * Try the cache.  Returns 1 when the request was answered from it.
  * While the database is down a stale entry is better than a 503
@@ -294,7 +301,7 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 	long long	 age;
 	int		 stale, down;
 
-	if (!cache_enabled())
+	if (!api_cache_on(c))
 		return (0);
 	/*
 	 * Stale only when the database is known to be unreachable: a
@@ -330,12 +337,12 @@ api_answer_fresh(struct client *c, struct get_ctx *g, struct buf *body)
 	char	etag[40];
 
 	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
-	if (cache_enabled())
+	if (api_cache_on(c))
 		c->cache_desc = "miss";
-	if (cache_enabled())
+	if (api_cache_on(c))
 		cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key), g->version,
 		    BUF_PTR(body), BUF_LEN(body), etag);
-	api_send_representation(c, body, etag, cache_enabled() ?
+	api_send_representation(c, body, etag, api_cache_on(c) ?
 	    "fwd=miss; stored" : "fwd=bypass");
 }
 
@@ -515,6 +522,35 @@ api_body_object(struct client *c)
 /* ------------------------------------------------------ representations */
 
 /*
+ * jsonb's text form spaces its members ("a": 1, "b": 2): drop whitespace
+ * outside strings, as jsonify writes.
+ */
+static void
+api_json_compact(struct buf *b, const char *v, size_t l)
+{
+	size_t	i, start = 0;
+	int	instr = 0;
+
+	for (i = 0; i < l; i++) {
+		if (instr) {
+			if (v[i] == '\\')
+				i++;
+			else if (v[i] == '"')
+				instr = 0;
+			continue;
+		}
+		if (v[i] == '"')
+			instr = 1;
+		else if (v[i] == ' ' || v[i] == '\n' || v[i] == '\t' ||
+		    v[i] == '\r') {
+			buf_append(b, v + start, i - start);
+			start = i + 1;
+		}
+	}
+	buf_append(b, v + start, l - start);
+}
+
+/*
  * One column's value as JSON, from its text form (the session's output
  * settings are fixed by db.c: ISO dates, UTC, shortest exact floats):
  * integers, numeric and floats as JSON numbers with the database's exact
@@ -558,8 +594,10 @@ api_value(struct buf *b, const struct res_column *col, PGresult *res,
 		buf_appendstr(b, v[0] == 't' ? "true" : "false");
 		return;
 	case COL_JSON:
+		buf_append(b, v, l);	/* the text as it was stored */
+		return;
 	case COL_JSONB:
-		buf_append(b, v, l);
+		api_json_compact(b, v, l);
 		return;
 	case COL_TIMESTAMP:
 	case COL_TIMESTAMPTZ:
@@ -1258,6 +1296,43 @@ api_unbound(struct client *c, void (*fn)(struct client *))
 	}
 }
 
+/*
+ * The declared access of this method, beyond the authentication the
+ * router asked for: a group's members only.  0: go on; 1: answered, or
+ * waiting for the membership (the loop resumes fn with its answer in
+ * c->auth_result).
+ */
+static int
+api_access(struct client *c, void (*fn)(struct client *))
+{
+	const struct res_decl	*d = &RES(c)->decl;
+	int			 write, rv;
+	const char		*group;
+
+	write = c->req.method != HTTP_M_GET && c->req.method != HTTP_M_HEAD;
+	if ((write ? d->write : d->read) != RES_ACCESS_GROUP)
+		return (0);
+	group = write ? d->write_group : d->read_group;
+	if (c->auth_result != AUTH_PENDING) {
+		rv = c->auth_result;		/* resumed: the answer */
+		c->auth_result = AUTH_PENDING;
+	} else if ((rv = groups_check(c, group)) == AUTH_PENDING) {
+		c->resume = fn;
+		return (1);
+	}
+	switch (rv) {
+	case AUTH_OK:
+		return (0);
+	case AUTH_UNAVAILABLE:
+		response_unavailable(c, db_retry_after());
+		return (1);
+	default:
+		response_error(c, 403, "%s is reserved to the group %s",
+		    write ? "writing" : "reading", group);
+		return (1);
+	}
+}
+
 static void
 api_collection_get(struct client *c)
 {
@@ -1393,6 +1468,8 @@ api_collection_post(struct client *c)
 void
 api_resource_collection(struct client *c)
 {
+	if (api_access(c, api_resource_collection))
+		return;
 	if (c->req.method == HTTP_M_POST)
 		api_collection_post(c);
 	else
@@ -1772,6 +1849,8 @@ done:
 void
 api_resource_item(struct client *c)
 {
+	if (api_access(c, api_resource_item))
+		return;
 	switch (c->req.method) {
 	case HTTP_M_GET:
 	case HTTP_M_HEAD:

@@ -185,40 +185,29 @@ resource_catalog_cb(struct client *c, PGresult *res, void *arg)
 		}
 		s->r = r;
 		s->bound = 1;
+		if (!r.cacheable && cache_enabled())
+			log_warnx("resource %s: %s has no starterd_notify "
+			    "trigger, so its answers are not cached (run "
+			    "starterctl resources install)", r.decl.name,
+			    r.decl.table);
 		if (s->logged)
 			log_info("resource %s is served now", r.decl.name);
 	}
 }
 
-/* The declared tables as a text[] literal: {"a","b"}. */
+/* The catalog query for every declared table (resconf_tables: a text[]). */
 static int
 resource_catalog_submit(struct client *c)
 {
-	struct buf	 a;
-	const char	*p[1], *t;
-	int		 i, rv;
+	char		 tables[RES_MAX * (2 * (2 * RES_IDENT_MAX + 2) + 4) + 4];
+	const char	*p[1] = { tables };
+	int		 rv;
 
-	buf_init(&a, RES_MAX * (2 * RES_IDENT_MAX + 8) * 2 + 16);
-	buf_append(&a, "{", 1);
-	for (i = 0; i < nslots; i++) {
-		if (i > 0)
-			buf_append(&a, ",", 1);
-		buf_append(&a, "\"", 1);
-		for (t = slots[i].r.decl.table; *t != '\0'; t++) {
-			if (*t == '"' || *t == '\\')
-				buf_append(&a, "\\", 1);
-			buf_append(&a, t, 1);
-		}
-		buf_append(&a, "\"", 1);
-	}
-	if (buf_append(&a, "}", 1) == -1) {
-		buf_free(&a);
+	if (resconf_tables(conf->resources, nslots, tables, sizeof(tables))
+	    == -1)
 		return (-1);
-	}
-	p[0] = BUF_PTR(&a);
 	rv = db_submit_sql(c, schema_catalog_sql, "catalog", 0, 1, p,
 	    resource_catalog_cb, NULL);
-	buf_free(&a);
 	if (rv == 0)
 		catalog_inflight++;
 	return (rv);

@@ -26,6 +26,9 @@ static struct route routes[] = {
 	{ "/auth/request-token", READ, ROUTE_AUTH | ROUTE_PASSWORD,
 	    api_auth_token, 0, NULL },
 	{ "/metrics", READ, ROUTE_METRICS, api_metrics, 0, NULL },
+	{ STARTERD_API_PREFIX "/", READ, ROUTE_AUTH, api_index, 0, NULL },
+	{ STARTERD_API_PREFIX "/openapi.json", READ, ROUTE_AUTH, api_openapi, 0,
+	    NULL },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 

@@ -261,6 +261,18 @@ api_metrics(struct client *c)
 	response_error(c, 500, "not in this harness");
 }
 
+WEAK void
+api_index(struct client *c)
+{
+	response_error(c, 500, "not in this harness");
+}
+
+WEAK void
+api_openapi(struct client *c)
+{
+	response_error(c, 500, "not in this harness");
+}
+
 /* ------------------------------------------------------ the client */
 
 struct client *

@@ -38,7 +38,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(request raw build_request parse_responses jsonify etag_of
     wait_until top_builddir top_srcdir run_cmd starterctl check_error
-    check_common_headers explain_response finish read_all);
+    check_common_headers explain_response finish read_all sample_resources);
 
 our $TIMEOUT = 10;		# default per-response read timeout, seconds
 
@@ -194,6 +194,19 @@ sub starterctl
 	return run_cmd([$bin, @dsn, @args], timeout => 60, %opt);
 }
 
+# The resource blocks of the shipped sample configuration
+# (etc/starterd.conf.sample.in, from its first `resource` line to the
+# end): pxcodes and encounters as the package declares them.
+sub sample_resources
+{
+	my $f = top_srcdir() . '/etc/starterd.conf.sample.in';
+	open my $fh, '<', $f or croak "$f: $!";
+	my $text = do { local $/; <$fh> };
+	close $fh;
+	$text =~ /^(resource .*)\z/ms or croak "$f: no resource block";
+	return $1;
+}
+
 # Schema, the 100 demo rows and user admin with password admin.
 sub setup_db
 {
@@ -237,6 +250,7 @@ my %REASONS = (
 	    'request-uri too large'],
 	415 => ['unsupported media type'],
 	417 => ['expectation failed'],
+	422 => ['unprocessable content', 'unprocessable entity'],
 	429 => ['too many requests'],	# RFC 6585
 	431 => ['request header fields too large'],
 	500 => ['internal server error'],
