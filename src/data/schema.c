@@ -17,6 +17,7 @@
  * worker, -t and starterctl apply the very same rules.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,69 @@ schema_list_check(struct bind *b, const struct resource *r,
 		p = e;
 	}
 }
+
+/* Is the column of a type whose text q= may search (ILIKE, trigrams)? */
+static int
+schema_is_text(const struct res_column *c)
+{
+	return (c->type == COL_TEXT || c->type == COL_VARCHAR ||
+	    c->type == COL_CHAR);
+}
+
+/*
+ * The query language's lists (filter, sort, search): each name a column
+ * (said by schema_list_check), exposed (a hidden column must not leak
+ * through what a filter matches or the order of a page), and of a type
+ * that its use can work with: json has neither equality nor order, and
+ * q= matches text.  Each one found sets its column's flag.
+ */
+static void
+schema_query_list(struct bind *b, struct resource *r, const char *key,
+    const char *list)
+{
+	struct res_column	*c;
+	int			 i;
+
+	for (i = 0; i < r->ncols; i++) {
+		c = &r->cols[i];
+		if (!schema_in_list(list, c->name))
+			continue;
+		if (!c->exposed) {
+			schema_problem(b, "%s: %s is not exposed (hidden, or "
+			    "not in columns)", key, c->name);
+			continue;
+		}
+		if (strcmp(key, "search") == 0 && !schema_is_text(c)) {
+			schema_problem(b, "search: %s is %s, not text, varchar "
+			    "or char (q= matches text)", c->name,
+			    c->type_name);
+			continue;
+		}
+		if (strcmp(key, "search") != 0 && c->type == COL_JSON) {
+			schema_problem(b, "%s: %s is json, which has no %s "
+			    "(jsonb has)", key, c->name, strcmp(key,
+			    "sort") == 0 ? "order" : "equality");
+			continue;
+		}
+		if (strcmp(key, "filter") == 0)
+			c->filterable = 1;
+		else if (strcmp(key, "sort") == 0)
+			c->sortable = 1;
+		else
+			c->searchable = 1;
+	}
+}
+
+/* The query language's lists, by their keys in the declaration. */
+static const struct {
+	const char	*key;
+	size_t		 off;
+} schema_qlists[] = {
+	{ "filter", offsetof(struct res_decl, filter) },
+	{ "sort", offsetof(struct res_decl, sortable) },
+	{ "search", offsetof(struct res_decl, search) },
+};
+#define SCHEMA_NQLISTS	(sizeof(schema_qlists) / sizeof(schema_qlists[0]))
 
 /*
  * Quote an identifier for the statements: as it is when the server's
@@ -579,9 +643,10 @@ schema_bind(PGconn *conn, const struct res_decl *d, PGresult *res,
 	struct bind	 b = { conn, d, report, arg, 0 };
 	cJSON		*doc = NULL;
 	const cJSON	*jc, *priv;
-	const char	*kind, *keyname;
+	const char	*kind, *keyname, *list;
 	char		 pkey[RES_LIST_MAX], qn[2 * RES_IDENT_MAX + 3];
 	char		 qr[2 * RES_IDENT_MAX + 3];
+	size_t		 q;
 	int		 row, i, u, fatal = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -635,6 +700,11 @@ schema_bind(PGconn *conn, const struct res_decl *d, PGresult *res,
 	schema_list_check(&b, r, "required", d->required);
 	schema_list_check(&b, r, "as_text", d->as_text);
 	schema_list_check(&b, r, "order", d->order);
+	for (q = 0; q < SCHEMA_NQLISTS; q++) {
+		list = (const char *)d + schema_qlists[q].off;
+		schema_list_check(&b, r, schema_qlists[q].key, list);
+		schema_query_list(&b, r, schema_qlists[q].key, list);
+	}
 	schema_constraints(&b, r, doc, pkey, sizeof(pkey));
 
 	/* The key: declared, else the one-column primary key. */
