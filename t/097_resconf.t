@@ -245,7 +245,8 @@ CREATE TABLE res_nokey (a integer, b text);
 CREATE TABLE res_point (id integer PRIMARY KEY, p point, note text);
 CREATE TABLE res_ok (id integer PRIMARY KEY, name varchar(20) NOT NULL);
 CREATE TABLE res_q (id integer PRIMARY KEY, name text, code char(4),
-    n integer, d date, j json, jb jsonb, secret text);
+    n integer, d date, j json, jb jsonb, secret text, pt point,
+    page integer);
 CREATE ROLE res_reader LOGIN;
 GRANT SELECT ON res_ok TO res_reader;
 EOF
@@ -319,10 +320,12 @@ is($r->{rc}, 0, 'catalog, read-only role with write = none: exit 0')
 sub qblock
 {
 	my ($body) = @_;
-	return "resource q {\n\ttable = res_q\n\thidden = secret\n${body}}\n";
+	return "resource q {\n\ttable = res_q\n\thidden = secret\n"
+	    . "\tas_text = pt\n${body}}\n";
 }
-($r) = t_catalog(qblock("\tfilter = name, n, jb, d\n\tsort = n, jb, d\n"
-    . "\tsearch = name, code\n\tcount = estimated\n"));
+($r) = t_catalog(qblock("\tfilter = name, n, j, jb, d, pt\n"
+    . "\tsort = n, jb, d, page\n\tsearch = name, code, pt\n"
+    . "\tcount = estimated\n"));
 is($r->{rc}, 0, 'catalog, filter, sort and search of fitting columns: exit 0')
     or diag($r->{err});
 ($r) = t_catalog(sample_resources());
@@ -343,14 +346,15 @@ catalog_mistake('search: a column not in columns', "resource q {\n"
     . "\tsearch = code\n}\n", 1,
     qr/search: code is not exposed \(hidden, or not in columns\)$/);
 catalog_mistake('search: an integer column', qblock("\tsearch = name, n\n"),
-    1, qr/search: n is integer, not text, varchar or char \(q= matches text\)$/);
+    1, qr/search: n is integer, not text, varchar, char or as_text \(q= matches text\)$/);
 catalog_mistake('search: a jsonb column', qblock("\tsearch = jb\n"), 1,
-    qr/search: jb is jsonb, not text, varchar or char \(q= matches text\)$/);
+    qr/search: jb is jsonb, not text, varchar, char or as_text \(q= matches text\)$/);
 catalog_mistake('sort: a json column', qblock("\tsort = j\n"), 1,
     qr/sort: j is json, which has no order \(jsonb has\)$/);
-catalog_mistake('filter: a json column', qblock("\tfilter = j\n"), 1,
-    qr/filter: j is json, which has no equality \(jsonb has\)$/);
-catalog_mistake('three lists, three mistakes', qblock("\tfilter = j\n"
+catalog_mistake('filter: a column named as a query parameter',
+    qblock("\tfilter = n, page\n"), 1,
+    qr/filter: page is a query parameter of its own \(page, per_page, .*\)$/);
+catalog_mistake('three lists, three mistakes', qblock("\tfilter = page\n"
     . "\tsort = secret\n\tsearch = n\n"), 1, qr/search: n is integer, .*/,
     undef, 3);
 

@@ -1,4 +1,4 @@
-# 019_query_migration: migration 007_query against a real PostgreSQL: the
+# 133_query_migration: migration 007_query against a real PostgreSQL: the
 # pg_trgm extension (made by a database owner who is no superuser, or
 # found in a schema of its own), the trigram indexes that q= reads and the
 # b-tree indexes of the demo sort orders, and starterd_count_estimate():
@@ -97,12 +97,14 @@ sub estimate
 	return $pg->psql('SELECT starterd_count_estimate(' . dq($q) . ', '
 	    . arr(@v) . ')');
 }
-# The truth: the same statement prepared, run with the same values.
+# The truth: the same statement prepared, run with the same values (the
+# rows it counts, or returns).
 sub truth
 {
 	my ($q, @v) = @_;
 	my $args = @v ? '(' . join(',', map { defined $_ ? 'CAST(' . dq($_)
 	    . ' AS unknown)' : 'NULL' } @v) . ')' : '';
+	$q = "SELECT count(*) FROM ($q) AS s" unless $q =~ /^SELECT count/;
 	return $pg->psql("PREPARE c AS $q; EXECUTE c$args");
 }
 
@@ -123,6 +125,9 @@ my @cases = (
 	    . 'starter_encounters AS "e$1" WHERE "e$1".paid = $1', ['false']],
 	['a literal holding $1 is a literal', "$C WHERE note <> '\$1' "
 	    . "AND paid = \$1", ['true']],
+	['no count: the rows of a SELECT 1 (the top node\'s estimate)',
+	    'SELECT 1 FROM starter_encounters WHERE clinic_id = $1 AND '
+	    . 'note ILIKE $2', ['2', '%week%']],
 	['a capped count (a Limit under the Aggregate)', 'SELECT count(*) '
 	    . 'FROM (SELECT 1 FROM starter_encounters WHERE charge < $1 '
 	    . 'LIMIT $2) AS s', ['900', '200']],

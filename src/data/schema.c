@@ -224,27 +224,36 @@ schema_list_check(struct bind *b, const struct resource *r,
 	}
 }
 
-/* Is the column of a type whose text q= may search (ILIKE, trigrams)? */
+/*
+ * May q= search the column?  Text, varchar and char as they are (their
+ * trigram index serves ILIKE); an as_text column is served as text, so
+ * its text is what a client sees and may search.  Numbers, dates, json:
+ * a filter's business, not free text's.
+ */
 static int
-schema_is_text(const struct res_column *c)
+schema_searchable(const struct res_column *c)
 {
 	return (c->type == COL_TEXT || c->type == COL_VARCHAR ||
-	    c->type == COL_CHAR);
+	    c->type == COL_CHAR || c->type == COL_ASTEXT);
 }
+
+/* The collection's own query parameters: no filter can have their names. */
+static const char *const schema_qparams[] = { "page", "per_page", "cursor",
+	"fields", "sort", "q", NULL };
 
 /*
  * The query language's lists (filter, sort, search): each name a column
  * (said by schema_list_check), exposed (a hidden column must not leak
- * through what a filter matches or the order of a page), and of a type
- * that its use can work with: json has neither equality nor order, and
- * q= matches text.  Each one found sets its column's flag.
+ * through what a filter matches or the order of a page), and fit for its
+ * use: json has no order, q= matches text, and a filter is a parameter
+ * named as its column.  Each one found sets its column's flag.
  */
 static void
 schema_query_list(struct bind *b, struct resource *r, const char *key,
     const char *list)
 {
 	struct res_column	*c;
-	int			 i;
+	int			 i, k;
 
 	for (i = 0; i < r->ncols; i++) {
 		c = &r->cols[i];
@@ -255,22 +264,26 @@ schema_query_list(struct bind *b, struct resource *r, const char *key,
 			    "not in columns)", key, c->name);
 			continue;
 		}
-		if (strcmp(key, "search") == 0 && !schema_is_text(c)) {
-			schema_problem(b, "search: %s is %s, not text, varchar "
-			    "or char (q= matches text)", c->name,
-			    c->type_name);
-			continue;
-		}
-		if (strcmp(key, "search") != 0 && c->type == COL_JSON) {
-			schema_problem(b, "%s: %s is json, which has no %s "
-			    "(jsonb has)", key, c->name, strcmp(key,
-			    "sort") == 0 ? "order" : "equality");
-			continue;
-		}
-		if (strcmp(key, "filter") == 0)
-			c->filterable = 1;
-		else if (strcmp(key, "sort") == 0)
-			c->sortable = 1;
+		if (strcmp(key, "filter") == 0) {
+			for (k = 0; schema_qparams[k] != NULL; k++)
+				if (strcmp(c->name, schema_qparams[k]) == 0)
+					break;
+			if (schema_qparams[k] != NULL)
+				schema_problem(b, "filter: %s is a query "
+				    "parameter of its own (page, per_page, "
+				    "cursor, fields, sort, q)", c->name);
+			else
+				c->filterable = 1;
+		} else if (strcmp(key, "sort") == 0) {
+			if (c->type == COL_JSON)
+				schema_problem(b, "sort: %s is json, which has "
+				    "no order (jsonb has)", c->name);
+			else
+				c->sortable = 1;
+		} else if (!schema_searchable(c))
+			schema_problem(b, "search: %s is %s, not text, "
+			    "varchar, char or as_text (q= matches text)",
+			    c->name, c->type_name);
 		else
 			c->searchable = 1;
 	}
