@@ -87,6 +87,16 @@ resource encounters {
 	per_page = "20"
 	read = anyone
 	write = group:billing
+	filter = pxcode, clinic_id,seen_on
+	sort = seen_on, charge
+	search = note
+	count = auto
+	count_threshold = 1000000000000
+}
+
+resource counted {
+	table = t
+	count = exact
 }
 EOF
 
@@ -177,6 +187,41 @@ one_mistake('more than RES_MAX resources', join('', map {
     "resource r$_ {\n\ttable = t\n}\n" } 1 .. 33), 97,
     qr/resource r33: more than 32 resources/);
 
+# The query language's keys (filter, sort, search, count).
+one_mistake('filter: empty list element', block("\ttable = t\n"
+    . "\tfilter = a,,b\n"), 3,
+    qr/resource px: filter: expected a column name at ",b"/);
+one_mistake('sort: a direction', block("\ttable = t\n\tsort = a, -b\n"), 3,
+    qr/resource px: sort: expected a column name at "-b"/);
+one_mistake('search: not a column list', block("\ttable = t\n"
+    . "\tsearch = note text\n"), 3,
+    qr/resource px: search: expected ',' or the end at "text"/);
+one_mistake('sort given twice', block("\ttable = t\n\tsort = a\n"
+    . "\tsort = b\n"), 4,
+    qr/resource px: sort: given twice \(first on line 3\)/);
+one_mistake('filter: no value', block("\ttable = t\n\tfilter =\n"), 3,
+    qr/resource px: filter: no value/);
+one_mistake('bad count', block("\ttable = t\n\tcount = maybe\n"), 3,
+    qr/resource px: count: "maybe" is not auto, exact or estimated/);
+one_mistake('count = none (a request\'s choice, not a declaration\'s)',
+    block("\ttable = t\n\tcount = none\n"), 3,
+    qr/resource px: count: "none" is not auto, exact or estimated/);
+one_mistake('count_threshold 0', block("\ttable = t\n"
+    . "\tcount_threshold = 0\n"), 3,
+    qr/resource px: count_threshold: "0" is too small \(1\.\.1000000000000\)/);
+one_mistake('count_threshold past 1e12', block("\ttable = t\n"
+    . "\tcount_threshold = 1000000000001\n"), 3,
+    qr/resource px: count_threshold: "1000000000001" is too large \(1\.\.1000000000000\)/);
+one_mistake('count_threshold not digits', block("\ttable = t\n"
+    . "\tcount_threshold = 1e6\n"), 3,
+    qr/resource px: count_threshold: "1e6" is invalid \(1\.\.1000000000000\)/);
+one_mistake('count_threshold with count = exact', block("\ttable = t\n"
+    . "\tcount_threshold = 5000\n\tcount = exact\n"), 3,
+    qr/resource px: count_threshold: only with count = auto \(count is exact\)/);
+one_mistake('count_threshold with count = estimated', block("\ttable = t\n"
+    . "\tcount = estimated\n\tcount_threshold = 5000\n"), 4,
+    qr/resource px: count_threshold: only with count = auto \(count is estimated\)/);
+
 # Every mistake of a file, each on its line.
 ($r) = t_syntax(block("\ttable = t\n\tcolour = red\n\tread = x\n"
     . "\tper_page = y\n"));
@@ -199,6 +244,9 @@ $pg->psql(<<'EOF');
 CREATE TABLE res_nokey (a integer, b text);
 CREATE TABLE res_point (id integer PRIMARY KEY, p point, note text);
 CREATE TABLE res_ok (id integer PRIMARY KEY, name varchar(20) NOT NULL);
+CREATE TABLE res_q (id integer PRIMARY KEY, name text, code char(4),
+    n integer, d date, j json, jb jsonb, secret text, pt point,
+    page integer);
 CREATE ROLE res_reader LOGIN;
 GRANT SELECT ON res_ok TO res_reader;
 EOF
@@ -266,6 +314,50 @@ catalog_mistake('read access without SELECT', "resource nokey {\n"
     $rdsn);
 is($r->{rc}, 0, 'catalog, read-only role with write = none: exit 0')
     or diag($r->{err});
+
+# The query language's lists against the catalog: each a column, exposed,
+# of a type its use works with.
+sub qblock
+{
+	my ($body) = @_;
+	return "resource q {\n\ttable = res_q\n\thidden = secret\n"
+	    . "\tas_text = pt\n${body}}\n";
+}
+($r) = t_catalog(qblock("\tfilter = name, n, j, jb, d, pt\n"
+    . "\tsort = n, jb, d, page\n\tsearch = name, code, pt\n"
+    . "\tcount = estimated\n"));
+is($r->{rc}, 0, 'catalog, filter, sort and search of fitting columns: exit 0')
+    or diag($r->{err});
+($r) = t_catalog(sample_resources());
+is($r->{rc}, 0, 'catalog, the sample file\'s declarations: exit 0')
+    or diag($r->{err});
+catalog_mistake('filter: column missing', qblock("\tfilter = n, nosuch\n"),
+    1, qr/filter: nosuch is not a column of res_q$/);
+catalog_mistake('sort: column missing', qblock("\tsort = nosuch\n"), 1,
+    qr/sort: nosuch is not a column of res_q$/);
+catalog_mistake('search: column missing', qblock("\tsearch = nosuch\n"), 1,
+    qr/search: nosuch is not a column of res_q$/);
+catalog_mistake('filter: a hidden column', qblock("\tfilter = secret\n"), 1,
+    qr/filter: secret is not exposed \(hidden, or not in columns\)$/);
+catalog_mistake('sort: a hidden column', qblock("\tsort = n, secret\n"), 1,
+    qr/sort: secret is not exposed \(hidden, or not in columns\)$/);
+catalog_mistake('search: a column not in columns', "resource q {\n"
+    . "\ttable = res_q\n\tcolumns = id, name\n\twrite = none\n"
+    . "\tsearch = code\n}\n", 1,
+    qr/search: code is not exposed \(hidden, or not in columns\)$/);
+catalog_mistake('search: an integer column', qblock("\tsearch = name, n\n"),
+    1, qr/search: n is integer, not text, varchar, char or as_text \(q= matches text\)$/);
+catalog_mistake('search: a jsonb column', qblock("\tsearch = jb\n"), 1,
+    qr/search: jb is jsonb, not text, varchar, char or as_text \(q= matches text\)$/);
+catalog_mistake('sort: a json column', qblock("\tsort = j\n"), 1,
+    qr/sort: j is json, which has no order \(jsonb has\)$/);
+catalog_mistake('filter: a column named as a query parameter',
+    qblock("\tfilter = n, page\n"), 1,
+    qr/filter: page is a query parameter of its own \(page, per_page, .*\)$/);
+catalog_mistake('three lists, three mistakes', qblock("\tfilter = page\n"
+    . "\tsort = secret\n\tsearch = n\n"), 1, qr/search: n is integer, .*/,
+    undef, 3);
+
 ($r) = t_catalog("resource a {\n\ttable = res_nosuch\n}\n"
     . "resource b {\n\ttable = res_point\n}\n");
 is(scalar @{$r->{lines}}, 2, 'catalog, two bad declarations: two lines')

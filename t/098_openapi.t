@@ -32,12 +32,15 @@ StarterTest::setup_db($pg);
 # As resconf_builtin() declares pxcodes, and the second demo resource.
 my @DECL = ({name => 'pxcodes', table => 'starter_pxcodes', key => 'pxcode',
     hidden => ['id'], required => ['procedure'], order => 'id',
-    per_page => 100, max_per_page => 100, read => 'user', write => 'user'});
+    per_page => 100, max_per_page => 100, read => 'user', write => 'user',
+    search => ['procedure']});
 my $have_enc = $pg->psql("SELECT to_regclass('starter_encounters') "
     . "IS NOT NULL") eq 't';
 push @DECL, {name => 'encounters', table => 'starter_encounters',
     key => 'id', read_only => ['created_at'], order => 'id', per_page => 20,
-    max_per_page => 50, read => 'user', write => 'user'} if $have_enc;
+    max_per_page => 50, read => 'user', write => 'user',
+    filter => [qw(pxcode clinic_id seen_on charge paid note)],
+    sort => [qw(seen_on charge id)], search => ['note']} if $have_enc;
 note($have_enc ? 'declared: pxcodes, encounters'
     : 'no starter_encounters table (migration 006 not there): pxcodes only');
 
@@ -48,7 +51,7 @@ print $cf "cors_origin = *\n";
 for my $d (@DECL) {
 	print $cf "resource $d->{name} {\n";
 	for my $k (qw(table key hidden read_only required order per_page
-	    max_per_page read write)) {
+	    max_per_page read write filter sort search)) {
 		next unless defined $d->{$k};
 		my $v = ref $d->{$k} ? join(',', @{$d->{$k}}) : $d->{$k};
 		print $cf "\t$k = $v\n";
@@ -268,6 +271,48 @@ for my $d (@DECL) {
 	    . $d->{key});
 }
 
+# The query parameters of each collection, from its declaration: fields
+# (the exposed columns), sort (the sortable ones, either way) and q where
+# declared, a filter per filterable column, the shared cursor and Prefer.
+sub deref
+{
+	my ($p) = @_;
+	my ($n) = ($p->{'$ref'} // '') =~ m{^#/components/parameters/(.+)$};
+	return defined $n ? $doc->{components}{parameters}{$n} // {} : $p;
+}
+for my $d (@DECL) {
+	my $coll = $doc->{paths}{"$PFX/$d->{name}/"} // {};
+	for my $m (qw(get head)) {
+		my %p = map { my $x = deref($_); ("$x->{in}:$x->{name}" => $x) }
+		    @{$coll->{$m}{parameters} // []};
+		my @exp = map { $_->{name} } grep { $_->{exposed} }
+		    @{$d->{cols}};
+		my @want = ('header:If-None-Match', 'header:Prefer',
+		    'query:cursor', 'query:fields', 'query:page',
+		    'query:per_page', map({ "query:$_" }
+		    @{$d->{filter} // []}), $d->{sort} ? 'query:sort' : (),
+		    $d->{search} ? 'query:q' : ());
+		is(join(' ', sort keys %p), join(' ', sort @want),
+		    "$d->{name} \U$m\E: the parameters its declaration "
+		    . 'calls for');
+		is(join(',', sort @{$p{'query:fields'}{schema}{items}{enum}
+		    // []}), join(',', sort @exp),
+		    "$d->{name} \U$m\E: fields names the exposed columns");
+		is(join(',', sort @{$p{'query:sort'}{schema}{items}{enum}
+		    // []}), join(',', sort map { ($_, "-$_") }
+		    @{$d->{sort} // []}), "$d->{name} \U$m\E: sort, either way")
+		    if $d->{sort};
+		my @nof = grep { !(($p{"query:$_"}{schema}{'$ref'} // '')
+		    =~ m{^#/components/schemas/Filter\.\w+$}) }
+		    @{$d->{filter} // []};
+		ok(!@nof, "$d->{name} \U$m\E: each filter of a Filter schema")
+		    or diag("not: @nof");
+	}
+	my $ok = $coll->{get}{responses}{200}{headers} // {};
+	ok($ok->{Link} && $ok->{'Preference-Applied'} && $ok->{ETag},
+	    "$d->{name}: a page has ETag, Link and Preference-Applied");
+}
+
 # The schemas, against the catalog and the declaration.
 for my $d (@DECL) {
 	my $s = $doc->{components}{schemas}{$d->{name}} // {};
@@ -356,9 +401,12 @@ for my $d (@DECL) {
 	is(join(',', sort keys %$pg), join(',', sort keys
 	    %{$schemas->{"$d->{name}.page"}{properties} // {}}),
 	    "$d->{name}: the page has the members of $d->{name}.page");
-	is(join(',', sort keys %{$pg->{meta} // {}}),
-	    join(',', sort keys %{$schemas->{Meta}{properties} // {}}),
-	    "$d->{name}: its meta has those of Meta");
+	my %mp = %{$schemas->{Meta}{properties} // {}};
+	is(join(',', grep { !$mp{$_} } sort keys %{$pg->{meta} // {}}), '',
+	    "$d->{name}: its meta has no member Meta lacks");
+	is(join(',', grep { !exists $pg->{meta}{$_} }
+	    sort @{$schemas->{Meta}{required} // []}), '',
+	    "$d->{name}: its meta has every member Meta requires");
 	my $is = $schemas->{$d->{name}} // {};
 	my @bad;
 	for my $it (@{$pg->{items} // []}) {

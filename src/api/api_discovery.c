@@ -27,10 +27,12 @@
 #include "starterd.h"
 
 #define OPENAPI_VERSION		"3.1.0"
-#define OPENAPI_MAX		(CLIENT_MAX_OUTPUT / 2)	/* document bytes */
+/* Document bytes: a response's bound, less room for its head. */
+#define OPENAPI_MAX		(CLIENT_MAX_OUTPUT - 65536)
 #define OA_NAME_MAX		(RES_IDENT_MAX + 32)	/* a component name */
 #define OA_TEXT_MAX		512			/* one description */
 #define OA_MAX_PAGE		"100000000"	/* page: api_items.c's bound */
+#define OA_LIST_MAX		300	/* a list of columns in a description */
 
 /* The document being built: cJSON nodes, and what went wrong. */
 struct oa {
@@ -39,6 +41,9 @@ struct oa {
 	int		 err;		/* a node could not be made */
 	int		 any_read;	/* a resource may be read: pages... */
 	int		 any_write;	/* ...written: bodies, Location */
+	unsigned int	 filters;	/* bit i: oa_filters[i] referenced */
+	cJSON		*comp;		/* components */
+	cJSON		*params;	/* components/parameters, once made */
 };
 
 /*
@@ -57,7 +62,9 @@ static const struct oa_error {
 	const char	*desc;
 	int		 header;
 } oa_errors[] = {
-	{ 400, "BadRequest", "The request is malformed, or a field of the "
+	{ 400, "BadRequest", "The request is malformed, a query parameter "
+	    "is unknown or wrong (a filter's value is checked as its "
+	    "column's type; a cursor that was altered), or a field of the "
 	    "body is wrong (unknown, read-only, missing, of the wrong type, "
 	    "too long): the message names it.", OA_H_NONE },
 	{ 401, "Unauthorized", "Credentials are missing or wrong.",
@@ -502,7 +509,7 @@ oa_schema_meta(struct oa *o, cJSON *schemas)
 {
 	static const char *const meta[] = { "first", "last", "next", "page",
 		"pages", "per_page", "prev", "total", NULL };
-	cJSON	*p;
+	cJSON	*p, *c, *e;
 
 	p = oa_schema_object(o, schemas, "Meta", "Where a page stands in "
 	    "its collection, with the links to its neighbours.", meta);
@@ -515,7 +522,18 @@ oa_schema_meta(struct oa *o, cJSON *schemas)
 	oa_prop_int(o, p, "per_page", 1, "Items a page.");
 	oa_prop_str(o, p, "prev", "uri", 1, "The previous page; null on "
 	    "the first.");
-	oa_prop_int(o, p, "total", 0, "Items in the collection.");
+	oa_prop_int(o, p, "total", 0, "Items in the collection (with the "
+	    "filters and q=); an estimate when count says so.");
+	c = oa_obj(o, p, "count");
+	oa_str(o, c, "type", "string");
+	e = oa_arr(o, c, "enum");
+	oa_str(o, e, NULL, "exact");
+	oa_str(o, e, NULL, "estimated");
+	oa_str(o, e, NULL, "none");
+	oa_str(o, c, "description", "How total was counted when not "
+	    "exactly: estimated (the planner's estimate: above the "
+	    "resource's count_threshold, or Prefer: count=estimated) or "
+	    "none (Prefer: count=none); absent when total is exact.");
 }
 
 /*
@@ -633,6 +651,8 @@ oa_headers(struct oa *o, cJSON *response, const char *const *names)
 }
 
 static const char *const oa_h_etag[] = { "ETag", NULL };
+static const char *const oa_h_page[] = { "ETag", "Link", "Preference-Applied",
+	NULL };
 static const char *const oa_h_created[] = { "ETag", "Location", NULL };
 static const char *const oa_h_location[] = { "Location", NULL };
 
@@ -683,6 +703,18 @@ oa_headers_common(struct oa *o, cJSON *headers)
 		oa_header(o, headers, "Location", "The absolute URL of the "
 		    "item (with a generated key, the one the database "
 		    "chose).", "string");
+	if (o->any_read) {
+		oa_header(o, headers, "Link", "RFC 8288 links to the pages "
+		    "around this one, with this request's query: rel first, "
+		    "prev and next (and last when the total is exact); when "
+		    "paging by keyset, prev and next carry a cursor.",
+		    "string");
+		oa_header(o, headers, "Preference-Applied", "RFC 7240: the "
+		    "count preference applied (count=exact, "
+		    "count=estimated or count=none), when the request's "
+		    "Prefer asked for one or the total is not exact.",
+		    "string");
+	}
 	oa_header(o, headers, "Retry-After", "Seconds to wait before "
 	    "trying again.", "integer");
 	oa_header(o, headers, "WWW-Authenticate", "The Basic challenge.",
@@ -699,23 +731,44 @@ oa_param(struct oa *o, cJSON *parent, const char *key, const char *name,
 
 	oa_str(o, p, "name", name);
 	oa_str(o, p, "in", in);
-	oa_str(o, p, "description", desc);
+	if (desc != NULL)
+		oa_str(o, p, "description", desc);
 	return (p);
+}
+
+/* components/parameters, made on first use (none: no unused member). */
+static cJSON *
+oa_params(struct oa *o)
+{
+	if (o->params == NULL)
+		o->params = oa_obj(o, o->comp, "parameters");
+	return (o->params);
+}
+
+/* A shared parameter whose value is a string; its schema. */
+static cJSON *
+oa_param_str(struct oa *o, cJSON *params, const char *key, const char *name,
+    const char *in, const char *desc)
+{
+	cJSON	*s;
+
+	s = oa_obj(o, oa_param(o, params, key, name, in, desc), "schema");
+	oa_str(o, s, "type", "string");
+	return (s);
 }
 
 /* The shared parameters the resources' operations use. */
 static void
-oa_parameters_common(struct oa *o, cJSON *components)
+oa_parameters_common(struct oa *o)
 {
 	cJSON	*params, *p, *s;
 
 	if (!o->any_read && !o->any_write)
 		return;
-	params = oa_obj(o, components, "parameters");
-	p = oa_param(o, params, "If-Match", "If-Match", "header", "Only if "
-	    "the item's current ETag is one of these (or * : it exists); "
-	    "the write is atomic with the check.");
-	oa_str(o, oa_obj(o, p, "schema"), "type", "string");
+	params = oa_params(o);
+	(void)oa_param_str(o, params, "If-Match", "If-Match", "header",
+	    "Only if the item's current ETag is one of these (or * : it "
+	    "exists); the write is atomic with the check.");
 	if (o->any_read) {
 		p = oa_param(o, params, "page", "page", "query", "The page, "
 		    "from 1.");
@@ -724,17 +777,29 @@ oa_parameters_common(struct oa *o, cJSON *components)
 		oa_int(o, s, "minimum", 1);
 		oa_raw(o, s, "maximum", OA_MAX_PAGE);
 		oa_int(o, s, "default", 1);
-		p = oa_param(o, params, "If-None-Match", "If-None-Match",
-		    "header", "304 when the representation's ETag is one of "
-		    "these.");
-		oa_str(o, oa_obj(o, p, "schema"), "type", "string");
+		(void)oa_param_str(o, params, "If-None-Match",
+		    "If-None-Match", "header", "304 when the "
+		    "representation's ETag is one of these.");
+		s = oa_param_str(o, params, "cursor", "cursor", "query",
+		    "Keyset paging: the token in a Link (rel next or prev) "
+		    "of an earlier page, for the page after (or before) it, "
+		    "at the same cost at any depth.  Opaque and signed: "
+		    "altered, or for another query, it is a 400.");
+		oa_str(o, s, "pattern", "^[A-Za-z0-9_-]+$");
+		oa_int(o, s, "maxLength", QUERY_CURSOR_MAX);
+		s = oa_param_str(o, params, "Prefer", "Prefer", "header",
+		    "RFC 7240: count=exact, count=estimated (the planner's "
+		    "estimate, as cheap on any size) or count=none (no "
+		    "count) says how meta.total is counted; without it, "
+		    "exactly below the resource's count_threshold rows, "
+		    "else an estimate.  Preference-Applied says what was "
+		    "done; other preferences are ignored.");
+		oa_str(o, oa_arr(o, s, "examples"), NULL, "count=estimated");
 	}
 	if (o->any_write) {
-		p = oa_param(o, params, "If-None-Match-create",
+		s = oa_param_str(o, params, "If-None-Match-create",
 		    "If-None-Match", "header", "* alone: create the item, "
 		    "and only if it does not exist (201), else 412.");
-		s = oa_obj(o, p, "schema");
-		oa_str(o, s, "type", "string");
 		oa_str(o, s, "const", "*");
 	}
 }
@@ -750,11 +815,268 @@ oa_param_refs(struct oa *o, cJSON *op, const char *const *names)
 	return (a);
 }
 
-static const char *const oa_p_list[] = { "page", "If-None-Match", NULL };
+static const char *const oa_p_list[] = { "page", "cursor", "Prefer",
+	"If-None-Match", NULL };
 static const char *const oa_p_get[] = { "If-Match", "If-None-Match", NULL };
 static const char *const oa_p_put[] = { "If-Match", "If-None-Match-create",
 	NULL };
 static const char *const oa_p_write[] = { "If-Match", NULL };
+
+/* ------------------------------------------------------------- queries */
+
+/*
+ * A filter's value by its column's type (query.c's checks): op.value,
+ * the value of the pattern given; in.(a,b) takes a list (a member with a
+ * comma or a parenthesis in double quotes); pre and has are for text.
+ * Each class is a schema of its own, components/schemas/Filter.<name>,
+ * made only when a filter refers to it.
+ */
+#define OA_FILTER_OPS	"eq, neq, lt, lte, gt, gte compare (gte.100); " \
+			"in.(a,b) is any of a list (a member holding a comma or a " \
+			"parenthesis in double quotes, with \\\" and \\\\ " \
+			"inside)"
+static const struct oa_filter {
+	const char	*name;
+	const char	*value;		/* its pattern; NULL: no value */
+	int		 text;		/* pre. and has. too */
+	const char	*what;
+} oa_filters[] = {
+	{ "text", ".*", 1, "any text" },
+	{ "integer", "-?[0-9]+", 0, "an integer" },
+	{ "number", "-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?", 0,
+	    "a number (JSON's syntax)" },
+	{ "boolean", "(true|false)", 0, "true or false" },
+	{ "date", "[0-9]{4}-[0-9]{2}-[0-9]{2}", 0, "a date, YYYY-MM-DD" },
+	{ "timestamp", "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}.*", 0,
+	    "ISO 8601, YYYY-MM-DDThh:mm[:ss[.frac]] (timestamptz: and Z or "
+	    "+hh:mm; none is UTC)" },
+	{ "uuid", "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+	    "[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}", 0, "a UUID" },
+	{ "json", NULL, 0, NULL },
+};
+#define OA_NFILTERS	(sizeof(oa_filters) / sizeof(oa_filters[0]))
+
+static size_t
+oa_filter_class(const struct res_column *c)
+{
+	switch (c->type) {
+	case COL_INT2:
+	case COL_INT4:
+	case COL_INT8:
+		return (1);
+	case COL_NUMERIC:
+	case COL_FLOAT4:
+	case COL_FLOAT8:
+		return (2);
+	case COL_BOOL:
+		return (3);
+	case COL_DATE:
+		return (4);
+	case COL_TIMESTAMP:
+	case COL_TIMESTAMPTZ:
+		return (5);
+	case COL_UUID:
+		return (6);
+	case COL_JSON:
+	case COL_JSONB:
+		return (7);
+	default:
+		return (0);
+	}
+}
+
+/* The Filter.<name> schemas the filters referred to. */
+static void
+oa_schemas_filter(struct oa *o, cJSON *schemas)
+{
+	const struct oa_filter	*f;
+	cJSON			*s;
+	char			 name[OA_NAME_MAX];
+	size_t			 i;
+
+	for (i = 0; i < OA_NFILTERS; i++) {
+		if (!(o->filters & (1u << i)))
+			continue;
+		f = &oa_filters[i];
+		snprintf(name, sizeof(name), "Filter.%s", f->name);
+		s = oa_obj(o, schemas, name);
+		oa_str(o, s, "type", "string");
+		if (f->value == NULL) {
+			oa_str(o, s, "pattern", "^(is|not)\\.null$");
+			oa_str(o, s, "description", "A filter of a json "
+			    "column: is.null or not.null.");
+			continue;
+		}
+		oa_strf(o, s, "pattern", "^((eq|neq|lt|lte|gt|gte%s)\\.%s|"
+		    "in\\.\\(.+\\)|(is|not)\\.null)$", f->text ? "|pre|has" :
+		    "", f->value);
+		oa_strf(o, s, "description", "A filter, op.value, the value "
+		    "%s: " OA_FILTER_OPS "%s; is.null and not.null test for "
+		    "NULL.", f->what, f->text ? "; pre.x starts with x, has.x "
+		    "contains x in any case" : "");
+	}
+}
+
+/*
+ * Comma-separated names of r's columns for which pick() holds, in
+ * exposed (JSON key) order, cut with "..." past OA_LIST_MAX bytes.
+ */
+static void
+oa_col_list(const struct resource *r, int (*pick)(const struct res_column *),
+    char *out, size_t len)
+{
+	int	i, ci;
+
+	out[0] = '\0';
+	for (i = 0; i < r->nexposed; i++) {
+		if ((ci = r->exposed[i]) < 0 || ci >= r->ncols ||
+		    !pick(&r->cols[ci]))
+			continue;
+		if (strlen(out) + strlen(r->cols[ci].name) + 6 > len) {
+			strlcat(out, ", ...", len);
+			break;
+		}
+		if (out[0] != '\0')
+			strlcat(out, ", ", len);
+		strlcat(out, r->cols[ci].name, len);
+	}
+}
+
+static int
+oa_is_sortable(const struct res_column *c)
+{
+	return (c->exposed && c->sortable);
+}
+
+static int
+oa_is_searchable(const struct res_column *c)
+{
+	return (c->exposed && c->searchable);
+}
+
+/* A parameter's component name: <resource>.<what>; unsafe names by index. */
+static void
+oa_param_name(const struct resource *r, const char *what, int ci, char *out,
+    size_t len)
+{
+	const char	*n = ci >= 0 ? r->cols[ci].name : "";
+	char		 idx[16];
+
+	if (ci >= 0 && n[strspn(n, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] != '\0') {
+		snprintf(idx, sizeof(idx), "col%d", ci);
+		n = idx;
+	}
+	snprintf(out, len, "%s.%s%s%s", r->decl.name, what, ci >= 0 ? "." :
+	    "", n);
+}
+
+/*
+ * The component parameter key, named name in the query, referred to
+ * from refs; NULL when it is there already (the other operation of the
+ * collection made it), else the new parameter to fill.
+ */
+static cJSON *
+oa_qparam(struct oa *o, cJSON *refs, const char *key, const char *name,
+    const char *desc)
+{
+	cJSON	*params = oa_params(o);
+
+	oa_ref(o, refs, NULL, "parameters/%s", key);
+	if (params == NULL ||
+	    cJSON_GetObjectItemCaseSensitive(params, key) != NULL)
+		return (NULL);
+	return (oa_param(o, params, key, name, "query", desc));
+}
+
+/* An array parameter written a,b (form, not exploded) of names. */
+static cJSON *
+oa_param_list(struct oa *o, cJSON *p)
+{
+	cJSON	*s;
+
+	oa_str(o, p, "style", "form");
+	(void)oa_check(o, cJSON_AddFalseToObject(p, "explode"));
+	s = oa_obj(o, p, "schema");
+	oa_str(o, s, "type", "array");
+	oa_true(o, s, "uniqueItems");
+	s = oa_obj(o, s, "items");
+	oa_str(o, s, "type", "string");
+	return (oa_arr(o, s, "enum"));
+}
+
+/*
+ * The query parameters of r's collection, as components (GET and HEAD
+ * share them): fields, sort and q where declared, a filter for each
+ * filterable column.  Their references are appended to refs.
+ */
+static void
+oa_query_params(struct oa *o, const struct resource *r, cJSON *refs)
+{
+	const struct res_column	*c;
+	cJSON			*p, *e;
+	char			 key[OA_NAME_MAX + RES_IDENT_MAX];
+	char			 list[OA_LIST_MAX + 8];
+	size_t			 fc;
+	int			 i, ci;
+
+	oa_param_name(r, "fields", -1, key, sizeof(key));
+	if ((p = oa_qparam(o, refs, key, "fields", "Only these columns in "
+	    "each item, comma-separated (the key and url always there): "
+	    "another representation, with an ETag of its own.")) != NULL) {
+		e = oa_param_list(o, p);
+		for (i = 0; i < r->nexposed; i++)
+			if ((ci = r->exposed[i]) >= 0 && ci < r->ncols)
+				oa_str(o, e, NULL, r->cols[ci].name);
+	}
+
+	oa_col_list(r, oa_is_sortable, list, sizeof(list));
+	oa_param_name(r, "sort", -1, key, sizeof(key));
+	if (list[0] != '\0' && (p = oa_qparam(o, refs, key, "sort", "The "
+	    "order, comma-separated: sortable columns, each - first for a "
+	    "descending one; the key completes it, so that the order is "
+	    "total.  Default: the declared order.")) != NULL) {
+		e = oa_param_list(o, p);
+		for (i = 0; i < r->nexposed; i++) {
+			if ((ci = r->exposed[i]) < 0 || ci >= r->ncols ||
+			    !oa_is_sortable(&r->cols[ci]))
+				continue;
+			oa_str(o, e, NULL, r->cols[ci].name);
+			oa_strf(o, e, NULL, "-%s", r->cols[ci].name);
+		}
+	}
+
+	oa_col_list(r, oa_is_searchable, list, sizeof(list));
+	oa_param_name(r, "q", -1, key, sizeof(key));
+	if (list[0] != '\0' && (p = oa_qparam(o, refs, key, "q", NULL)) !=
+	    NULL) {
+		oa_strf(o, p, "description", "Free text: only items where one "
+		    "of %s contains it, in any case.", list);
+		e = oa_obj(o, p, "schema");
+		oa_str(o, e, "type", "string");
+		oa_int(o, e, "minLength", 1);
+	}
+
+	for (i = 0; i < r->nexposed; i++) {
+		if ((ci = r->exposed[i]) < 0 || ci >= r->ncols ||
+		    !r->cols[ci].filterable || !r->cols[ci].exposed)
+			continue;
+		c = &r->cols[ci];
+		fc = oa_filter_class(c);
+		o->filters |= 1u << fc;
+		oa_param_name(r, "filter", ci, key, sizeof(key));
+		if ((p = oa_qparam(o, refs, key, c->name, NULL)) == NULL)
+			continue;
+		oa_strf(o, p, "description", "Only items whose %s (%s) "
+		    "matches: op.value, as Filter.%s says; ANDed with the "
+		    "other filters.%s", c->name, c->type_name[0] != '\0' ?
+		    c->type_name : oa_filters[fc].name, oa_filters[fc].name,
+		    oa_filters[fc].value != NULL ? "  Given twice, a range "
+		    "(gte.1, then lt.9)." : "");
+		oa_ref(o, p, "schema", "schemas/Filter.%s",
+		    oa_filters[fc].name);
+	}
+}
 
 /* ---------------------------------------------------------- operations */
 
@@ -805,13 +1127,15 @@ oa_op_list(struct oa *o, cJSON *path, const struct resource *r,
 {
 	const struct res_decl	*d = &r->decl;
 	int			 head = strcmp(method, "head") == 0;
-	cJSON			*op, *p, *s, *resp;
+	cJSON			*op, *p, *s, *resp, *refs;
 	char			 page[OA_NAME_MAX];
 
 	op = oa_op(o, path, method, d->name, head ? "list_head" : "list",
 	    d->read, d->read_group, head ? "The headers of a page of the "
 	    "collection" : "A page of the collection");
-	p = oa_obj(o, oa_param_refs(o, op, oa_p_list), NULL);
+	refs = oa_param_refs(o, op, oa_p_list);
+	oa_query_params(o, r, refs);
+	p = oa_obj(o, refs, NULL);
 	oa_str(o, p, "name", "per_page");
 	oa_str(o, p, "in", "query");
 	oa_strf(o, p, "description", "Items a page; more than %d count as "
@@ -823,7 +1147,8 @@ oa_op_list(struct oa *o, cJSON *path, const struct resource *r,
 	resp = oa_obj(o, op, "responses");
 	snprintf(page, sizeof(page), "%s.page", d->name);
 	oa_headers(o, oa_response(o, resp, "200", "The page, in the "
-	    "declared order.", head ? NULL : page), oa_h_etag);
+	    "requested order (else the declared one).", head ? NULL : page),
+	    oa_h_page);
 	oa_response(o, resp, "304", "Not modified: the ETag matched.", NULL);
 	oa_error_refs(o, resp, oa_err_list);
 }
@@ -1074,13 +1399,15 @@ openapi_build(struct buf *out, const char *base, struct resource *const *rs,
 	tags = oa_arr(&o, o.root, "tags");
 	paths = oa_obj(&o, o.root, "paths");
 	comp = oa_obj(&o, o.root, "components");
+	o.comp = comp;
 	schemas = oa_obj(&o, comp, "schemas");
 	oa_paths_fixed(&o, paths, tags);
 	for (i = 0; i < n; i++)
 		if (rs[i] != NULL)
 			oa_resource(&o, paths, schemas, tags, rs[i]);
 	oa_schemas_common(&o, schemas);
-	oa_parameters_common(&o, comp);
+	oa_schemas_filter(&o, schemas);
+	oa_parameters_common(&o);
 	oa_headers_common(&o, oa_obj(&o, comp, "headers"));
 	resp = oa_obj(&o, comp, "responses");
 	oa_responses_common(&o, resp);

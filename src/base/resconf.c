@@ -33,7 +33,8 @@
 #define RESCONF_MAX_LINE	4096	/* as config.c's lines */
 #define RESCONF_PER_PAGE	100	/* the defaults, as the original */
 #define RESCONF_MAX_PER_PAGE	100
-#define RESCONF_PAGE_LIMIT	10000	/* per_page, max_per_page: at most */
+#define RESCONF_PAGE_LIMIT	10000LL	/* per_page, max_per_page: at most */
+#define RESCONF_COUNT_LIMIT	1000000000000LL	/* count_threshold: at most */
 
 enum resconf_kind {
 	RK_TABLE,	/* [schema.]ident */
@@ -43,7 +44,9 @@ enum resconf_kind {
 	RK_PAGE,	/* a page size */
 	RK_ACCESS,	/* anyone, user, group:NAME, none */
 	RK_UNKNOWN,	/* reject, ignore */
-	RK_PREFIX	/* a statement name prefix */
+	RK_PREFIX,	/* a statement name prefix */
+	RK_COUNT,	/* auto, exact, estimated */
+	RK_THRESHOLD	/* a row count */
 };
 
 struct resconf_key {
@@ -70,6 +73,11 @@ static const struct resconf_key resconf_keys[] = {
 	{ "write", RK_ACCESS, D(write) },
 	{ "unknown_fields", RK_UNKNOWN, D(ignore_unknown) },
 	{ "statement_prefix", RK_PREFIX, D(stmt_prefix) },
+	{ "filter", RK_LIST, D(filter) },
+	{ "sort", RK_LIST, D(sortable) },
+	{ "search", RK_LIST, D(search) },
+	{ "count", RK_COUNT, D(count_mode) },
+	{ "count_threshold", RK_THRESHOLD, D(count_threshold) },
 };
 #define RESCONF_NKEYS	(sizeof(resconf_keys) / sizeof(resconf_keys[0]))
 
@@ -275,7 +283,7 @@ resconf_line(const struct resconf_where *w, char *line, struct res_decl *d,
 	const char	*errstr;
 	char		*key, *val, *base = (char *)d;
 	size_t		 i;
-	long long	 n;
+	long long	 n, max;
 
 	if (str_keyval(line, &key, &val) == -1) {
 		resconf_error(w, NULL, "expected key = value or }");
@@ -310,13 +318,19 @@ resconf_line(const struct resconf_where *w, char *line, struct res_decl *d,
 			return (-1);
 		break;
 	case RK_PAGE:
-		n = strtonum(val, 1, RESCONF_PAGE_LIMIT, &errstr);
+	case RK_THRESHOLD:
+		max = k->kind == RK_PAGE ? RESCONF_PAGE_LIMIT :
+		    RESCONF_COUNT_LIMIT;
+		n = strtonum(val, 1, max, &errstr);
 		if (errstr != NULL) {
-			resconf_error(w, key, "\"%s\" is %s (1..%d)", val,
-			    errstr, RESCONF_PAGE_LIMIT);
+			resconf_error(w, key, "\"%s\" is %s (1..%lld)", val,
+			    errstr, max);
 			return (-1);
 		}
-		*(int *)(base + k->off) = (int)n;
+		if (k->kind == RK_PAGE)
+			*(int *)(base + k->off) = (int)n;
+		else
+			*(long long *)(base + k->off) = n;
 		return (0);
 	case RK_ACCESS:
 		return (resconf_access(w, key, val,
@@ -330,6 +344,19 @@ resconf_line(const struct resconf_where *w, char *line, struct res_decl *d,
 			return (-1);
 		}
 		*(int *)(base + k->off) = strcmp(val, "ignore") == 0;
+		return (0);
+	case RK_COUNT:
+		if (strcmp(val, "auto") == 0)
+			d->count_mode = RES_COUNT_AUTO;
+		else if (strcmp(val, "exact") == 0)
+			d->count_mode = RES_COUNT_EXACT;
+		else if (strcmp(val, "estimated") == 0)
+			d->count_mode = RES_COUNT_ESTIMATED;
+		else {
+			resconf_error(w, key, "\"%s\" is not auto, exact or "
+			    "estimated", val);
+			return (-1);
+		}
 		return (0);
 	case RK_PREFIX:
 		/* Part of a statement name: plain, whatever the log reads. */
@@ -391,6 +418,8 @@ resconf_block(FILE *fp, const char *file, int *lineno, const char *open,
 	memset(d, 0, sizeof(*d));
 	memset(seen, 0, sizeof(seen));
 	d->read = d->write = RES_ACCESS_USER;
+	d->count_mode = RES_COUNT_AUTO;
+	d->count_threshold = RES_COUNT_DEFAULT_THRESHOLD;
 	strlcpy(d->file, file, sizeof(d->file));
 	d->line = open_line;
 
@@ -487,6 +516,16 @@ resconf_block(FILE *fp, const char *file, int *lineno, const char *open,
 		w.line = open_line;
 		rv = -1;
 	}
+	/* The threshold is what auto decides by: with another mode, a slip. */
+	if (seen[resconf_key_index("count_threshold")] != 0 &&
+	    d->count_mode != RES_COUNT_AUTO) {
+		w.line = seen[resconf_key_index("count_threshold")];
+		resconf_error(&w, "count_threshold", "only with count = auto "
+		    "(count is %s)", d->count_mode == RES_COUNT_EXACT ?
+		    "exact" : "estimated");
+		w.line = open_line;
+		rv = -1;
+	}
 	return (rv);
 }
 
@@ -538,9 +577,12 @@ resconf_builtin(struct res_decl *d)
 	strlcpy(d->hidden, "id", sizeof(d->hidden));
 	strlcpy(d->required, "procedure", sizeof(d->required));
 	strlcpy(d->order, "id", sizeof(d->order));
+	strlcpy(d->search, "procedure", sizeof(d->search));	/* q= */
 	d->per_page = RESCONF_PER_PAGE;
 	d->max_per_page = RESCONF_MAX_PER_PAGE;
 	d->read = d->write = RES_ACCESS_USER;
+	d->count_mode = RES_COUNT_AUTO;
+	d->count_threshold = RES_COUNT_DEFAULT_THRESHOLD;
 	d->ignore_unknown = 1;		/* Flask read what it knew */
 	strlcpy(d->stmt_prefix, "px", sizeof(d->stmt_prefix));	/* logs */
 	d->file[0] = '\0';		/* no file: messages say no line */

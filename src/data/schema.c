@@ -17,6 +17,7 @@
  * worker, -t and starterctl apply the very same rules.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,82 @@ schema_list_check(struct bind *b, const struct resource *r,
 		p = e;
 	}
 }
+
+/*
+ * May q= search the column?  Text, varchar and char as they are (their
+ * trigram index serves ILIKE); an as_text column is served as text, so
+ * its text is what a client sees and may search.  Numbers, dates, json:
+ * a filter's business, not free text's.
+ */
+static int
+schema_searchable(const struct res_column *c)
+{
+	return (c->type == COL_TEXT || c->type == COL_VARCHAR ||
+	    c->type == COL_CHAR || c->type == COL_ASTEXT);
+}
+
+/* The collection's own query parameters: no filter can have their names. */
+static const char *const schema_qparams[] = { "page", "per_page", "cursor",
+	"fields", "sort", "q", NULL };
+
+/*
+ * The query language's lists (filter, sort, search): each name a column
+ * (said by schema_list_check), exposed (a hidden column must not leak
+ * through what a filter matches or the order of a page), and fit for its
+ * use: json has no order, q= matches text, and a filter is a parameter
+ * named as its column.  Each one found sets its column's flag.
+ */
+static void
+schema_query_list(struct bind *b, struct resource *r, const char *key,
+    const char *list)
+{
+	struct res_column	*c;
+	int			 i, k;
+
+	for (i = 0; i < r->ncols; i++) {
+		c = &r->cols[i];
+		if (!schema_in_list(list, c->name))
+			continue;
+		if (!c->exposed) {
+			schema_problem(b, "%s: %s is not exposed (hidden, or "
+			    "not in columns)", key, c->name);
+			continue;
+		}
+		if (strcmp(key, "filter") == 0) {
+			for (k = 0; schema_qparams[k] != NULL; k++)
+				if (strcmp(c->name, schema_qparams[k]) == 0)
+					break;
+			if (schema_qparams[k] != NULL)
+				schema_problem(b, "filter: %s is a query "
+				    "parameter of its own (page, per_page, "
+				    "cursor, fields, sort, q)", c->name);
+			else
+				c->filterable = 1;
+		} else if (strcmp(key, "sort") == 0) {
+			if (c->type == COL_JSON)
+				schema_problem(b, "sort: %s is json, which has "
+				    "no order (jsonb has)", c->name);
+			else
+				c->sortable = 1;
+		} else if (!schema_searchable(c))
+			schema_problem(b, "search: %s is %s, not text, "
+			    "varchar, char or as_text (q= matches text)",
+			    c->name, c->type_name);
+		else
+			c->searchable = 1;
+	}
+}
+
+/* The query language's lists, by their keys in the declaration. */
+static const struct {
+	const char	*key;
+	size_t		 off;
+} schema_qlists[] = {
+	{ "filter", offsetof(struct res_decl, filter) },
+	{ "sort", offsetof(struct res_decl, sortable) },
+	{ "search", offsetof(struct res_decl, search) },
+};
+#define SCHEMA_NQLISTS	(sizeof(schema_qlists) / sizeof(schema_qlists[0]))
 
 /*
  * Quote an identifier for the statements: as it is when the server's
@@ -579,9 +656,10 @@ schema_bind(PGconn *conn, const struct res_decl *d, PGresult *res,
 	struct bind	 b = { conn, d, report, arg, 0 };
 	cJSON		*doc = NULL;
 	const cJSON	*jc, *priv;
-	const char	*kind, *keyname;
+	const char	*kind, *keyname, *list;
 	char		 pkey[RES_LIST_MAX], qn[2 * RES_IDENT_MAX + 3];
 	char		 qr[2 * RES_IDENT_MAX + 3];
+	size_t		 q;
 	int		 row, i, u, fatal = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -635,6 +713,11 @@ schema_bind(PGconn *conn, const struct res_decl *d, PGresult *res,
 	schema_list_check(&b, r, "required", d->required);
 	schema_list_check(&b, r, "as_text", d->as_text);
 	schema_list_check(&b, r, "order", d->order);
+	for (q = 0; q < SCHEMA_NQLISTS; q++) {
+		list = (const char *)d + schema_qlists[q].off;
+		schema_list_check(&b, r, schema_qlists[q].key, list);
+		schema_query_list(&b, r, schema_qlists[q].key, list);
+	}
 	schema_constraints(&b, r, doc, pkey, sizeof(pkey));
 
 	/* The key: declared, else the one-column primary key. */

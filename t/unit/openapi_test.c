@@ -8,9 +8,14 @@
  * document is parsed back with cJSON and checked: paths and methods,
  * JSON Schema types and bounds (int64 and numeric bounds in their exact
  * digits), request bodies, that every $ref resolves, that operation ids
- * are unique, that the auth mode picks the security schemes, and that
+ * are unique, that the auth mode picks the security schemes, the query
+ * parameters of the collections (fields, sort, q, a filter per
+ * filterable column, whose patterns accept what query.c takes), and that
  * the bound on the output holds.  Prints TAP.
  */
+#include <sys/types.h>
+
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +135,7 @@ fill(void)
 {
 	struct resource		*r;
 	struct res_column	*c;
+	int			 i;
 
 	r = &res[0];
 	decl(r, "pxcodes", "starter_pxcodes");
@@ -142,6 +148,7 @@ fill(void)
 	c = col(r, "procedure", COL_VARCHAR, "character varying(80)", 0);
 	c->maxlen = 80;
 	c->required = 1;			/* required = procedure */
+	c->searchable = 1;			/* search = procedure */
 	r->key = 1;
 	expose(r);
 
@@ -167,6 +174,11 @@ fill(void)
 	r->key = 0;
 	r->decl.per_page = 20;
 	r->decl.max_per_page = 50;
+	/* The sample's filter, sort and search. */
+	for (i = 1; i <= 5; i++)
+		r->cols[i].filterable = 1;
+	r->cols[0].sortable = r->cols[2].sortable = r->cols[3].sortable = 1;
+	r->cols[5].searchable = 1;
 	expose(r);
 
 	r = &res[2];
@@ -184,6 +196,8 @@ fill(void)
 	(void)col(r, "j", COL_JSON, "json", 0);
 	(void)col(r, "jb", COL_JSONB, "jsonb", 1);
 	(void)col(r, "odd", COL_ASTEXT, "inet", 0);
+	for (i = 0; i < r->ncols; i++)
+		r->cols[i].filterable = 1;	/* one filter of each type */
 	r->key = 0;
 	r->decl.read = RES_ACCESS_ANYONE;
 	r->decl.write = RES_ACCESS_NONE;
@@ -297,21 +311,85 @@ build(struct resource *const *rs, int n, struct buf *b)
 	return (cJSON_Parse(BUF_PTR(b)));
 }
 
-/* The methods of a path, as "get,head,post" in the document's order. */
+/* A parameter, or the component its $ref names. */
+static cJSON *
+param_deref(cJSON *p)
+{
+	const char	*ref = jstr(jget(p, "$ref", NULL));
+	char		 name[256];
+
+	if (sscanf(ref, "#/components/parameters/%255s", name) == 1)
+		return (jget(doc, "components", "parameters", name, NULL));
+	return (p);
+}
+
+/* The parameters of an operation, "name:in,..." in their order. */
 static void
-methods(cJSON *path, char *out, size_t len)
+param_names(cJSON *op, char *out, size_t len)
+{
+	cJSON	*e, *p;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(e, jget(op, "parameters", NULL)) {
+		p = param_deref(e);
+		if (out[0] != '\0')
+			strlcat(out, ",", len);
+		strlcat(out, jstr(jget(p, "name", NULL)), len);
+		strlcat(out, ":", len);
+		strlcat(out, jstr(jget(p, "in", NULL)), len);
+	}
+}
+
+/* The parameter named n of an operation (dereferenced), or NULL. */
+static cJSON *
+param_find(cJSON *op, const char *n)
+{
+	cJSON	*e, *p;
+
+	cJSON_ArrayForEach(e, jget(op, "parameters", NULL)) {
+		p = param_deref(e);
+		if (strcmp(jstr(jget(p, "name", NULL)), n) == 0)
+			return (p);
+	}
+	return (NULL);
+}
+
+/*
+ * The strings of an array, "a,b"; keys: the member names of an object
+ * instead (its "parameters" left out: the methods of a path).
+ */
+static void
+jlist(cJSON *a, int keys, char *out, size_t len)
 {
 	cJSON	*e;
 
 	out[0] = '\0';
-	cJSON_ArrayForEach(e, path) {
-		if (strcmp(e->string, "parameters") == 0)
+	cJSON_ArrayForEach(e, a) {
+		if (keys && strcmp(e->string, "parameters") == 0)
 			continue;
 		if (out[0] != '\0')
 			strlcat(out, ",", len);
-		strlcat(out, e->string, len);
+		strlcat(out, keys ? e->string : jstr(e), len);
 	}
 }
+
+/* Does the pattern of schema Filter.<cls> match v (POSIX ERE)? */
+static int
+filter_matches(const char *cls, const char *v)
+{
+	char	 name[64];
+	regex_t	 re;
+	int	 m;
+
+	snprintf(name, sizeof(name), "Filter.%s", cls);
+	if (regcomp(&re, jstr(jget(doc, "components", "schemas", name,
+	    "pattern", NULL)), REG_EXTENDED | REG_NOSUB) != 0)
+		return (-1);
+	m = regexec(&re, v, 0, NULL, 0) == 0;
+	regfree(&re);
+	return (m);
+}
+
 
 int
 main(void)
@@ -319,7 +397,7 @@ main(void)
 	struct resource	*rs[RES_MAX];
 	struct buf	 b;
 	cJSON		*s, *p, *e, *q;
-	char		 m[128];
+	char		 m[512], n[512];
 	const char	*text, *out;
 	FILE		*fp;
 	int		 i, j;
@@ -353,19 +431,19 @@ main(void)
 	    == 0, "info.version is the package's");
 
 	/* Paths and methods. */
-	methods(jget(doc, "paths", PFX "/pxcodes/", NULL), m, sizeof(m));
+	jlist(jget(doc, "paths", PFX "/pxcodes/", NULL), 1, m, sizeof(m));
 	ok(strcmp(m, "get,head,post") == 0, "pxcodes collection: %s", m);
-	methods(jget(doc, "paths", PFX "/pxcodes/{pxcode}", NULL), m,
+	jlist(jget(doc, "paths", PFX "/pxcodes/{pxcode}", NULL), 1, m,
 	    sizeof(m));
 	ok(strcmp(m, "get,head,put,patch,delete") == 0, "pxcodes item: %s",
 	    m);
-	methods(jget(doc, "paths", PFX "/encounters/{id}", NULL), m,
+	jlist(jget(doc, "paths", PFX "/encounters/{id}", NULL), 1, m,
 	    sizeof(m));
 	ok(strcmp(m, "get,head,put,patch,delete") == 0,
 	    "encounters item by its key id: %s", m);
-	methods(jget(doc, "paths", PFX "/kinds/", NULL), m, sizeof(m));
+	jlist(jget(doc, "paths", PFX "/kinds/", NULL), 1, m, sizeof(m));
 	ok(strcmp(m, "get,head") == 0, "write = none: no POST (%s)", m);
-	methods(jget(doc, "paths", PFX "/kinds/{k}", NULL), m, sizeof(m));
+	jlist(jget(doc, "paths", PFX "/kinds/{k}", NULL), 1, m, sizeof(m));
 	ok(strcmp(m, "get,head") == 0, "write = none: no PUT, PATCH, "
 	    "DELETE (%s)", m);
 	for (i = 0; i < 5; i++) {
@@ -403,12 +481,12 @@ main(void)
 		    "200,400,401,403,404,409,412,415,422,428,429,503",
 		    "204,400,401,403,404,409,412,428,429,503" };
 
-		methods(jget(q, meth[i], "responses", NULL), m, sizeof(m));
+		jlist(jget(q, meth[i], "responses", NULL), 1, m, sizeof(m));
 		ok(strcmp(m, want[i]) == 0, "item %s responses: %s", meth[i],
 		    m);
 	}
-	methods(jget(doc, "paths", PFX "/pxcodes/", "post", "responses",
-	    NULL), m, sizeof(m));
+	jlist(jget(doc, "paths", PFX "/pxcodes/", "post", "responses",
+	    NULL), 1, m, sizeof(m));
 	ok(strcmp(m, "201,400,401,403,409,415,422,429,503") == 0,
 	    "POST responses: %s", m);
 	ok(jget(doc, "paths", PFX "/pxcodes/", "post", "responses", "201",
@@ -489,16 +567,123 @@ main(void)
 	    cJSON_IsFalse(jget(s, "additionalProperties", NULL)),
 	    "pxcodes: every member always there, no other");
 	s = jget(doc, "components", "schemas", "pxcodes.page", NULL);
-	methods(jget(s, "properties", NULL), m, sizeof(m));
+	jlist(jget(s, "properties", NULL), 1, m, sizeof(m));
 	ok(strcmp(m, "items,meta") == 0 && jhas(jget(s, "required", NULL),
 	    "items") && jhas(jget(s, "required", NULL), "meta") &&
 	    strcmp(jstr(jget(s, "properties", "items", "items", "$ref",
 	    NULL)), "#/components/schemas/pxcodes") == 0,
 	    "pxcodes.page: items (of pxcodes) and meta (%s)", m);
-	methods(jget(doc, "components", "schemas", "Meta", "properties",
-	    NULL), m, sizeof(m));
-	ok(strcmp(m, "first,last,next,page,pages,per_page,prev,total") == 0,
-	    "Meta: the envelope's members (%s)", m);
+	jlist(jget(doc, "components", "schemas", "Meta", "properties",
+	    NULL), 1, m, sizeof(m));
+	ok(strcmp(m, "first,last,next,page,pages,per_page,prev,total,count")
+	    == 0 && !jhas(jget(doc, "components", "schemas", "Meta",
+	    "required", NULL), "count"),
+	    "Meta: the envelope's members, count optional (%s)", m);
+	jlist(jget(doc, "components", "schemas", "Meta", "properties",
+	    "count", "enum", NULL), 0, m, sizeof(m));
+	ok(strcmp(m, "exact,estimated,none") == 0, "Meta.count: %s", m);
+
+	/* The collections' query parameters. */
+	q = jget(doc, "paths", PFX "/encounters/", "get", NULL);
+	param_names(q, m, sizeof(m));
+	ok(strcmp(m, "page:query,cursor:query,Prefer:header,"
+	    "If-None-Match:header,fields:query,sort:query,q:query,"
+	    "charge:query,note:query,paid:query,pxcode:query,"
+	    "seen_on:query,per_page:query") == 0,
+	    "encounters: the parameters of GET (%s)", m);
+	param_names(jget(doc, "paths", PFX "/encounters/", "head", NULL),
+	    n, sizeof(n));
+	ok(strcmp(m, n) == 0, "encounters: HEAD takes the same");
+	jlist(jget(param_find(q, "fields"), "schema", "items", "enum", NULL), 0,
+	    m, sizeof(m));
+	ok(strcmp(m, "charge,created_at,id,note,paid,pxcode,seen_on") == 0 &&
+	    strcmp(jstr(jget(param_find(q, "fields"), "style", NULL)),
+	    "form") == 0 && cJSON_IsFalse(jget(param_find(q, "fields"),
+	    "explode", NULL)), "fields: the exposed columns, a,b (%s)", m);
+	jlist(jget(param_find(q, "sort"), "schema", "items", "enum", NULL), 0,
+	    m, sizeof(m));
+	ok(strcmp(m, "charge,-charge,id,-id,seen_on,-seen_on") == 0,
+	    "sort: the sortable columns, either way (%s)", m);
+	ok(strstr(jstr(jget(param_find(q, "q"), "description", NULL)),
+	    "of note contains") != NULL, "q: over note");
+	ok(strcmp(jstr(jget(param_find(q, "charge"), "schema", "$ref", NULL)),
+	    "#/components/schemas/Filter.number") == 0 &&
+	    strcmp(jstr(jget(param_find(q, "note"), "schema", "$ref", NULL)),
+	    "#/components/schemas/Filter.text") == 0 &&
+	    strcmp(jstr(jget(param_find(q, "seen_on"), "schema", "$ref",
+	    NULL)), "#/components/schemas/Filter.date") == 0,
+	    "filters: a schema by type (number, text, date)");
+	ok(strstr(jstr(jget(param_find(q, "charge"), "description", NULL)),
+	    "numeric(10,2)") != NULL, "filter charge: its type said");
+	ok(jget(q, "responses", "200", "headers", "Link", NULL) != NULL &&
+	    jget(q, "responses", "200", "headers", "Preference-Applied",
+	    NULL) != NULL && jget(doc, "components", "headers", "Link",
+	    NULL) != NULL, "GET: Link and Preference-Applied");
+	ok(strcmp(jstr(jget(param_find(q, "Prefer"), "in", NULL)), "header")
+	    == 0 && strcmp(jstr(jget(param_find(q, "cursor"), "schema",
+	    "pattern", NULL)), "^[A-Za-z0-9_-]+$") == 0,
+	    "Prefer (a header) and cursor (base64url)");
+	param_names(jget(doc, "paths", PFX "/pxcodes/", "get", NULL), m,
+	    sizeof(m));
+	ok(strcmp(m, "page:query,cursor:query,Prefer:header,"
+	    "If-None-Match:header,fields:query,q:query,per_page:query") == 0,
+	    "pxcodes: no sort, no filter, q (%s)", m);
+	q = jget(doc, "paths", PFX "/kinds/", "get", NULL);
+	ok(strcmp(jstr(jget(param_find(q, "j"), "schema", "$ref", NULL)),
+	    "#/components/schemas/Filter.json") == 0 &&
+	    strcmp(jstr(jget(param_find(q, "odd"), "schema", "$ref", NULL)),
+	    "#/components/schemas/Filter.text") == 0 &&
+	    strcmp(jstr(jget(param_find(q, "k"), "schema", "$ref", NULL)),
+	    "#/components/schemas/Filter.uuid") == 0 &&
+	    strcmp(jstr(jget(param_find(q, "ts"), "schema", "$ref", NULL)),
+	    "#/components/schemas/Filter.timestamp") == 0,
+	    "kinds: json, as_text, uuid and timestamp filters");
+	{
+		static const struct {
+			const char	*cls, *v;
+			int		 m;
+		} fm[] = {
+			{ "number", "gte.100", 1 },
+			{ "number", "lt.-1.5e3", 1 },
+			{ "number", "in.(1,2.5)", 1 },
+			{ "number", "is.null", 1 },
+			{ "number", "pre.1", 0 },
+			{ "number", "gte.abc", 0 },
+			{ "number", "gte.01", 0 },
+			{ "number", "100", 0 },
+			{ "text", "has.much better", 1 },
+			{ "text", "pre.R0", 1 },
+			{ "text", "eq.", 1 },
+			{ "text", "in.(a,\"b,c\")", 1 },
+			{ "text", "like.x", 0 },
+			{ "text", "not.nul", 0 },
+			{ "integer", "eq.-12", 1 },
+			{ "integer", "eq.1.5", 0 },
+			{ "boolean", "eq.true", 1 },
+			{ "boolean", "eq.yes", 0 },
+			{ "date", "lt.2024-01-31", 1 },
+			{ "date", "lt.2024", 0 },
+			{ "timestamp", "gte.2026-01-31T12:00:00Z", 1 },
+			{ "timestamp", "gte.2026-01-31", 0 },
+			{ "uuid", "eq.123e4567-e89b-12d3-a456-426614174000",
+			    1 },
+			{ "uuid", "eq.123", 0 },
+			{ "json", "is.null", 1 },
+			{ "json", "not.null", 1 },
+			{ "json", "eq.{}", 0 },
+		};
+		size_t	 k;
+		int	 bad = 0;
+
+		for (k = 0; k < sizeof(fm) / sizeof(fm[0]); k++)
+			if (filter_matches(fm[k].cls, fm[k].v) != fm[k].m) {
+				diag("Filter.%s on \"%s\": not %s", fm[k].cls,
+				    fm[k].v, fm[k].m ? "matched" : "refused");
+				bad++;
+			}
+		ok(bad == 0, "the filter patterns take what query.c takes "
+		    "(%zu cases)", k);
+	}
 	s = jget(doc, "components", "schemas", "pxcodes.create", NULL);
 	ok(jhas(jget(s, "required", NULL), "pxcode") &&
 	    jhas(jget(s, "required", NULL), "procedure") &&
@@ -642,7 +827,10 @@ main(void)
 	    strcmp(BUF_PTR(&b), "keep") == 0,
 	    "past the buffer's bound: -1, the buffer unchanged");
 
-	/* The largest declaration set fits the handler's bound. */
+	/*
+	 * The largest declaration set fits the handler's bound, with every
+	 * column filterable, sortable and searchable.
+	 */
 	for (i = 0; i < RES_MAX; i++) {
 		static struct resource	big[RES_MAX];
 		struct res_column	*c;
@@ -658,15 +846,17 @@ main(void)
 			c = col(&big[i], n, COL_VARCHAR, "character varying"
 			    "(1000)", j % 2);
 			c->maxlen = 1000;
+			c->filterable = c->sortable = c->searchable = 1;
 		}
 		expose(&big[i]);
 		rs[i] = &big[i];
 	}
 	buf_free(&b);
-	buf_init(&b, CLIENT_MAX_OUTPUT / 2);
+	/* api_discovery.c's OPENAPI_MAX */
+	buf_init(&b, CLIENT_MAX_OUTPUT - 65536);
 	i = openapi_build(&b, BASE, rs, RES_MAX);
 	ok(i == 0, "RES_MAX resources of RES_MAX_COLS columns: %zu bytes, "
-	    "within %d", BUF_LEN(&b), CLIENT_MAX_OUTPUT / 2);
+	    "within %d", BUF_LEN(&b), CLIENT_MAX_OUTPUT - 65536);
 	buf_free(&b);
 	return (done_testing());
 }
