@@ -577,7 +577,6 @@ resconf_builtin(struct res_decl *d)
 	strlcpy(d->hidden, "id", sizeof(d->hidden));
 	strlcpy(d->required, "procedure", sizeof(d->required));
 	strlcpy(d->order, "id", sizeof(d->order));
-	strlcpy(d->search, "procedure", sizeof(d->search));	/* q= */
 	d->per_page = RESCONF_PER_PAGE;
 	d->max_per_page = RESCONF_MAX_PER_PAGE;
 	d->read = d->write = RES_ACCESS_USER;
