@@ -524,12 +524,6 @@ for my $c (['b,-d', 'b, d DESC, id', undef],
 	is(ids_str($back), $want,
 	    "$path: backward, the same rows");
 }
-# The key, given, keeps its place and direction.
-{
-	my ($ids) = walk("$QT?sort=-id&per_page=100");
-	is(ids_str($ids), db_ids(undef, 'id DESC'), 'sort=-id: the key itself');
-}
-
 # --- keyset pages: meta, links, cursors ---------------------------------------
 
 my $P = "$QT?sort=-d&per_page=10";

@@ -51,7 +51,7 @@ resource kw {
 	read = user
 	write = user
 	filter = grp
-	sort = grp, ng
+	sort = grp, ng, id
 }
 CONF
 close $fh;
@@ -66,7 +66,7 @@ my $BASE = '/api/v1.0/kw/';
 # --- the concurrent writer ----------------------------------------------------
 
 # One psql running a loop in the database: each turn, an insert and the
-# delete of a random row (old or new), committed, about 40 turns a second,
+# delete of a random row (old or new), committed, 5 ms apart,
 # until a row appears in lab.kw_stop (or 150 seconds have passed: a
 # bound, should the test die before it says stop).
 my $MUTATOR = <<'SQL';
@@ -83,7 +83,7 @@ BEGIN
 		DELETE FROM lab.kw WHERE id = (SELECT id FROM lab.kw
 		    ORDER BY random() LIMIT 1);
 		COMMIT;
-		PERFORM pg_sleep(0.025);
+		PERFORM pg_sleep(0.005);
 	END LOOP;
 END
 $$;
@@ -211,6 +211,8 @@ sub check_walk
 	    or diag('twice: ' . join(',', map { $_->{id} } @dup));
 	my @stable = grep { $after->{$_} } sort { $a <=> $b } keys %$before;
 	my @missed = grep { !$seen{$_} } @stable;
+	my $show = sub { my @l = @_; return join(',', @l[0 .. ($#l > 19 ?
+	    19 : $#l)]) . (@l > 20 ? ',...' : ''); };
 	cmp_ok(scalar @stable, '>', 100, "$name: rows there all along: "
 	    . scalar @stable);
 	my $ins = grep { !$before->{$_} } keys %$after;
@@ -218,12 +220,12 @@ sub check_walk
 	ok($ins > 0 && $del > 0, "$name: the table changed meanwhile ($ins "
 	    . "rows inserted, $del deleted)");
 	is(scalar @missed, 0, "$name: every one of them returned")
-	    or diag('missed: ' . join(',', @missed));
+	    or diag('missed: ' . $show->(@missed));
 	my @bad = grep { cmp_items($items->[$_ - 1], $items->[$_], $order) >= 0 }
 	    1 .. $#$items;
 	is(scalar @bad, 0, "$name: in the order, strictly")
-	    or diag('out of order after: ' . join(',',
-	    map { $items->[$_ - 1]{id} } @bad[0 .. ($#bad > 9 ? 9 : $#bad)]));
+	    or diag('out of order after: ' . $show->(map { $items->[$_ - 1]{id} }
+	    @bad));
 }
 
 for my $w (['grp', [['grp', 0], ['id', 0]]],
