@@ -440,7 +440,7 @@ for my $col (qw(js jb)) {
 	    ['ch', 'pre', 'zz%', undef],
 	    ['ch', 'pre', 'ab', undef],
 	    ['vc', 'pre', 'v1', undef],
-	    ['t', 'has', '0%O', q{'5000'}],
+	    ['t', 'has', '0%', q{'5000'}],
 	    ['t', 'has', 'R_S', q{'underXscore'}],
 	    ['t', 'has', 'K\\S', q{'backslash'}],
 	    ['t', 'has', 'ALPHA', undef],
@@ -461,8 +461,8 @@ for my $col (qw(js jb)) {
 		my $pat = $op eq 'pre' ? lit("$v%") : lit("%$v%");
 		my $like = db_ids("$e " . ($op eq 'pre' ? 'LIKE' : 'ILIKE')
 		    . " $pat");
-		ok(length($like) > length($want),
-		    "$col=$op.$v: rows of $decoy would match an unescaped LIKE");
+		isnt($like, $want, "$col=$op.$v: an unescaped LIKE would "
+		    . "answer otherwise (rows of $decoy)");
 	}
 }
 
@@ -544,11 +544,14 @@ like($m1->{next} // '', qr{^http://localhost:\d+\Q$QT\E\?.*\bcursor=},
     'meta.next: an absolute URL with a cursor');
 like($m1->{next} // '', qr/\bsort=-d\b/, 'meta.next keeps the sort');
 like($m1->{next} // '', qr/\bper_page=10\b/, 'meta.next keeps per_page');
-unlike($m1->{first} // '', qr/cursor=|page=/, 'meta.first: no cursor, no page');
+unlike($m1->{first} // '', qr/[?&](cursor|page)=/,
+    'meta.first: no cursor, no page');
 my $rf = get(rel($m1->{first}));
-is(ids_str(ids_of($rf)), ids_str(ids_of($r1)), 'meta.first: the first page');
+is(ids_str(ids_of($rf)), ids_str(ids_of($r1)), 'meta.first: the first page')
+    or diag(explain_response($rf));
 my $r2 = get(rel($m1->{next}));
-is($r2->{status}, 200, 'page 2 by meta.next: 200');
+is($r2->{status}, 200, 'page 2 by meta.next: 200')
+    or diag(explain_response($r2));
 my $m2 = $r2->{json}{meta} // {};
 is(ids_str(ids_of($r2)), join(',', (split /,/, db_ids(undef, 'd DESC, id'))
     [10 .. 19]), 'page 2: rows 11 to 20 of psql\'s order');
@@ -678,8 +681,9 @@ ok(defined $cur && length $cur > 10, 'a cursor token');
 	my $key = get("$QT?per_page=3&fields=id");
 	is(scalar(grep { join(',', sort keys %$_) eq 'id,url' }
 	    @{$key->{json}{items} // []}), 3, 'fields=id: the key and url');
-	like($part->{json}{meta}{next} // '', qr/\bfields=(t,d|d,t|t%2Cd|d%2Ct)\b/,
-	    'fields: meta.next keeps them');
+	my $nf = param_of($part->{json}{meta}{next}, 'fields') // '';
+	is(join(',', sort grep { $_ ne 'id' && $_ ne 'url' } split /,/, $nf),
+	    'd,t', "fields: meta.next keeps them (fields=$nf)");
 }
 
 # --- invalid input: 400 naming the parameter ----------------------------------
@@ -772,6 +776,8 @@ sub md5uuid { return $pg->psql("SELECT md5('7')::uuid"); }
 
 # --- Prefer: count ------------------------------------------------------------
 
+sub cs { return $_[0]{headers}{'cache-status'} // ''; }
+
 {
 	my $r = get("$QT?sort=t&per_page=5");
 	ok(!defined $r->{headers}{'preference-applied'},
@@ -779,9 +785,17 @@ sub md5uuid { return $pg->psql("SELECT md5('7')::uuid"); }
 	ok(!exists $r->{json}{meta}{count}, 'no Prefer: no meta.count (exact)');
 	$r = get("$QT?sort=t&per_page=5", Prefer => 'count=exact');
 	like($r->{headers}{'preference-applied'} // '', qr/^count=exact$/,
-	    'Prefer count=exact: Preference-Applied says so');
+	    'Prefer count=exact (the page cached without a Prefer): '
+	    . 'Preference-Applied says so') or diag('Cache-Status: ' . cs($r));
 	ok(!exists $r->{json}{meta}{count}, 'count=exact: no meta.count');
 	is($r->{json}{meta}{total}, 300, 'count=exact: the total');
+	# The other way round: a Prefer stores the page first.
+	get("$QT?sort=vc&per_page=5", Prefer => 'count=exact');
+	$r = get("$QT?sort=vc&per_page=5");
+	ok(!defined $r->{headers}{'preference-applied'},
+	    'no Prefer, after a Prefer count=exact of the same page: no '
+	    . 'Preference-Applied') or diag('Preference-Applied: '
+	    . $r->{headers}{'preference-applied'} . ', Cache-Status: ' . cs($r));
 	$r = get("$QT?sort=t&per_page=5", Prefer => 'count=estimated');
 	is($r->{status}, 200, 'Prefer count=estimated: 200');
 	like($r->{headers}{'preference-applied'} // '', qr/^count=estimated$/,
@@ -825,7 +839,6 @@ sub md5uuid { return $pg->psql("SELECT md5('7')::uuid"); }
 
 # --- the cache ----------------------------------------------------------------
 
-sub cs { return $_[0]{headers}{'cache-status'} // ''; }
 {
 	my $path = "$QT?b=eq.true&sort=-d&per_page=10&fields=b,d";
 	my $want = sub { join(',', (split /,/,
@@ -845,7 +858,8 @@ sub cs { return $_[0]{headers}{'cache-status'} // ''; }
 	unlike(cs($c), qr/\bhit\b/, 'after the PATCH: not a hit');
 	is(ids_str(ids_of($c)), $want->(), 'after the PATCH: the new rows');
 	like(ids_str(ids_of($c)), qr/(^|,)$top(,|$)/, 'the patched row is in');
-	like(cs(get($path)), qr/^starterd; hit$/, 'then a hit again');
+	ok(wait_until(sub { cs(get($path)) =~ /^starterd; hit$/ },
+	    timeout => 10), 'then the cache fills again (a hit)');
 	# A write behind starterd's back (psql): the NOTIFY makes it fresh.
 	$pg->psql("UPDATE lab.qt SET b = false WHERE id = $top");
 	my $fresh = wait_until(sub {
