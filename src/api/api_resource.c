@@ -1733,8 +1733,10 @@ api_query_get(struct client *c)
 		response_error(c, 500, "out of memory");
 		return;
 	}
-	buf_appendf(&x->g->key, " %s %s p=%lld c=%s", x->q.canon,
-	    api_count_name(x->q.count), x->q.page, x->q.cursor);
+	/* Preference-Applied is part of the bytes: the preference too. */
+	buf_appendf(&x->g->key, " %s %s%s p=%lld c=%s", x->q.canon,
+	    api_count_name(x->q.count), x->q.count_preferred ? " pref" : "",
+	    x->q.page, x->q.cursor);
 	x->pending = 1;
 	if (api_cache_answer(c, x->g, 0)) {
 		qctx_unref(x);

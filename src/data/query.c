@@ -548,7 +548,10 @@ query_sort(const struct resource *r, struct query *q, const char *v,
 			    "of columns (col,-col)"));
 		memcpy(name, p, l);
 		name[l] = '\0';
-		if ((ci = query_col(r, name)) == -1 || !r->cols[ci].sortable)
+		/* The key completes every order: it may always be named
+		   (the links name it). */
+		if ((ci = query_col(r, name)) == -1 || (!r->cols[ci].sortable &&
+		    ci != r->key))
 			return (query_fail(err, errlen, "sort", name,
 			    "not a sortable column"));
 		for (k = 0; k < q->nsort; k++)
