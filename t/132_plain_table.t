@@ -210,6 +210,16 @@ is($r->{status}, 204, 'DELETE an unreferenced row: 204');
 check_error(send_raw('POST', '/api/v1.0/parents/', '{"id":1,"name":"again"}'),
     409, 'POST a taken primary key', message => qr/\bid already exists/);
 
+# The table changes under the bound worker: its statements cannot be
+# prepared any more.  A clear 503 (reload), at once, not a loop; the other
+# resources are served on.
+$pg->psql('ALTER TABLE lab.parents DROP COLUMN name');
+$r = request($srv, 'GET', '/api/v1.0/parents/1', @AUTH, timeout => 20);
+is($r->{status}, 503, 'a dropped column: 503') or diag(explain_response($r));
+like($r->{body}, qr/reloaded/, 'a dropped column: the message says reload');
+$r = request($srv, 'GET', "$BASE$U1", @AUTH);
+is($r->{status}, 200, 'and the other resources are served on');
+
 # The table has no starterd_notify trigger (no migration of ours made it),
 # so a change made outside starterd would not be announced: its answers
 # are not cached at all, and a psql change reads back at once.

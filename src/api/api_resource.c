@@ -179,7 +179,15 @@ api_db_error(struct client *c, PGresult *res)
 		response_error(c, 400, "invalid value: %s",
 		    strcmp(state, "22001") == 0 ? "too long" :
 		    "rejected by the database");
-	else if (strcmp(state, "42P01") == 0 || strcmp(state, "26000") == 0) {
+	else if (strcmp(state, "42703") == 0 || strcmp(state, "42804") == 0) {
+		/* A column gone or changed since the worker bound the table. */
+		log_warnx("resource %s: its table changed since it was bound "
+		    "(%s): reload to bind it again", RES(c)->decl.name,
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		response_header(c, "Retry-After: 10");
+		response_error(c, 503, "the resource's table changed; the "
+		    "server must be reloaded");
+	} else if (strcmp(state, "42P01") == 0 || strcmp(state, "26000") == 0) {
 		log_warnx("the schema is missing: run starterctl initdb");
 		response_header(c, "Retry-After: 10");
 		response_error(c, 503, "the database schema is not initialized");

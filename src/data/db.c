@@ -792,7 +792,8 @@ static void
 db_batch_done(void)
 {
 	struct db_queue	 batch = TAILQ_HEAD_INITIALIZER(batch);
-	struct db_query	*q;
+	struct db_query	*q, *bad[DB_MAX_BATCH];
+	int		 nbad = 0, i;
 	const char	*state;
 	int		 n = 0, failed = 0;
 
@@ -804,8 +805,32 @@ db_batch_done(void)
 	}
 	while ((q = TAILQ_FIRST(&batch)) != NULL) {
 		TAILQ_REMOVE(&batch, q, entry);
-		if (q->prep >= 0 && db_failed(q))
+		if (q->prep >= 0 && db_failed(q)) {
 			db_pstmts[q->prep].conn_gen = 0;	/* again */
+			/* Its own error, not a neighbour's abort. */
+			if (nbad < DB_MAX_BATCH && q->res != NULL &&
+			    PQresultStatus(q->res) == PGRES_FATAL_ERROR)
+				bad[nbad++] = q;
+		}
+		/*
+		 * Its statement could not be prepared: the Parse's error is
+		 * its answer.  Sent again it would fail the same way, and
+		 * again: a loop that never ends.
+		 */
+		for (i = 0; q->pstmt >= 0 && i < nbad; i++) {
+			if (bad[i]->prep != q->pstmt)
+				continue;
+			if (q->res != NULL)
+				PQclear(q->res);
+			q->res = bad[i]->res != NULL ? bad[i]->res :
+			    PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
+			bad[i]->res = NULL;
+			break;
+		}
+		if (i < nbad && q->pstmt >= 0) {
+			db_complete(q);
+			continue;
+		}
 		if (failed && n > 1 && db_conn != NULL && q->stmt != DB_NSTMTS) {
 			state = db_sqlstate(q->res);
 			/*
