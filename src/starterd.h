@@ -239,6 +239,7 @@ struct resource {
 	char		 qtable[4 * RES_IDENT_MAX + 8];	/* "schema"."table" */
 	int		 is_view;
 	int		 cacheable;	/* its table NOTIFYs every change */
+	long long	 approx_rows;	/* rows, roughly (count = auto) */
 	int		 ncols;
 	struct res_column cols[RES_MAX_COLS];	/* catalog order */
 	int		 key;			/* index in cols */

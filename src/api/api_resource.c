@@ -247,6 +247,8 @@ struct get_ctx {
 	uint64_t	 version;
 	long long	 page;
 	long long	 per_page;
+	int		 composite;	/* a collection: headers cached too */
+	struct buf	 hdrs;		/* "Name: value\r\n" lines (Link) */
 };
 
 static void
@@ -255,6 +257,7 @@ get_ctx_free(struct get_ctx *g)
 	if (g == NULL)
 		return;
 	buf_free(&g->key);
+	buf_free(&g->hdrs);
 	free(g);
 }
 
@@ -274,8 +277,10 @@ get_ctx_new(struct client *c, char kind, long long page, long long per_page)
 	api_base(c, &g->key);
 	if (kind == 'I')
 		buf_appendf(&g->key, " %s", c->arg);
-	else
+	else if (kind == 'C')
 		buf_appendf(&g->key, " %lld %lld", page, per_page);
+	g->composite = kind != 'I';
+	buf_init(&g->hdrs, 16384);
 	g->page = page;
 	g->per_page = per_page;
 	return (g);
@@ -286,6 +291,32 @@ static int
 api_cache_on(struct client *c)
 {
 	return (cache_enabled() && RES(c)->cacheable);
+}
+
+/*
+ * A collection's cache entry: "<n>\n", n bytes of header lines (its Link
+ * and Preference-Applied), then the body.  Send the headers; leave the
+ * body in b.
+ */
+static int
+api_split_headers(struct client *c, struct buf *b)
+{
+	const char	*p = BUF_PTR(b), *nl, *e, *le;
+	char		*end;
+	unsigned long	 n;
+
+	if ((nl = memchr(p, '\n', BUF_LEN(b))) == NULL)
+		return (-1);
+	n = strtoul(p, &end, 10);
+	if (end != nl || n > BUF_LEN(b) - (size_t)(nl + 1 - p))
+		return (-1);
+	for (p = nl + 1, e = p + n; p < e; p = le + 2) {
+		if ((le = memmem(p, (size_t)(e - p), "\r\n", 2)) == NULL)
+			break;
+		response_header(c, "%.*s", (int)(le - p), p);
+	}
+	buf_consume(b, (size_t)(e - BUF_PTR(b)));
+	return (0);
 }
 
 /*
@@ -315,6 +346,10 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 		buf_free(&body);
 		return (0);
 	}
+	if (g->composite && api_split_headers(c, &body) == -1) {
+		buf_free(&body);
+		return (0);
+	}
 	if (stale || down) {
 		/* Not revalidated: say so, and how old it is. */
 		response_header(c, "Age: %lld", age);
@@ -336,12 +371,33 @@ api_answer_fresh(struct client *c, struct get_ctx *g, struct buf *body)
 {
 	char	etag[40];
 
+	struct buf	 all;
+	const char	*p, *e, *le;
+
 	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
 	if (api_cache_on(c))
 		c->cache_desc = "miss";
-	if (api_cache_on(c))
+	if (api_cache_on(c) && !g->composite)
 		cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key), g->version,
 		    BUF_PTR(body), BUF_LEN(body), etag);
+	else if (api_cache_on(c)) {
+		buf_init(&all, CLIENT_MAX_OUTPUT + 32768);
+		if (buf_appendf(&all, "%zu\n", BUF_LEN(&g->hdrs)) == 0 &&
+		    buf_append(&all, BUF_PTR(&g->hdrs), BUF_LEN(&g->hdrs)) ==
+		    0 && buf_append(&all, BUF_PTR(body), BUF_LEN(body)) == 0)
+			cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key),
+			    g->version, BUF_PTR(&all), BUF_LEN(&all), etag);
+		buf_free(&all);
+	}
+	if (g->composite) {
+		p = BUF_PTR(&g->hdrs);
+		for (e = p + BUF_LEN(&g->hdrs); p < e; p = le + 2) {
+			if ((le = memmem(p, (size_t)(e - p), "\r\n", 2)) ==
+			    NULL)
+				break;
+			response_header(c, "%.*s", (int)(le - p), p);
+		}
+	}
 	api_send_representation(c, body, etag, api_cache_on(c) ?
 	    "fwd=miss; stored" : "fwd=bypass");
 }
@@ -626,18 +682,20 @@ api_value(struct buf *b, const struct res_column *col, PGresult *res,
  * first: keys sorted (as Flask's jsonify), "url" among them.
  */
 static void
-api_item_json(struct client *c, struct buf *b, PGresult *res, int row,
-    int first)
+api_item_json_shown(struct client *c, struct buf *b, PGresult *res, int row,
+    int first, const unsigned char *show)
 {
 	struct resource		*r = RES(c);
 	struct buf		 url;
-	int			 i, k, f;
+	int			 i, k, f, n = 0;
 
 	buf_append(b, "{", 1);
 	for (i = 0; i < r->nexposed; i++) {
-		if (i > 0)
-			buf_append(b, ",", 1);
 		k = r->exposed[i];
+		if (k >= 0 && show != NULL && !show[k])
+			continue;
+		if (n++ > 0)
+			buf_append(b, ",", 1);
 		if (k == -1) {
 			buf_appendstr(b, "\"url\":");
 			buf_init(&url, 4096);
@@ -652,6 +710,13 @@ api_item_json(struct client *c, struct buf *b, PGresult *res, int row,
 		api_value(b, &r->cols[k], res, row, first + r->selpos[k]);
 	}
 	buf_append(b, "}", 1);
+}
+
+static void
+api_item_json(struct client *c, struct buf *b, PGresult *res, int row,
+    int first)
+{
+	api_item_json_shown(c, b, res, row, first, NULL);
 }
 
 /* The item document and its ETag, for row 0 of res. */
@@ -1199,6 +1264,50 @@ api_page_link(struct client *c, struct buf *b, long long per_page,
 	buf_free(&l);
 }
 
+/*
+ * One RFC 8288 link of a collection's Link header: <base path?query>;
+ * rel="rel", the links separated by ", ".
+ */
+static void
+api_link(struct client *c, struct buf *h, const char *rel, const char *query,
+    size_t qlen, const char *more)
+{
+	if (BUF_LEN(h) == 0)
+		buf_appendstr(h, "Link: ");
+	else
+		buf_appendstr(h, ", ");
+	buf_append(h, "<", 1);
+	api_base(c, h);
+	buf_appendstr(h, c->route->path);
+	buf_append(h, "?", 1);
+	buf_append(h, query, qlen);
+	if (more != NULL)
+		buf_appendstr(h, more);
+	buf_appendf(h, ">; rel=\"%s\"", rel);
+}
+
+/* The seed's paging, as Link: first, prev, next, last. */
+static void
+api_page_links(struct client *c, struct buf *h, long long per_page,
+    long long page, long long pages)
+{
+	char	q[64];
+
+#define PL(rel, n) do {							\
+	snprintf(q, sizeof(q), "per_page=%lld&page=%lld", per_page,	\
+	    (long long)(n));						\
+	api_link(c, h, rel, q, strlen(q), NULL);			\
+} while (0)
+	PL("first", 1);
+	if (page > 1)
+		PL("prev", page - 1);
+	if (page < pages)
+		PL("next", page + 1);
+	PL("last", pages);
+#undef PL
+	buf_appendstr(h, "\r\n");
+}
+
 static void
 api_page_cb(struct client *c, PGresult *res, void *arg)
 {
@@ -1249,6 +1358,7 @@ api_page_cb(struct client *c, PGresult *res, void *arg)
 	else
 		buf_appendstr(&b, "null");
 	buf_appendf(&b, ",\"total\":%lld}}\n", total);
+	api_page_links(c, &pa->hdrs, pa->per_page, pa->page, pages);
 	api_answer_fresh(c, pa, &b);
 	buf_free(&b);
 	get_ctx_free(pa);
@@ -1341,6 +1451,344 @@ api_access(struct client *c, void (*fn)(struct client *))
 	}
 }
 
+/* ------------------------------------------------------- query language */
+
+/*
+ * A collection with the query language (query.c): the count (unless
+ * none) and the page go in one batch; the count's answer comes first.
+ */
+struct qctx {
+	struct get_ctx	*g;
+	struct query	 q;
+	long long	 total;		/* -1: not counted */
+	int		 count_failed;
+	int		 pending;	/* callbacks still to come */
+	unsigned char	 key[16];	/* the cursor key */
+};
+
+static void
+qctx_unref(struct qctx *x)
+{
+	if (--x->pending > 0)
+		return;
+	get_ctx_free(x->g);
+	query_free(&x->q);
+	free(x);
+}
+
+static void
+api_count_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct qctx	*x = arg;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		x->count_failed = 1;
+		if (res != NULL && PQresultStatus(res) != PGRES_TUPLES_OK)
+			log_warnx("count: %s", PQresultErrorMessage(res));
+	} else {
+		x->total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		if (x->total < 0)
+			x->total = 0;
+		/* What count = auto decides by, learnt as it goes. */
+		if (c != NULL && x->q.nfilters == 0 && x->q.search == NULL)
+			RES(c)->approx_rows = x->total;
+	}
+	qctx_unref(x);
+}
+
+static const char *
+api_count_name(enum query_count m)
+{
+	return (m == QCOUNT_ESTIMATED ? "estimated" : m == QCOUNT_NONE ?
+	    "none" : "exact");
+}
+
+/* An absolute link to the collection with the query's canonical form. */
+static void
+api_qlink_json(struct client *c, struct qctx *x, struct buf *b,
+    const char *more)
+{
+	struct buf	u;
+
+	buf_init(&u, 8192);
+	api_base(c, &u);
+	buf_appendf(&u, "%s?%.*s%s", c->route->path, (int)x->q.canon_link,
+	    x->q.canon, more != NULL ? more : "");
+	json_string(b, BUF_PTR(&u), BUF_LEN(&u));
+	buf_free(&u);
+}
+
+/* A keyset neighbour: a cursor from row, in Link and (json) in meta. */
+static void
+api_cursor_link(struct client *c, struct qctx *x, struct buf *h,
+    const char *rel, PGresult *res, int row, int backward, struct buf *json)
+{
+	struct resource	*r = RES(c);
+	char		 tok[QUERY_CURSOR_MAX + 1], more[QUERY_CURSOR_MAX + 16];
+
+	if (query_cursor(r, &x->q, res, row, 0, backward, x->key,
+	    sizeof(x->key), tok, sizeof(tok)) == -1) {
+		buf_appendstr(json, "null");	/* too long to carry */
+		return;
+	}
+	snprintf(more, sizeof(more), "&cursor=%s", tok);
+	api_link(c, h, rel, x->q.canon, x->q.canon_link, more);
+	api_qlink_json(c, x, json, more);
+}
+
+static void
+api_qpage_cb(struct client *c, PGresult *res, void *arg)
+{
+	struct qctx		*x = arg;
+	struct resource		*r;
+	struct query		*q = &x->q;
+	struct buf		 b, *h;
+	unsigned char		 show[RES_MAX_COLS];
+	long long		 per = q->per_page, pages = 0;
+	char			 more[64];
+	int			 i, n, shown, has_more, has_next, has_prev;
+	int			 row, first_row, last_row;
+
+	if (c == NULL || api_get_failed(c, x->g, res)) {
+		qctx_unref(x);
+		return;
+	}
+	if (x->count_failed && q->count != QCOUNT_NONE) {
+		response_unavailable(c, db_retry_after());
+		qctx_unref(x);
+		return;
+	}
+	r = RES(c);
+	h = &x->g->hdrs;
+	memset(show, q->nfields == 0, sizeof(show));
+	for (i = 0; i < q->nfields; i++)
+		show[q->fields[i]] = 1;
+	show[r->key] = 1;
+	n = PQntuples(res);
+	buf_init(&b, CLIENT_MAX_OUTPUT);
+	buf_appendstr(&b, "{\"items\":[");
+	if (q->keyset) {
+		has_more = n > per;
+		shown = has_more ? (int)per : n;
+		for (i = 0; i < shown; i++) {
+			/* backward: the rows came nearest the cursor first */
+			row = q->backward ? shown - 1 - i : i;
+			if (i > 0)
+				buf_append(&b, ",", 1);
+			api_item_json_shown(c, &b, res, row, 0, show);
+		}
+		has_next = q->backward ? shown > 0 : has_more;
+		has_prev = q->backward ? has_more : q->cursor[0] != '\0' &&
+		    shown > 0;
+		first_row = q->backward ? shown - 1 : 0;
+		last_row = q->backward ? 0 : shown - 1;
+		buf_appendstr(&b, "],\"meta\":{");
+		if (q->count != QCOUNT_EXACT)
+			buf_appendf(&b, "\"count\":\"%s\",",
+			    api_count_name(q->count));
+		buf_appendstr(&b, "\"first\":");
+		api_qlink_json(c, x, &b, NULL);
+		api_link(c, h, "first", q->canon, q->canon_link, NULL);
+		buf_appendstr(&b, ",\"next\":");
+		if (has_next)
+			api_cursor_link(c, x, h, "next", res, last_row, 0, &b);
+		else
+			buf_appendstr(&b, "null");
+		buf_appendf(&b, ",\"per_page\":%lld,\"prev\":", per);
+		if (has_prev)
+			api_cursor_link(c, x, h, "prev", res, first_row, 1, &b);
+		else
+			buf_appendstr(&b, "null");
+	} else {
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				buf_append(&b, ",", 1);
+			api_item_json_shown(c, &b, res, i, 0, show);
+		}
+		if (x->total >= 0)
+			pages = (x->total + per - 1) / per;
+		if (x->total >= 0 && q->page > (pages > 0 ? pages : 1)) {
+			buf_free(&b);
+			response_error(c, 404, "page %lld is past the last "
+			    "page (%lld)", q->page, pages);
+			qctx_unref(x);
+			return;
+		}
+		buf_appendstr(&b, "],\"meta\":{");
+		if (q->count != QCOUNT_EXACT)
+			buf_appendf(&b, "\"count\":\"%s\",",
+			    api_count_name(q->count));
+		buf_appendstr(&b, "\"first\":");
+		api_qlink_json(c, x, &b, "&page=1");
+		api_link(c, h, "first", q->canon, q->canon_link, "&page=1");
+		buf_appendstr(&b, ",\"last\":");
+		if (x->total >= 0) {
+			snprintf(more, sizeof(more), "&page=%lld",
+			    pages > 0 ? pages : 1);
+			api_qlink_json(c, x, &b, more);
+		} else
+			buf_appendstr(&b, "null");
+		buf_appendstr(&b, ",\"next\":");
+		/* Without a total, a full page says there may be more. */
+		if (x->total >= 0 ? q->page < pages : n == per) {
+			snprintf(more, sizeof(more), "&page=%lld", q->page + 1);
+			api_qlink_json(c, x, &b, more);
+			api_link(c, h, "next", q->canon, q->canon_link, more);
+		} else
+			buf_appendstr(&b, "null");
+		buf_appendf(&b, ",\"page\":%lld,\"pages\":", q->page);
+		if (x->total >= 0)
+			buf_appendf(&b, "%lld", pages);
+		else
+			buf_appendstr(&b, "null");
+		buf_appendf(&b, ",\"per_page\":%lld,\"prev\":", per);
+		if (q->page > 1) {
+			snprintf(more, sizeof(more), "&page=%lld", q->page - 1);
+			api_qlink_json(c, x, &b, more);
+			api_link(c, h, "prev", q->canon, q->canon_link, more);
+		} else
+			buf_appendstr(&b, "null");
+		if (x->total >= 0 && q->count == QCOUNT_EXACT) {
+			snprintf(more, sizeof(more), "&page=%lld",
+			    pages > 0 ? pages : 1);
+			api_link(c, h, "last", q->canon, q->canon_link, more);
+		}
+	}
+	buf_appendstr(&b, ",\"total\":");
+	if (x->total >= 0)
+		buf_appendf(&b, "%lld", x->total);
+	else
+		buf_appendstr(&b, "null");
+	buf_appendstr(&b, "}}\n");
+	buf_appendstr(h, "\r\n");
+	if (q->count_preferred)
+		buf_appendf(h, "Preference-Applied: count=%s\r\n",
+		    api_count_name(q->count));
+	api_answer_fresh(c, x->g, &b);
+	buf_free(&b);
+	qctx_unref(x);
+}
+
+static void	api_query_get(struct client *);
+
+/* Resumed once the signing key (hence the cursor key) is loaded. */
+static void
+api_query_resume(struct client *c)
+{
+	c->auth_result = AUTH_PENDING;	/* AUTH_AGAIN: not a group answer */
+	api_query_get(c);
+}
+
+static void
+api_query_get(struct client *c)
+{
+	struct resource		*r = RES(c);
+	const struct http_span	*pf;
+	struct qctx		*x;
+	struct buf		 sql;
+	const char		*params[QUERY_MAX_PARAMS];
+	const char		*buf = BUF_PTR(&c->in);
+	char			 err[256];
+	int			 np, rv;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	x->total = -1;
+	pf = http_header_find(&c->req, buf, "Prefer");
+	if (query_parse(r, buf + c->req.query.off, c->req.query.len,
+	    pf != NULL ? buf + pf->off : NULL, pf != NULL ? pf->len : 0, &x->q,
+	    err, sizeof(err)) == -1) {
+		free(x);
+		response_error(c, 400, "%s", err);
+		return;
+	}
+	if (!x->q.count_preferred && r->decl.count_mode == RES_COUNT_AUTO)
+		x->q.count = r->approx_rows >= r->decl.count_threshold ?
+		    QCOUNT_ESTIMATED : QCOUNT_EXACT;
+	if (x->q.keyset && token_derive("cursor", x->key, sizeof(x->key)) ==
+	    -1) {
+		query_free(&x->q);
+		free(x);
+		if ((rv = token_key_ready(c)) == 0)
+			api_query_get(c);
+		else if (rv == AUTH_PENDING)
+			c->resume = api_query_resume;
+		else
+			response_unavailable(c, db_retry_after());
+		return;
+	}
+	if (x->q.cursor[0] != '\0' && query_cursor_open(r, &x->q, x->q.cursor,
+	    x->key, sizeof(x->key)) == -1) {
+		query_free(&x->q);
+		free(x);
+		response_error(c, 400, "cursor: invalid, or from another query");
+		return;
+	}
+	if ((x->g = get_ctx_new(c, 'Q', 0, 0)) == NULL) {
+		query_free(&x->q);
+		free(x);
+		response_error(c, 500, "out of memory");
+		return;
+	}
+	buf_appendf(&x->g->key, " %s %s p=%lld c=%s", x->q.canon,
+	    api_count_name(x->q.count), x->q.page, x->q.cursor);
+	x->pending = 1;
+	if (api_cache_answer(c, x->g, 0)) {
+		qctx_unref(x);
+		return;
+	}
+	x->g->version = cache_version(r->relname);
+	buf_init(&sql, API_SQL_MAX * 2);
+	rv = 0;
+	if (x->q.count != QCOUNT_NONE) {
+		np = 0;
+		if (query_count_sql(r, &x->q, &sql, params, &np) == -1)
+			rv = -1;
+		else if ((rv = api_db_submit(c, BUF_PTR(&sql), "count", 0, np,
+		    params, api_count_cb, x)) == 0)
+			x->pending++;
+		buf_reset(&sql);
+	}
+	np = 0;
+	if (rv == 0 && query_sql(r, &x->q, &sql, params, &np) == -1)
+		rv = -1;
+	else if (rv == 0 && (rv = api_db_submit(c, BUF_PTR(&sql), "query", 0,
+	    np, params, api_qpage_cb, x)) == 0)
+		x->pending++;
+	buf_free(&sql);
+	if (rv == -1 && !api_cache_answer(c, x->g, 1))
+		api_db_error(c, NULL);
+	qctx_unref(x);
+}
+
+/*
+ * Does the query string hold only the seed's page and per_page?  (Then
+ * the seed's own path answers, as fast as it was; anything else is the
+ * query language's.)
+ */
+static int
+api_query_plain(struct client *c)
+{
+	const char	*p = BUF_PTR(&c->in) + c->req.query.off;
+	const char	*e = p + c->req.query.len, *amp, *eq;
+	size_t		 l;
+
+	while (p < e) {
+		if ((amp = memchr(p, '&', (size_t)(e - p))) == NULL)
+			amp = e;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		l = (size_t)((eq != NULL ? eq : amp) - p);
+		if (l > 0 && !(l == 4 && memcmp(p, "page", 4) == 0) &&
+		    !(l == 8 && memcmp(p, "per_page", 8) == 0))
+			return (0);
+		p = amp + 1;
+	}
+	return (1);
+}
+
 static void
 api_collection_get(struct client *c)
 {
@@ -1350,6 +1798,20 @@ api_collection_get(struct client *c)
 	const char	*p[2] = { lim, off };
 	long long	 page, per_page;
 
+	/*
+	 * Anything beyond page/per_page, a Prefer header, or a table past
+	 * its count threshold (its total is then an estimate): the query
+	 * language answers.
+	 */
+	if (!api_query_plain(c) || http_header_find(&c->req, BUF_PTR(&c->in),
+	    "Prefer") != NULL || (r->decl.count_mode != RES_COUNT_EXACT &&
+	    (r->decl.count_mode == RES_COUNT_ESTIMATED ||
+	    r->approx_rows >= r->decl.count_threshold))) {
+		if (api_unbound(c, api_resource_collection))
+			return;
+		api_query_get(c);
+		return;
+	}
 	if (api_query_int(c, "page", 1, API_MAX_PAGE, &page) == -1 ||
 	    api_query_int(c, "per_page", r->decl.per_page, LLONG_MAX / 2,
 	    &per_page) == -1)

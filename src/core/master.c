@@ -164,7 +164,7 @@ master_addrfree(struct addrinfo *res)
 
 	if (res == NULL || !(res->ai_flags & MASTER_AI_OWN)) {
 		if (res != NULL)
-			master_addrfree(res);
+			freeaddrinfo(res);
 		return;
 	}
 	for (; res != NULL; res = next) {

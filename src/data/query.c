@@ -1282,7 +1282,7 @@ query_count_sql(const struct resource *r, const struct query *q,
 		goto done;
 	if (q->count != QCOUNT_ESTIMATED) {
 		err |= buf_appendf(sql, "SELECT count(*) FROM %s%s", r->qtable,
-		    BUF_PTR(&w));
+		    BUF_LEN(&w) > 0 ? BUF_PTR(&w) : "");
 		*n = nw;
 	} else if (nw == 0 && !r->is_view) {
 		err |= buf_appendf(sql, "SELECT CASE WHEN reltuples >= 0 THEN "
@@ -1296,7 +1296,7 @@ query_count_sql(const struct resource *r, const struct query *q,
 		err |= buf_append(sql, "", 1);
 		o1 = BUF_LEN(sql);
 		err |= buf_appendf(sql, "SELECT 1 FROM %s%s", r->qtable,
-		    BUF_PTR(&w));
+		    BUF_LEN(&w) > 0 ? BUF_PTR(&w) : "");
 		err |= buf_append(sql, "", 1);
 		o2 = BUF_LEN(sql);
 		err |= buf_append(sql, "{", 1);

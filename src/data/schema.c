@@ -40,6 +40,7 @@ const char schema_catalog_sql[] =
     "SELECT d.name, (SELECT json_build_object("
     "'nsp', n.nspname, 'rel', c.relname, 'kind', c.relkind, "
     "'qnsp', quote_ident(n.nspname), 'qrel', quote_ident(c.relname), "
+    "'reltuples', c.reltuples::bigint, "
     "'notify', EXISTS (SELECT 1 FROM pg_trigger g JOIN pg_proc f "
     "ON f.oid = g.tgfoid WHERE g.tgrelid = c.oid AND NOT g.tgisinternal "
     "AND f.proname = 'starterd_notify' AND g.tgenabled <> 'D' "
@@ -767,6 +768,14 @@ schema_bind(PGconn *conn, const struct res_decl *d, PGresult *res,
 	 * has none: its tables change under it unannounced).
 	 */
 	r->cacheable = schema_jbool(doc, "notify");
+	{
+		const cJSON *rt = cJSON_GetObjectItemCaseSensitive(doc,
+		    "reltuples");
+
+		/* -1: never analysed; a count learns better (api_resource) */
+		r->approx_rows = cJSON_IsNumber(rt) ? (long long)rt->valuedouble :
+		    -1;
+	}
 	priv = cJSON_GetObjectItemCaseSensitive(doc, "priv");
 	r->can_select = schema_jbool(priv, "select");
 	r->can_insert = schema_jbool(priv, "insert");
