@@ -5,9 +5,11 @@
 # paths, methods and schemas are derived from both, never counted by
 # hand), lints the document with t/openapi/lint (@redocly/cli) and renders
 # it with swagger-ui-dist in headless Chromium, where every operation must
-# appear.  The screenshot, the DOM and the document are kept in
+# appear; a second page drives swagger-ui's "Try it out" form through one
+# filtered request of encounters (issue 11), checked against psql.  The
+# screenshots, the DOMs and the document are kept in
 # t/artifacts/098_openapi/ of the build tree (STARTERD_TEST_ARTIFACTS
-# overrides); the path is printed.
+# overrides); the paths are printed.
 #
 # The npm tools or Chromium missing is a skip of those parts (a failure
 # with STARTERD_TEST_OPENAPI=require, as CI runs it).  Loopback only: the
@@ -18,7 +20,10 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Path qw(make_path);
 use B;
+use Encode ();
 use JSON::PP;
+use MIME::Base64 qw(encode_base64);
+use Time::Local qw(timegm);
 use StarterTest;
 use Test::More;
 
@@ -443,18 +448,53 @@ SKIP: {
 # --- render -------------------------------------------------------------
 my ($chromium) = grep { -x $_ } map { my $b = $_; map { "$_/$b" }
     split /:/, $ENV{PATH} // '' } qw(chromium chromium-browser);
+my $ui = defined $tools ? "$tools/node_modules/swagger-ui-dist" : undef;
+my $dir = StarterTest::basedir();
+my $art = $ENV{STARTERD_TEST_ARTIFACTS}
+    // StarterTest::top_builddir() . '/t/artifacts/098_openapi';
+my $nowhy = !defined $tools ? 'the npm tools are not installed'
+    : !defined $chromium ? 'chromium is not installed' : undef;
+
+# Headless Chromium on a page of $dir: $budget ms of virtual time (the
+# page's timers run as fast as they can, a fetch holds the clock), the
+# window $height pixels high, no name resolved but 127.0.0.1.
+sub chrome
+{
+	my ($budget, $height) = @_;
+	my @c = ($chromium, '--headless', '--disable-gpu',
+	    '--disable-dev-shm-usage', '--no-first-run',
+	    '--no-default-browser-check', '--disable-extensions',
+	    '--disable-background-networking', '--disable-component-update',
+	    '--disable-sync', '--disable-domain-reliability', '--no-pings',
+	    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+	    "--user-data-dir=$dir/chromium", "--virtual-time-budget=$budget",
+	    '--hide-scrollbars', "--window-size=1280,$height");
+	push @c, '--no-sandbox' if $> == 0;
+	return @c;
+}
+
+# The DOM of $page once its time is spent, kept as $art/$file.
+sub dump_dom
+{
+	my ($chrome, $page, $file, $what) = @_;
+	my $cr = run_cmd([@$chrome, '--dump-dom', "file://$page"],
+	    timeout => 120, env => {HOME => $dir});
+	is($cr->{rc}, 0, "${what}chromium --dump-dom: exit 0")
+	    or diag(substr($cr->{err}, -2000));
+	if (open my $df, '>', "$art/$file") {
+		print $df $cr->{out};
+		close $df;
+	}
+	return $cr->{out};
+}
+
 SKIP: {
-	my $why = !defined $tools ? 'the npm tools are not installed'
-	    : !defined $chromium ? 'chromium is not installed' : undef;
+	my $why = $nowhy;
 	if (defined $why) {
 		fail("render: $why (STARTERD_TEST_OPENAPI=require)")
 		    if $REQUIRE;
 		skip("render: $why", 1);
 	}
-	my $ui = "$tools/node_modules/swagger-ui-dist";
-	my $dir = StarterTest::basedir();
-	my $art = $ENV{STARTERD_TEST_ARTIFACTS}
-	    // StarterTest::top_builddir() . '/t/artifacts/098_openapi';
 	make_path($art);
 	my $page = "$dir/swagger.html";
 	my $url = "$BASE$PFX/openapi.json";
@@ -485,24 +525,8 @@ EOF
 	my $ntags = @{$doc->{tags} // []};
 	my $height = 700 + 60 * @ops + 90 * $ntags;
 	$height = 16000 if $height > 16000;
-	my @chrome = ($chromium, '--headless', '--disable-gpu',
-	    '--disable-dev-shm-usage', '--no-first-run',
-	    '--no-default-browser-check', '--disable-extensions',
-	    '--disable-background-networking', '--disable-component-update',
-	    '--disable-sync', '--disable-domain-reliability', '--no-pings',
-	    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-	    "--user-data-dir=$dir/chromium", '--virtual-time-budget=20000',
-	    '--hide-scrollbars', "--window-size=1280,$height");
-	push @chrome, '--no-sandbox' if $> == 0;
-	my $cr = run_cmd([@chrome, '--dump-dom', "file://$page"],
-	    timeout => 120, env => {HOME => $dir});
-	my $dom = $cr->{out};
-	is($cr->{rc}, 0, 'chromium --dump-dom: exit 0')
-	    or diag(substr($cr->{err}, -2000));
-	if (open my $df, '>', "$art/swagger-dom.html") {
-		print $df $dom;
-		close $df;
-	}
+	my @chrome = chrome(20000, $height);
+	my $dom = dump_dom(\@chrome, $page, 'swagger-dom.html', '');
 	if (open my $jf, '>', "$art/openapi.json") {
 		print $jf $oa->{body};
 		close $jf;
@@ -517,12 +541,331 @@ EOF
 	    or diag('missing: ' . join(', ', map { $_->{name} } @missing));
 	my $nblocks = () = $dom =~ /class="opblock-summary-method"/g;
 	is($nblocks, scalar @ops, 'as many operation blocks as operations');
-	$cr = run_cmd([@chrome, "--screenshot=$art/swagger.png",
+	my $cr = run_cmd([@chrome, "--screenshot=$art/swagger.png",
 	    "file://$page"], timeout => 120, env => {HOME => $dir});
 	ok($cr->{rc} == 0 && -s "$art/swagger.png",
 	    'chromium --screenshot: a picture') or diag(substr($cr->{err},
 	    -2000));
 	diag("screenshot: $art/swagger.png (DOM and document beside it)");
+}
+
+# --- a filtered request through swagger-ui -------------------------------
+# Issue 11: the rendered page exercises one filtered request.  The page
+# drives the "Try it out" form of GET /api/v1.0/encounters/ as a user
+# would (the operation opened, the inputs set with DOM events, Execute
+# clicked), with Basic credentials preauthorized (ui.preauthorizeBasic:
+# the page adds them to the document's fetch only), and writes what
+# swagger-ui built and answered into the DOM: the requests and responses
+# its interceptors saw, and the rendered Request URL, Code and Response
+# body.  The page is a file:// one, as above (origin "null",
+# cors_origin = *).
+#
+# The filter: charge=gte.T, T from the data (the tenth of the rows that
+# cost most), so that it keeps few rows and not the first ones of the
+# order.  page= is emptied (swagger-ui fills in its default, 1): the
+# request is the one of starterd(8), paged by keyset from its first page.
+my $T = $have_enc ? $pg->psql('SELECT floor(percentile_disc(0.9) WITHIN '
+    . 'GROUP (ORDER BY charge))::bigint FROM starter_encounters') : '';
+my %SET = (charge => "gte.$T", sort => ['-seen_on'], per_page => '5',
+    page => '');
+my %WANTQ = (charge => "gte.$T", sort => '-seen_on', per_page => '5');
+my $WHERE = "charge >= $T";
+my $ORDER = 'seen_on DESC, id';
+
+# HTML text back to characters (what --dump-dom escapes in a text node).
+sub unhtml
+{
+	my ($t) = @_;
+	$t =~ s/&lt;/</g;
+	$t =~ s/&gt;/>/g;
+	$t =~ s/&nbsp;/\x{a0}/g;
+	$t =~ s/&amp;/&/g;
+	return $t;
+}
+
+# An ISO 8601 timestamp in UTC to epoch seconds; undef if it is none.
+sub iso_epoch
+{
+	my ($s) = @_;
+	return undef unless defined $s && $s =~
+	    /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,6})?(?:Z|\+00:00)$/;
+	return timegm($6, $5, $4, $3, $2 - 1, $1) + ($7 // 0);
+}
+
+# A URL's path and its query, decoded (a name given twice: joined by NUL).
+sub query_of
+{
+	my ($u) = @_;
+	my ($path, $q) = $u =~ /^([^?#]*)(?:\?([^#]*))?/;
+	my %q;
+	for my $kv (split /&/, $q // '') {
+		my ($k, $v) = map { my $x = $_ // ''; $x =~ tr/+/ /;
+		    $x =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; $x }
+		    split /=/, $kv, 2;
+		push @{$q{$k}}, $v;
+	}
+	return ($path, {map { $_ => join("\0", @{$q{$_}}) } keys %q});
+}
+
+SKIP: {
+	my $why = $nowhy // ($have_enc ? undef
+	    : 'no starter_encounters table to filter');
+	if (defined $why) {
+		fail("request: $why (STARTERD_TEST_OPENAPI=require)")
+		    if $REQUIRE && defined $nowhy;
+		skip("request: $why", 1);
+	}
+	make_path($art);
+	my ($enc) = grep { $_->{name} eq 'encounters' } @DECL;
+	my ($encop) = grep { $_->{name} eq "GET $PFX/encounters/" } @ops;
+	my $js = JSON::PP->new->canonical;
+	my $page = "$dir/swagger-request.html";
+	my $html = <<'EOF';
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>starterd: a filtered request</title>
+<link rel="stylesheet" href="file://@UI@/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="file://@UI@/swagger-ui-bundle.js"></script>
+<script>
+var SPEC = @SPEC@, PATH = @PATH@, OP = @OP@, SET = @SET@;
+var PER_PAGE_DEFAULT = @DEFAULT@;
+var out = {steps: [], requests: [], responses: []};
+var setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype,
+    "value").set;
+
+function done(err) {
+	if (err)
+		out.error = err;
+	var p = document.createElement("pre");
+	p.id = "starterd-request";
+	p.textContent = JSON.stringify(out);
+	document.body.appendChild(p);
+}
+
+/* Each step waits for what the UI renders (virtual time: fast). */
+function until(what, ms, cond, then) {
+	var t0 = Date.now();
+	(function poll() {
+		var v;
+		try {
+			v = cond();
+			if (v) {
+				out.steps.push(what);
+				return then(v);
+			}
+		} catch (e) {
+			return done(what + ": " + e);
+		}
+		if (Date.now() - t0 > ms)
+			return done(what + ": not within " + ms + " ms");
+		setTimeout(poll, 50);
+	})();
+}
+
+function row(op, name) {
+	return op.querySelector('tr[data-param-name="' + name +
+	    '"][data-param-in="query"]');
+}
+
+function start() {
+	ui.preauthorizeBasic("basic", "admin", "admin");
+	until("the operation", 10000, function () {
+		return document.getElementById(OP);
+	}, function (op) {
+		op.querySelector(".opblock-summary-control").click();
+		until("Try it out", 10000, function () {
+			return op.querySelector(".try-out__btn:not(.cancel)");
+		}, function (b) {
+			b.click();
+			until("the inputs, per_page at its default", 10000,
+			    function () {
+				var pp = row(op, "per_page");
+				return Object.keys(SET).every(function (k) {
+					var r = row(op, k);
+					var c = r && r.querySelector("input, select");
+					return c && !c.disabled;
+				}) && pp.querySelector("input").value ===
+				    String(PER_PAGE_DEFAULT);
+			}, function () { fill(op); });
+		});
+	});
+}
+
+/* As typing and choosing would: React hears input and change events. */
+function fill(op) {
+	Object.keys(SET).forEach(function (k) {
+		var v = SET[k], c;
+		if (Array.isArray(v)) {
+			c = row(op, k).querySelector("select");
+			for (var i = 0; i < c.options.length; i++)
+				c.options[i].selected =
+				    v.indexOf(c.options[i].value) >= 0;
+			c.dispatchEvent(new Event("change", {bubbles: true}));
+		} else {
+			c = row(op, k).querySelector("input");
+			setValue.call(c, v);
+			c.dispatchEvent(new Event("input", {bubbles: true}));
+		}
+	});
+	/* The inputs debounce: wait for swagger-ui's state to hold them. */
+	until("the form's values in swagger-ui's state", 10000, function () {
+		var pv = ui.getSystem().specSelectors.parameterValues([PATH,
+		    "get"]).toJS();
+		return Object.keys(SET).every(function (k) {
+			var a = pv["query." + k];
+			/* An input emptied is null there. */
+			return JSON.stringify(a == null ? "" : a) ===
+			    JSON.stringify(SET[k]);
+		});
+	}, function () { execute(op); });
+}
+
+function execute(op) {
+	op.querySelector("button.execute").click();
+	until("the response", 15000, function () {
+		return op.querySelector(".live-responses-table .response " +
+		    ".response-col_status");
+	}, function (st) {
+		var u = op.querySelector(".request-url pre");
+		var body = null;
+		op.querySelectorAll(".live-responses-table h5").forEach(
+		    function (h) {
+			var p = h.parentNode.querySelector("pre");
+			if (h.textContent === "Response body" && p)
+				body = p.textContent;
+		});
+		out.rendered = {status: st.textContent.trim(),
+		    url: u ? u.textContent : null, body: body};
+		show(op);
+		done();
+	});
+}
+
+/* The screenshot: the operation alone, its form and its answer. */
+function show(op) {
+	document.querySelectorAll(".information-container, " +
+	    ".scheme-container, section.models, .opblock-tag-section, " +
+	    ".opblock").forEach(function (e) {
+		if (!e.contains(op))
+			e.style.display = "none";
+	});
+}
+
+window.ui = SwaggerUIBundle({
+	url: SPEC,
+	dom_id: "#ui",
+	requestInterceptor: function (r) {
+		if (r.loadSpec || r.url === SPEC)
+			r.headers.Authorization = "Basic " + btoa("admin:admin");
+		else
+			out.requests.push({url: r.url, method: r.method,
+			    authorization: r.headers.Authorization || null});
+		return r;
+	},
+	responseInterceptor: function (r) {
+		if (r.url !== SPEC)
+			out.responses.push({url: r.url, status: r.status,
+			    text: r.text});
+		return r;
+	},
+	onComplete: start
+});
+</script></body></html>
+EOF
+	my %sub = (UI => $ui, SPEC => $js->encode("$BASE$PFX/openapi.json"),
+	    PATH => $js->encode("$PFX/encounters/"),
+	    OP => $js->encode("operations-$encop->{tag}-$encop->{id}"),
+	    SET => $js->encode(\%SET), DEFAULT => $enc->{per_page});
+	$html =~ s/\@(\w+)\@/$sub{$1}/g;
+	open my $fh, '>', $page or die "$page: $!";
+	print $fh $html;
+	close $fh;
+
+	my @chrome = chrome(30000, 3200);
+	my $dom = dump_dom(\@chrome, $page, 'swagger-request-dom.html',
+	    'request: ');
+	my ($txt) = $dom =~ m{<pre id="starterd-request">(.*?)</pre>}s;
+	my $got = eval { JSON::PP->new->utf8->decode(unhtml($txt // '')) };
+	ok(ref $got eq 'HASH' && !defined $got->{error},
+	    'request: the page drove the form to a response') or diag(
+	    'page: ' . (ref $got eq 'HASH' ? ($got->{error} // '') . '; done: '
+	    . join(', ', @{$got->{steps} // []}) : 'no report in the DOM'));
+	$got = {} unless ref $got eq 'HASH';
+	my @rq = @{$got->{requests} // []};
+	my @rs = @{$got->{responses} // []};
+	is(scalar @rq, 1, 'request: swagger-ui made one request, the form\'s')
+	    or diag(explain(\@rq));
+	my $rq = $rq[0] // {};
+	my ($path, $q) = query_of($rq->{url} // '');
+	is(uc($rq->{method} // '') . " $path", "GET $BASE$PFX/encounters/",
+	    'request: GET the encounters collection');
+	is_deeply($q, \%WANTQ, 'request: the URL swagger-ui built carries '
+	    . join('&', map { "$_=$WANTQ{$_}" } sort keys %WANTQ))
+	    or diag("URL: " . ($rq->{url} // 'none'));
+	is($rq->{authorization}, 'Basic ' . encode_base64('admin:admin', ''),
+	    'request: the preauthorized Basic credentials');
+	my $rd = $got->{rendered} // {};
+	is($rd->{url}, $rq->{url}, 'request: the rendered Request URL is it');
+	is($rd->{status}, '200', 'request: the rendered Code is 200');
+	my $rs = $rs[0] // {};
+	is($rs->{status}, 200, 'request: swagger-ui\'s response: 200')
+	    or diag(substr($rs->{text} // '', 0, 1000));
+	my $raw = $rs->{text} // '';
+	my $page1 = eval { JSON::PP->new->decode($raw) } // {};
+	my $shown = eval { JSON::PP->new->decode($rd->{body} // '') };
+	is_deeply($shown, $page1, 'request: the rendered Response body is it');
+
+	# What psql finds for the same filter, in the same order.
+	my ($n, $all) = split /\|/, $pg->psql("SELECT count(*) FILTER (WHERE "
+	    . "$WHERE), count(*) FROM starter_encounters");
+	ok($n > $WANTQ{per_page} && $n < $all, "request: psql finds $n of "
+	    . "$all rows for $WHERE (more than a page, not all)");
+	my $first = $pg->psql("SELECT string_agg(id::text, ',' ORDER BY "
+	    . "$ORDER) FROM (SELECT id, seen_on FROM starter_encounters "
+	    . "ORDER BY $ORDER LIMIT $WANTQ{per_page}) s");
+	my $rows = $pg->psql_rows("SELECT id, pxcode, clinic_id, "
+	    . "to_char(seen_on, 'YYYY-MM-DD'), charge, paid, note IS NULL, "
+	    . "coalesce(note, ''), extract(epoch FROM created_at) "
+	    . "FROM starter_encounters WHERE $WHERE ORDER BY $ORDER "
+	    . "LIMIT $WANTQ{per_page}");
+	my @items = @{ref $page1->{items} eq 'ARRAY' ? $page1->{items} : []};
+	my $want = join(',', map { $_->[0] } @$rows);
+	isnt($want, $first, "request: $WHERE changes the first page "
+	    . "($want, not $first)");
+	is(join(',', map { $_->{id} // '?' } @items), $want,
+	    "request: the items psql finds for $WHERE ORDER BY $ORDER, "
+	    . 'first page');
+	my @bad;
+	for my $i (0 .. $#$rows) {
+		my ($id, $px, $cl, $day, $ch, $paid, $nonote, $note, $ep) =
+		    @{$rows->[$i]};
+		my $it = $items[$i] // {};
+		my %want = (id => $id + 0, pxcode => $px, clinic_id => $cl + 0,
+		    seen_on => $day, charge => $ch + 0,
+		    paid => $paid eq 't' ? 1 : 0,
+		    note => $nonote eq 't' ? undef : Encode::decode('UTF-8',
+		    $note), url => "$BASE$PFX/encounters/$id");
+		my %have = map { $_ => $it->{$_} } keys %want;
+		$have{paid} = $have{paid} ? 1 : 0 if defined $have{paid};
+		$have{charge} += 0 if defined $have{charge};
+		my $t = iso_epoch($it->{created_at});
+		push @bad, "$id: " . $js->encode(\%have) . ' vs '
+		    . $js->encode(\%want) unless $js->encode(\%have) eq
+		    $js->encode(\%want) && defined $t && abs($t - $ep) < 1e-5;
+		push @bad, "$id: charge not $ch in the body"
+		    unless $raw =~ /"charge":\Q$ch\E[,}]/;
+	}
+	ok(@$rows && !@bad, 'request: each item is its row (every column, '
+	    . 'charge with its exact digits)') or diag(join("\n", @bad));
+	is($page1->{meta}{total}, $n, "request: meta.total is psql's $n")
+	    if ref $page1->{meta} eq 'HASH' && exists $page1->{meta}{total};
+
+	my $cr = run_cmd([@chrome, "--screenshot=$art/swagger-request.png",
+	    "file://$page"], timeout => 120, env => {HOME => $dir});
+	ok($cr->{rc} == 0 && -s "$art/swagger-request.png",
+	    'request: chromium --screenshot: a picture')
+	    or diag(substr($cr->{err}, -2000));
+	diag("screenshot: $art/swagger-request.png (the executed request)");
 }
 
 finish();
