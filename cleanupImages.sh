@@ -1,9 +1,11 @@
 #!/bin/sh
 # Remove everything of the Docker stack: containers, network, the database
-# volume (ALL ITS DATA), the images and their build cache.
+# volume (ALL ITS DATA), the secret files, the images and their build
+# cache.
 # See the README (section Docker).
 . "$(dirname "$0")/docker/lib.sh"
 engine_select
 stack_down volume
-say "removed the containers, network and volume of $STACK_NAME"
+secrets_remove
+say "removed the containers, network, volume and secret files of $STACK_NAME"
 images_remove

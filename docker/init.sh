@@ -8,8 +8,18 @@
 # encounters if starter_encounters is empty (the demo clinics they refer to
 # come with the migrations).  Later runs change nothing, so data posted or
 # deleted through the API stays as it is.  The DSN comes from DATABASE_URL
-# (or STARTERD_DSN, or the PG* variables), as for starterctl.
+# (or STARTERD_DSN, or the PG* variables), as for starterctl; with
+# STARTERD_DSN_FILE and ADMIN_PASSWORD_FILE (secrets' files: the stack
+# keeps passwords out of the environment `inspect` shows) from those files.
 set -eu
+
+if [ -n "${STARTERD_DSN_FILE:-}" ]; then
+	STARTERD_DSN=$(cat "$STARTERD_DSN_FILE")
+	export STARTERD_DSN
+fi
+if [ -n "${ADMIN_PASSWORD_FILE:-}" ]; then
+	ADMIN_PASSWORD=$(cat "$ADMIN_PASSWORD_FILE")
+fi
 
 ADMIN_USER=${ADMIN_USER:-admin}
 LOAD_DEMO=${LOAD_DEMO:-yes}

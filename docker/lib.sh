@@ -6,8 +6,9 @@
 # the two, in that order.  Other settings (environment): STACK_NAME
 # (starter: the compose project, prefix of the containers, the network and
 # the volume), IMAGE_TAG (latest), STACK_TIMEOUT (seconds to wait for each
-# service to turn healthy: 120), DB_PORT (5432; none: not published); the
-# rest is documented in docker/compose.yml.
+# service to turn healthy: 120), DB_PORT (5432; none: not published),
+# STACK_SECRETS (where the secret files go: var/stack/STACK_NAME/secrets);
+# the rest is documented in docker/compose.yml.
 
 STACK_NAME=${STACK_NAME:-starter}
 IMAGE_TAG=${IMAGE_TAG:-latest}
@@ -15,16 +16,8 @@ STACK_TIMEOUT=${STACK_TIMEOUT:-120}
 API_PORT=${API_PORT:-5000}
 API_BIND=${API_BIND:-127.0.0.1}
 DB_PORT=${DB_PORT:-5432}
-export STACK_NAME IMAGE_TAG API_PORT API_BIND DB_PORT
-
-# A checksum of the settings that shape the containers, as a label on each:
-# podman-compose 1.0.x does not recreate a container whose configuration
-# changed, so stack_start compares it (docker compose does that itself).
-STACK_CONFIG=$(printf '%s|' "$IMAGE_TAG" "$API_BIND" "$API_PORT" \
-    "${DB_BIND:-}" "$DB_PORT" "${POSTGRES_USER:-}" "${POSTGRES_PASSWORD:-}" \
-    "${POSTGRES_DB:-}" "${ADMIN_USER:-}" "${ADMIN_PASSWORD:-}" \
-    "${LOAD_DEMO:-}" "${STARTERD_WORKERS:-}" | cksum | cut -d' ' -f1)
-export STACK_CONFIG
+STARTERD_SHUTDOWN_TIMEOUT=${STARTERD_SHUTDOWN_TIMEOUT:-10}
+export STACK_NAME IMAGE_TAG API_PORT API_BIND DB_PORT STARTERD_SHUTDOWN_TIMEOUT
 
 API_IMAGE=starter/starter-api:$IMAGE_TAG
 DB_IMAGE=starter/postgres:$IMAGE_TAG
@@ -47,10 +40,36 @@ esac
 case $STACK_TIMEOUT in
 ''|*[!0-9]*) die "STACK_TIMEOUT must be a number of seconds" ;;
 esac
+case $STARTERD_SHUTDOWN_TIMEOUT in
+''|*[!0-9]*) die "STARTERD_SHUTDOWN_TIMEOUT must be a number of seconds" ;;
+esac
+# The engine's SIGKILL waits for starterd's drain and its master's exit.
+API_STOP_GRACE=$((STARTERD_SHUTDOWN_TIMEOUT + 5))
+export API_STOP_GRACE
 
 # The scripts work from the project root, wherever they are called from.
 cd "$(dirname "$0")" || exit 1
 [ -f docker/compose.yml ] || die "docker/compose.yml not found beside $0"
+
+# Absolute: podman-compose mounts a secret's file by the path as written.
+[ -n "${STACK_SECRETS:-}" ] || _secrets_default=yes
+STACK_SECRETS=${STACK_SECRETS:-var/stack/$STACK_NAME/secrets}
+case $STACK_SECRETS in
+/*) ;;
+*) STACK_SECRETS=$(pwd)/$STACK_SECRETS ;;
+esac
+export STACK_SECRETS
+
+# A checksum of the settings that shape the containers, as a label on each:
+# podman-compose 1.0.x does not recreate a container whose configuration
+# changed, so stack_start compares it (docker compose does that itself).
+# No password goes in (the label is public): they are files, rewritten in
+# place by secrets_write, which the running containers see as they are.
+STACK_CONFIG=$(printf '%s|' "$IMAGE_TAG" "$API_BIND" "$API_PORT" \
+    "${DB_BIND:-}" "$DB_PORT" "${POSTGRES_USER:-}" "${POSTGRES_DB:-}" \
+    "${ADMIN_USER:-}" "${LOAD_DEMO:-}" "${STARTERD_WORKERS:-}" \
+    "$STARTERD_SHUTDOWN_TIMEOUT" "$STACK_SECRETS" | cksum | cut -d' ' -f1)
+export STACK_CONFIG
 
 docker_usable() {
 	command -v docker >/dev/null 2>&1 &&
@@ -221,9 +240,48 @@ stack_down() {
 	fi
 }
 
+# A libpq conninfo value: single-quoted, with \ and ' escaped.
+cq() { printf "'%s'" "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")"; }
+
+# secret_put NAME VALUE: STACK_SECRETS/NAME holds VALUE, written in place
+# (a mounted file keeps its inode).  The directory is the owner's only;
+# the file is readable by all, as the containers' users are not the
+# host's.
+secret_put() {
+	_f=$STACK_SECRETS/$1
+	if [ -f "$_f" ] && [ "$(cat "$_f")" = "$2" ]; then
+		return 0
+	fi
+	(umask 077 && printf '%s\n' "$2" > "$_f") || die "cannot write $_f"
+	chmod 0644 "$_f" || die "cannot chmod $_f"
+}
+
+# The secrets of compose.yml, from POSTGRES_PASSWORD and ADMIN_PASSWORD.
+secrets_write() {
+	(umask 077 && mkdir -p "$STACK_SECRETS") ||
+	    die "cannot create $STACK_SECRETS (STACK_SECRETS)"
+	chmod 0700 "$STACK_SECRETS" || die "cannot chmod $STACK_SECRETS"
+	secret_put postgres_password "${POSTGRES_PASSWORD:-starter}"
+	secret_put pg_dsn "password=$(cq "${POSTGRES_PASSWORD:-starter}")"
+	secret_put admin_password "${ADMIN_PASSWORD:-admin}"
+}
+
+secrets_remove() {
+	if [ -d "$STACK_SECRETS" ]; then
+		rm -f "$STACK_SECRETS/postgres_password" \
+		    "$STACK_SECRETS/pg_dsn" "$STACK_SECRETS/admin_password"
+		rmdir "$STACK_SECRETS" 2>/dev/null || true
+	fi
+	# var/stack/STACK_NAME and var/stack, when nothing else is there.
+	if [ "${_secrets_default:-}" = yes ]; then
+		rmdir "var/stack/$STACK_NAME" var/stack 2>/dev/null || true
+	fi
+}
+
 # stack_start: db, healthy; api, healthy; init, run to completion.
 stack_start() {
 	need_images
+	secrets_write
 	if [ "$ENGINE" = podman ]; then
 		# podman-compose 1.0.x neither recreates a container whose
 		# image was rebuilt nor waits for service_healthy: replace such
@@ -278,7 +336,11 @@ stack_stop() {
 	for _svc in init api db; do
 		ctr_exists "$_svc" || continue
 		[ "$(ctr_state "$_svc")" = running ] || continue
-		quiet $E stop -t 30 "$(ctr "$_svc")" || die "cannot stop $(ctr "$_svc")"
+		# The service's stop_grace_period, which podman-compose 1.0.x
+		# does not give the container: compose.yml labels it.
+		_t=$($E container inspect -f '{{index .Config.Labels "io.starterd.stop-grace"}}' "$(ctr "$_svc")" 2>/dev/null)
+		case $_t in ''|*[!0-9]*) _t=30 ;; esac
+		quiet $E stop -t "$_t" "$(ctr "$_svc")" || die "cannot stop $(ctr "$_svc")"
 		say "stopped $(ctr "$_svc")"
 	done
 }

@@ -92,6 +92,19 @@ buf_appendstr(struct buf *b, const char *s)
 }
 
 int
+buf_appendu(struct buf *b, unsigned long long v)
+{
+	char	 t[20];		/* 2^64 - 1 has 20 digits */
+	size_t	 i = sizeof(t);
+
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return (buf_append(b, t + i, sizeof(t) - i));
+}
+
+int
 buf_vappendf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list	 ap2;

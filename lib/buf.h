@@ -26,6 +26,8 @@ void	 buf_reset(struct buf *);
 int	 buf_reserve(struct buf *, size_t);
 int	 buf_append(struct buf *, const void *, size_t);
 int	 buf_appendstr(struct buf *, const char *);
+/* The decimal digits of v (no printf: the response path uses it). */
+int	 buf_appendu(struct buf *, unsigned long long);
 int	 buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 int	 buf_vappendf(struct buf *, const char *, va_list);

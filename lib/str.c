@@ -78,3 +78,43 @@ str_keyval(char *line, char **key, char **val)
 	*val = v;
 	return (0);
 }
+
+long
+str_utf8_count(const char *s, size_t len, int *ctl)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k, j;
+	long			 n = 0;
+	int			 c0 = 0;
+
+	while (i < len) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			c0 = 1;
+		if (p[i] < 0x80)
+			k = 1;
+		else if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			k = 2;
+		else if ((p[i] & 0xf0) == 0xe0)
+			k = 3;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			k = 4;
+		else
+			return (-1);
+		if (len - i < k)
+			return (-1);
+		for (j = 1; j < k; j++)
+			if ((p[i + j] & 0xc0) != 0x80)
+				return (-1);
+		/* Overlong three and four byte forms, surrogates, > U+10FFFF. */
+		if ((k == 3 && ((p[i] == 0xe0 && p[i + 1] < 0xa0) ||
+		    (p[i] == 0xed && p[i + 1] > 0x9f))) ||
+		    (k == 4 && ((p[i] == 0xf0 && p[i + 1] < 0x90) ||
+		    (p[i] == 0xf4 && p[i + 1] > 0x8f))))
+			return (-1);
+		i += k;
+		n++;
+	}
+	if (ctl != NULL)
+		*ctl = c0;
+	return (n);
+}

@@ -33,9 +33,11 @@
 #include "buf.h"
 #include "clock.h"
 #include "hex.h"
+#include "mac.h"
 #include "http.h"
 #include "log.h"
 #include "seqlock.h"
+#include "str.h"
 
 #define STARTERD_NAME		"starterd"
 #define STARTERD_MAX_WORKERS	64
@@ -81,6 +83,9 @@ struct config {
 	int		 port;
 	char		*dsn;		/* may hold a password: never logged */
 	char		 dsn_file[PATH_MAX];
+	char		*read_dsn;	/* replicas; NULL: the primary */
+	char		*listen_dsn;	/* LISTEN; NULL: the primary link */
+	char		 prepare[16];	/* named or unnamed */
 	int		 workers;
 	char		 config_file[PATH_MAX];
 	int		 config_explicit;
@@ -113,6 +118,7 @@ struct config {
 	long long	 worker_input_budget;
 	char		 log_format[16];	/* combined or json */
 	char		 cors_origin[1024];	/* "", "*" or a list */
+	char		 public_url[512];	/* "" or scheme://host[/prefix] */
 	struct res_decl	*resources;	/* resconf.c: declared, or builtin */
 	int		 nresources;
 };
@@ -126,6 +132,7 @@ int	 config_load(struct config *, int, char **);
 void	 config_usage(FILE *);
 int	 config_resolve_dsn(struct config *);
 int	 config_reload(struct config *, int, char **);
+void	 config_free_dsns(struct config *);
 
 /*
  * resconf.c: `resource NAME { ... }` blocks of the configuration file
@@ -267,6 +274,15 @@ struct resource {
 	char		*sql_delete_cas;	/* $1 key, $2 row text */
 	char		*sql_select_list;	/* exposed columns, quoted */
 	char		*sql_row_text;	/* ROW(exposed)::text expression */
+	/*
+	 * The last INSERT api_resource.c wrote of each shape (0: POST, 1:
+	 * PUT creating), by the columns it names (bit i: cols[i]): a
+	 * client's writes usually name the same columns every time.
+	 */
+	struct {
+		uint64_t	 cols;
+		char		*sql;
+	}		 sql_insert[2];
 };
 
 /*
@@ -310,28 +326,34 @@ enum query_count {
 };
 
 struct query {
+	/* Zeroed by query_parse(), up to f. */
 	int		 nfilters;
-	struct query_filter f[QUERY_MAX_FILTERS];
 	char		*search;		/* q=, or NULL */
 	char		*search_pat;		/* its ILIKE pattern */
 	int		 nsort;			/* the order, key last */
-	int		 sort[RES_MAX_COLS];
-	int		 sort_desc[RES_MAX_COLS];
 	int		 nfields;		/* 0: every exposed column */
-	int		 fields[RES_MAX_COLS];	/* cols index, r->sel order */
 	long long	 page, per_page;
 	int		 keyset;		/* cursor paging (cursor= or
 						   sort=/filters without page=) */
 	int		 backward;		/* the cursor pages back */
+	int		 inclusive;		/* ... from its row on */
 	int		 ncursor;		/* the cursor's row: per sort col */
-	char		*cursor_vals[RES_MAX_COLS];	/* NULL: SQL NULL */
-	char		 cursor[QUERY_CURSOR_MAX + 1];	/* cursor=, as given:
-						   query_cursor_open() it */
 	char		 lim[24], off[24];	/* LIMIT, OFFSET parameters */
 	enum query_count count;
 	int		 count_preferred;	/* Prefer: count=... given */
 	size_t		 canon_link;		/* canon[0..canon_link): a
 						   query string for links */
+	/*
+	 * Read only up to their counts, or as strings: not zeroed (20 kB,
+	 * half the instructions of a cached page if they were).
+	 */
+	struct query_filter f[QUERY_MAX_FILTERS];
+	int		 sort[RES_MAX_COLS];
+	int		 sort_desc[RES_MAX_COLS];
+	int		 fields[RES_MAX_COLS];	/* cols index, r->sel order */
+	char		*cursor_vals[RES_MAX_COLS];	/* NULL: SQL NULL */
+	char		 cursor[QUERY_CURSOR_MAX + 1];	/* cursor=, as given:
+						   query_cursor_open() it */
 	char		 canon[4096];		/* canonical form: cache key,
 						   links (without cursor/page) */
 };
@@ -362,13 +384,19 @@ int	 query_sql(const struct resource *, const struct query *,
 int	 query_count_sql(const struct resource *, const struct query *,
 	    struct buf *, const char **, int *);
 /*
- * A cursor for the page after (backward 0) or before (1) row `row` of
- * res, whose select list starts at column first_field; -1 if it does not
- * fit outlen (or QUERY_CURSOR_MAX).
+ * A cursor for the page after (flags 0) or before (QUERY_CUR_BACK) row
+ * `row` of res, whose select list starts at column first_field, the row
+ * itself included with QUERY_CUR_INCL; -1 if it does not fit outlen (or
+ * QUERY_CURSOR_MAX).  query_cursor_here: the same from the position of
+ * q's own cursor (a page that came out empty has no row to start from).
  */
+#define QUERY_CUR_BACK	1
+#define QUERY_CUR_INCL	2
 int	 query_cursor(const struct resource *, const struct query *,
 	    PGresult *, int, int, int, const unsigned char *, size_t,
 	    char *, size_t);
+int	 query_cursor_here(const struct resource *, const struct query *,
+	    int, const unsigned char *, size_t, char *, size_t);
 /* Check a token against q (0: q->cursor_vals, ncursor, backward set). */
 int	 query_cursor_open(const struct resource *, struct query *,
 	    const char *, const unsigned char *, size_t);
@@ -511,6 +539,7 @@ void	 response_send(struct client *, int, const char *, const char *,
 void	 response_json(struct client *, int, struct buf *);
 void	 response_error(struct client *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
+void	 response_header_str(struct client *, const char *, const char *);
 void	 response_header(struct client *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 void	 response_unavailable(struct client *, int);
@@ -558,6 +587,9 @@ void	 api_openapi(struct client *);
 /* The OpenAPI 3.1 document of the bound resources; base: scheme://host. */
 int	 openapi_build(struct buf *, const char *, struct resource *const *,
 	    int);
+/* scheme://host[/prefix] of every absolute link: --public-url, a trusted
+ * proxy's Forwarded/X-Forwarded-*, else http:// and Host (api_link.c). */
+void	 api_link_base(struct client *, struct buf *);
 
 /* db.c */
 enum db_state {
@@ -584,22 +616,44 @@ enum db_stmt {
  */
 typedef void (*db_cb)(struct client *, PGresult *, void *);
 
+/* The links of a worker (db.c's top comment). */
+#define DB_PRIMARY	0	/* --dsn */
+#define DB_READ		1	/* --read-dsn */
+#define DB_LISTEN	2	/* --listen-dsn */
+#define DB_NLINKS	3
+
+#define DB_LSN_FRESH	UINT64_MAX	/* read on a primary: current */
+#define DB_LSN_MAX	24		/* "XXXXXXXX/XXXXXXXX" and a NUL */
+
+/* db_submit_sql's flags. */
+#define DB_SQL_WRITE	0x01	/* changes data: commits with its batch */
+#define DB_SQL_REPLICA	0x02	/* a read the read link may answer */
+
 /*
- * What the connection reports, installed by the worker at start: db.c
+ * What the connections report, installed by the worker at start: db.c
  * knows nothing of caches, tokens or metrics.
  */
 struct db_hooks {
-	const char *const *channels;	/* LISTENed on every connection */
+	const char *const *channels;	/* LISTENed on the listening link */
 	void	(*notify)(const char *, const char *);	/* channel, payload */
-	void	(*up)(int);		/* ready; 1: after a lost connection */
+	void	(*up)(int, int);	/* link ready; 1: after it was lost */
+	void	(*down)(int);		/* link lost */
+	/* The listening link: a probe goes out (covers what came before). */
+	void	(*probe_sent)(void);
+	/*
+	 * Its answer: every notification of a transaction that committed
+	 * before this position of the primary's WAL has been delivered.
+	 */
+	void	(*synced)(uint64_t);
 };
 
-extern char	 db_evtag;	/* the epoll tag of the database socket */
+extern char	 db_evtag[DB_NLINKS];	/* the epoll tags of the links */
 
-int	 db_init(const char *, int, const struct db_hooks *);
+int	 db_init(const char *, const char *, const char *, int, int,
+	    const struct db_hooks *);
 int	 db_submit(struct client *, enum db_stmt, int, const char *const *,
 	    db_cb, void *);
-void	 db_event(uint32_t);
+void	 db_event(int, uint32_t);
 int	 db_has_done(void);
 void	 db_deliver(void);
 void	 db_tick(int64_t);
@@ -613,11 +667,18 @@ const char *db_sqlstate(PGresult *);
  * A statement written at run time (resources): prepared on the connection
  * the first time it is used (a bounded set per connection; past it, run
  * unnamed), under the given name if it is free (NULL: one is made up).
- * write: it changes data (it commits with its batch).
+ * flags: DB_SQL_*.
  */
 int	 db_submit_sql(struct client *, const char *, const char *, int,
 	    int, const char *const *, db_cb, void *);
 PGconn	*db_conn_handle(void);	/* for PQescapeIdentifier; NULL: down */
+/* In a callback: the write's commit position, or the read's (db.c). */
+uint64_t db_result_lsn(void);
+int	 db_replica_ok(uint64_t);
+void	 db_listen_probe(void);
+int	 db_listen_lost(void);
+uint64_t db_lsn_parse(const char *, size_t);	/* 0: not a position */
+void	 db_lsn_format(uint64_t, char *, size_t);
 
 /* resource.c: the worker's resources, bound again on every connection */
 #define RES_ROUTE_COLL		0	/* /api/v1.0/NAME/ */
@@ -678,6 +739,7 @@ int	 ratelimit_request(struct client *, int);
 int	 ratelimit_auth_begin(struct client *, const char *, char *, int *);
 void	 ratelimit_auth_end(const char *, const char *, int, int);
 void	 ratelimit_auth_addr(struct client *, char *);
+int	 ratelimit_peer_trusted(struct client *);
 void	 ratelimit_auth_charge(const char *, const char *);
 size_t	 ratelimit_shm_size(void);
 int	 ratelimit_shm_attach(void *);
@@ -688,13 +750,21 @@ struct cache_stats {
 	uint64_t	stale, resets, version;
 };
 
-int	 cache_invalidate(const char *);
+int	 cache_invalidate(const char *, uint64_t);
+void	 cache_notified(const char *);
+void	 cache_listen_up(void);
+void	 cache_listen_down(void);
+void	 cache_probe_sent(void);
+void	 cache_synced(uint64_t);
+uint64_t cache_valid_through(void);
+void	 cache_proc_start(int);
+void	 cache_proc_end(int);
 int	 cache_enabled(void);
 uint64_t cache_version(const char *);
 int	 cache_lookup(const char *, size_t, int, struct buf *, char *, size_t,
 	    long long *, int *);
-void	 cache_store(const char *, size_t, uint64_t, const char *, size_t,
-	    const char *);
+int	 cache_store(const char *, size_t, uint64_t, uint64_t, const char *,
+	    size_t, const char *);
 void	 cache_stats(struct cache_stats *);
 size_t	 cache_shm_size(void);
 int	 cache_shm_attach(void *);

@@ -92,7 +92,8 @@ like($r->{headers}{vary} // '', qr/\bOrigin\b/, 'Vary: Origin');
 my %eh = map { lc($_) => 1 } split /,\s*/,
     $r->{headers}{'access-control-expose-headers'} // '';
 ok($eh{$_}, "Expose-Headers has $_") for qw(etag location link
-    x-ratelimit-limit x-ratelimit-remaining x-ratelimit-reset x-request-id);
+    x-ratelimit-limit x-ratelimit-remaining x-ratelimit-reset x-request-id
+    ratelimit ratelimit-policy);
 ok(!exists $r->{headers}{'access-control-allow-methods'},
     'no Allow-Methods outside a preflight');
 $r = request($list, 'GET', "${coll}039", headers => ['Origin' => $A]);

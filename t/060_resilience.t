@@ -169,6 +169,11 @@ ok($pg->start, 'PostgreSQL started again');
 		return 1;
 	}, timeout => 10, interval => 0.25),
 	    'every worker has reconnected (/readyz 200 six times in a row)');
+	# Six in a row may all land on one worker; ask each.  Through
+	# PgBouncer the workers come back farther apart: each one's next try
+	# after PgBouncer has its server again (server_login_retry).
+	ok($srv->wait_workers_ready(timeout => 10),
+	    'every worker has reconnected (/readyz of each worker)');
 	my $n = 0;
 	my $ok = 0;
 	for my $i (1 .. 6) {

@@ -41,11 +41,31 @@ my ($reset) = keys %resets;
 ok($reset > time && $reset <= time + $WIN + 1 && $reset % $WIN == 0,
     "Reset is the window's end in epoch seconds ($reset)");
 
+# The IETF fields (draft-ietf-httpapi-ratelimit-headers-11) say the same:
+# the policy, and r (remaining) and t (seconds to the window's end).
+is_deeply([map { $_->{headers}{'ratelimit-policy'} } @r],
+    [(qq{"default";q=5;w=$WIN}) x 5], 'RateLimit-Policy on each');
+my @ietf = map { [($_->{headers}{ratelimit} // '') =~
+    /^"default";r=(\d+);t=(\d+)$/] } @r;
+is_deeply([sort map { $_->[0] // 'none' } @ietf], [0 .. 4],
+    'RateLimit r=4..0 across the workers');
+is_deeply([map { $_->{headers}{'x-ratelimit-remaining'} } @r],
+    [map { (($_->{headers}{ratelimit} // '') =~ /;r=(\d+)/)[0] // 'none' } @r],
+    'r is X-RateLimit-Remaining of the same answer');
+my $treset = time;
+ok(!grep({ !defined $_->[1] || $_->[1] > $WIN ||
+    $_->[1] + int($treset) < $reset - 2 } @ietf),
+    'RateLimit t is the seconds left to the same Reset');
+
 my $r = request($srv, 'GET', "${BASE}039", auth => 'admin:admin');
 check_error($r, 429, '6th call');
 is($r->{headers}{'x-ratelimit-remaining'}, 0, '6th call: Remaining 0');
 is($r->{headers}{'x-ratelimit-limit'}, 5, '6th call: Limit 5');
 is($r->{headers}{'x-ratelimit-reset'}, $reset, '6th call: same Reset');
+like($r->{headers}{ratelimit} // '', qr/^"default";r=0;t=\d+$/,
+    '6th call: RateLimit r=0');
+is($r->{headers}{'ratelimit-policy'}, qq{"default";q=5;w=$WIN},
+    '6th call: RateLimit-Policy');
 my $ra = $r->{headers}{'retry-after'} // '';
 ok($ra =~ /^\d+$/ && $ra >= 1 && $ra <= $WIN, "Retry-After $ra");
 
@@ -61,6 +81,8 @@ $pg->start;
 $r = request($srv, 'GET', '/healthz');
 is($r->{status}, 200, '/healthz is not limited');
 ok(!exists $r->{headers}{'x-ratelimit-limit'}, '... and has no headers');
+ok(!exists $r->{headers}{ratelimit} &&
+    !exists $r->{headers}{'ratelimit-policy'}, '... nor the IETF ones');
 
 # The window resets.
 sleep($reset - time + 0.3);

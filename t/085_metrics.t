@@ -296,8 +296,13 @@ my ($m2) = scrape();
 	$r = request($srv, 'GET', '/api/v1.0/pxcodes/064', @AUTH,
 	    headers => {'X-Request-Id' => 'follow-me-42'});
 	is($r->{status}, 200, 'a request to follow');
+	# Through PgBouncer (--prepare unnamed) the statement has no name:
+	# the log shows its text.
+	my $stmt = $pg->bouncer ? 'execute <unnamed>: SELECT pxcode, '
+	    . 'procedure FROM starter_pxcodes WHERE pxcode = \$1'
+	    : 'execute px_get';
 	ok(wait_until(sub { $pg->log_contents =~
-	    /app=starterd worker \d+ req=follow-me-42 LOG:  duration: [\d.]+ ms  execute px_get/ },
+	    /app=starterd worker \d+ req=follow-me-42 LOG:  duration: [\d.]+ ms  $stmt/ },
 	    timeout => 5), "PostgreSQL's statement log names the request id")
 	    or diag(join "\n", grep { /duration/ } split /\n/,
 	    $pg->log_contents);

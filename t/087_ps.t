@@ -1,5 +1,6 @@
 # 087_ps: the DSN password never shows in ps, /proc/PID/cmdline or the
-# logs, whether given with -d or --dsn-file; setproctitle names the master
+# logs, whether given with -d or --dsn-file (or in --read-dsn,
+# --listen-dsn, their environment variables); setproctitle names the master
 # and the workers.
 use strict;
 use warnings;
@@ -89,6 +90,36 @@ my $uri = "postgresql://starter:$SECRET\@127.0.0.1:" . $pg->port . '/starter';
 	$srv->stop;
 	unlike($srv->log_contents, qr/\Q$SECRET\E/,
 	    '--dsn-file: the password is not in the log');
+}
+
+# --read-dsn and --listen-dsn (flags, then the environment): hidden the
+# same way, also when the read connection's server is unreachable.
+{
+	my $bad = "postgresql://starter:$SECRET\@127.0.0.1:"
+	    . StarterTest::free_port() . '/starter';
+	my $srv = StarterTest::Server->new(dsn => $uri, workers => 2,
+	    args => ['--read-dsn', $bad, '--listen-dsn', $uri, '-l',
+	    'debug']);
+	is(request($srv, 'GET', '/api/v1.0/pxcodes/039',
+	    auth => 'admin:admin')->{status}, 200,
+	    '--read-dsn (unreachable) and --listen-dsn: serving');
+	check_hidden($srv, '--read-dsn/--listen-dsn');
+	$srv->stop;
+	like($srv->log_contents, qr/database unavailable: read/,
+	    'the read connection\'s failure is logged');
+	unlike($srv->log_contents, qr/\Q$SECRET\E/,
+	    '--read-dsn/--listen-dsn: the password is not in the log');
+
+	$srv = StarterTest::Server->new(workers => 2, args => ['-l', 'debug'],
+	    env => {STARTERD_DSN => $uri, STARTERD_READ_DSN => $uri,
+	    STARTERD_LISTEN_DSN => $uri});
+	is(request($srv, 'GET', '/api/v1.0/pxcodes/039',
+	    auth => 'admin:admin')->{status}, 200,
+	    'STARTERD_READ_DSN, STARTERD_LISTEN_DSN: serving');
+	check_hidden($srv, 'the environment');
+	$srv->stop;
+	unlike($srv->log_contents, qr/\Q$SECRET\E/,
+	    'environment: the password is not in the log');
 }
 
 # An unreachable database: the connection errors are logged, the password

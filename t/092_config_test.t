@@ -146,6 +146,19 @@ one_line('-t unreachable database', sd(args => [ '-t', '-d', $BADDB,
     '-f', $conf, '-p', $port ]),
     qr/^starterd: database: connection to server .*refused; Is the server running/);
 
+# The replicas' and the listener's connections are tried too, each
+# named by its setting; good ones pass.
+one_line('-t unreachable --read-dsn', sd(args => [ t_args('-p', $port,
+    '--read-dsn', $BADDB) ]),
+    qr/^starterd: database \(--read-dsn\): connection to server .*refused/);
+one_line('-t unreachable --listen-dsn', sd(args => [ t_args('-p', $port,
+    '--listen-dsn', $BADDB) ]),
+    qr/^starterd: database \(--listen-dsn\): connection to server .*refused/);
+$r = sd(args => [ t_args('-p', $port, '--read-dsn', $pg->dsn,
+    '--listen-dsn', $pg->dsn) ]);
+is($r->{rc}, 0, '-t with reachable --read-dsn and --listen-dsn: exit 0')
+    or diag($r->{err});
+
 # What the unit runs: everything but the database.
 $r = sd(args => [ '-t', '--test-config-only', '-d', $BADDB, '-f', $conf,
     '-p', $port ]);

@@ -16,15 +16,15 @@ use strict;
 use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
-use File::Path qw(make_path rmtree);
+use File::Path qw(rmtree);
 use File::Temp qw(tempdir);
-use POSIX ();
+use lib dirname(__FILE__) . '/lib';
+use StarterDeb;
 use Test::More;
 
 my $top = abs_path(dirname(__FILE__) . '/..');
 my $srcdir = $ENV{TOP_SRCDIR} // $top;
 my $limit = 900;	# seconds, per command
-delete @ENV{qw(MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS)};
 
 plan skip_all => 'slow: set STARTERD_TEST_DEB=1 to build the .deb'
     unless ($ENV{STARTERD_TEST_DEB} // '') eq '1';
@@ -34,26 +34,7 @@ for my $tool (qw(git dpkg-buildpackage dpkg-deb lintian timeout)) {
 	    unless grep { -x "$_/$tool" } split /:/, $ENV{PATH};
 }
 
-sub run
-{
-	my ($dir, @cmd) = @_;
-	my $pid = open(my $fh, '-|') // die "fork: $!\n";
-	if ($pid == 0) {
-		open(STDERR, '>&', \*STDOUT) or POSIX::_exit(127);
-		chdir($dir) or POSIX::_exit(127);
-		exec('timeout', '-k', '10', $limit, @cmd) or POSIX::_exit(127);
-	}
-	local $/;
-	my $out = <$fh> // '';
-	close($fh);
-	return ($? >> 8, $out);
-}
-
-my ($rc, $out) = run($srcdir, 'git', 'ls-files', '-z', '--cached',
-    '--others', '--exclude-standard');
-plan skip_all => "$srcdir is not a git checkout" if $rc != 0;
-my @files = grep { length && -e "$srcdir/$_" || -l "$srcdir/$_" }
-    split /\0/, $out;
+sub run { return StarterDeb::run($_[0], $limit, @_[1 .. $#_]); }
 
 my $tmp = tempdir('starterd-deb-XXXXXX', TMPDIR => 1);
 END {
@@ -66,27 +47,18 @@ END {
 	}
 }
 
-# The copy: tar keeps modes and symlinks (debian/starterd.sysusers).
-my $src = "$tmp/starterd";
-make_path($src);
-open(my $lf, '>', "$tmp/files") or die "$tmp/files: $!\n";
-print $lf join("\0", @files), "\0";
-close($lf);
-($rc, $out) = run($srcdir, 'sh', '-c', 'tar -cf - --null -T "$1" | ' .
-    'tar -xf - -C "$2"', 'sh', "$tmp/files", $src);
-is($rc, 0, 'source tree copied') or diag($out);
-ok(-x "$src/debian/rules", 'debian/rules is there and executable');
-
 # ---------------------------------------------------------------- build
 
-my $t0 = time;
-($rc, $out) = run($src, 'dpkg-buildpackage', '-us', '-uc', '-b');
-is($rc, 0, 'dpkg-buildpackage -us -uc -b succeeds') or
-    diag(substr($out, -4000));
-note('build took ' . (time - $t0) . ' s');
-my ($deb) = grep { !/dbgsym/ } glob("$tmp/starterd_*.deb");
+my $b = StarterDeb::build($srcdir, $tmp, $limit);
+plan skip_all => "$srcdir is not a git checkout" if $b->{nogit};
+ok($b->{copied}, 'source tree copied, debian/rules executable')
+    or diag($b->{log});
+ok($b->{ok}, 'dpkg-buildpackage -us -uc -b succeeds') or
+    diag(substr($b->{log}, -4000));
+note("build took $b->{seconds} s") if defined $b->{seconds};
+my ($deb, $changes) = @$b{qw(deb changes)};
 ok($deb, 'starterd_*.deb built') or BAIL_OUT('no .deb to check');
-my ($changes) = glob("$tmp/starterd_*.changes");
+my ($rc, $out);
 
 # ---------------------------------------------------------------- lintian
 

@@ -14,17 +14,8 @@ my $N = 50;
 
 my $pg = StarterTest::Pg->new;
 
-# StarterTest::Pg has no hook for extra settings: append to postgresql.conf
-# as its owner, restart, create the extension.
-{
-	my $conf = $pg->{datadir} . '/postgresql.conf';
-	my $r = run_cmd([$pg->_as_owner('sh', '-c', 'cat >> "$1"', 'sh',
-	    $conf)], stdin => "shared_preload_libraries = "
-	    . "'pg_stat_statements'\npg_stat_statements.track = all\n");
-	is($r->{rc}, 0, 'pg_stat_statements added to postgresql.conf')
-	    or diag($r->{err});
-	ok($pg->restart, 'PostgreSQL restarted with pg_stat_statements');
-}
+ok($pg->with_pg_stat_statements,
+    'PostgreSQL restarted with pg_stat_statements');
 StarterTest::setup_db($pg);
 $pg->psql('CREATE EXTENSION pg_stat_statements');
 is($pg->psql("SELECT count(*) >= 0 FROM pg_stat_statements"), 't',

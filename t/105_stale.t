@@ -92,8 +92,16 @@ for my $m (qw(POST PUT DELETE)) {
 is(get($CACHED)->{status}, 200, 'outage: still served after failed writes');
 
 ok($pg->start, 'PostgreSQL started again');
-ok(wait_until(sub { cs(get($CACHED)) !~ /stale/ }, timeout => 15,
-    interval => 0.2), 'after the restart: no longer marked stale');
+# A 200 that is not stale: an error (503: the credentials cache is
+# forgotten when the listening link comes back, so a worker whose other
+# link is not back yet cannot log the request in) is not a recovery.
+ok(wait_until(sub { my $x = get($CACHED); $x->{status} == 200 &&
+    cs($x) !~ /stale/ }, timeout => 15, interval => 0.2),
+    'after the restart: no longer marked stale');
+# Each worker reconnects on its own back-off (through PgBouncer, after
+# PgBouncer's own server_login_retry): wait for every one.
+ok($srv->wait_workers_ready(timeout => 10),
+    'after the restart: every worker is ready');
 $r = get($CACHED);
 like(cs($r), qr/^starterd; (hit|fwd=miss; stored)$/,
     'after the restart: a fresh hit or miss');

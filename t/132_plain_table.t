@@ -150,15 +150,28 @@ my @bad = (
     ['i4', '1.5', 'integer with a fraction'],
     ['i8', '"1"', 'bigint as a string'],
     ['num52', '1000', 'numeric(5,2) too many digits'],
+    ['num52', '1.005', 'numeric(5,2) a third decimal (it would be rounded)'],
+    ['num52', '1005e-3', 'numeric(5,2) a third decimal by its exponent'],
+    ['num52', '0.001', 'numeric(5,2) below its scale'],
+    ['num52', '999.999', 'numeric(5,2) rounded up past its digits'],
     ['b', '1', 'boolean as a number'],
     ['d', '"2023-02-29"', 'date that does not exist'],
     ['d', '"29/02/2024"', 'date not ISO'],
     ['ts', '"2024-01-01T25:00"', 'timestamp hour 25'],
+    ['ts', '"2024-01-01T10:00:00.1234567"', 'timestamp: a 7th digit'],
+    ['tstz', '"2024-01-01T10:00:00+16:00"', 'timestamptz offset past 15:59'],
+    ['jb', '{"a":["x\\u0000"]}', 'jsonb holding \\u0000 deep down'],
     ['ts', '"2024-01-01T10:00Z"', 'timestamp (no zone) with a zone'],
     ['tstz', '"yesterday"', 'timestamptz word'],
     ['vc', '"abcdef"', 'varchar(5) too long'],
     ['t', '5', 'text as a number'],
     ['f8', '"NaN"', 'double as a string'],
+    ['f8', '1e400', 'double out of range'],
+    ['f8', '1e-400', 'double too small to be other than 0'],
+    ['r4', '1e39', 'real out of range'],
+    ['r4', '16777217', 'real that cannot hold it (16777216 back)'],
+    ['f8', '9007199254740993', 'double that cannot hold it (2^53 back)'],
+    ['f8', '0.1000000000000000055511151231257827', 'double: 34 digits'],
     ['secret', '"x"', 'hidden column: unknown'],
     ['nosuch', '1', 'unknown field'],
 );
@@ -179,6 +192,27 @@ $r = send_raw('PATCH', "$BASE$U2", '{"num":0.000000000000000000001,"b":false}');
 is($r->{status}, 200, 'PATCH numeric and boolean') or diag(explain_response($r));
 like($r->{body}, qr/"num":0\.000000000000000000001[,}]/,
     'PATCH: the tiny numeric exactly');
+# Floating point takes what it reads back as exactly (its shortest text).
+for my $c (['r4', '0.1', '0.1'], ['r4', '16777216', '1.6777216e+07'],
+    ['f8', '0.30000000000000004', '0.30000000000000004'],
+    ['f8', '5e-324', '5e-324'], ['f8', '123.4500', '123.45'],
+    ['r4', '-0.0', '-0']) {
+	my ($f, $in, $text) = @$c;
+	$r = send_raw('PATCH', "$BASE$U2", qq({"$f":$in}));
+	is($r->{status}, 200, "PATCH $f $in: 200") or diag(explain_response($r));
+	like($r->{body}, qr/"$f":\Q$text\E[,}]/, "PATCH $f $in: reads back $text");
+}
+
+# numeric(5,2) takes what it holds exactly, however it is written.
+for my $c (['1.500', '1.50'], ['1.5e-1', '0.15'], ['0.0001e6', '100.00'],
+    ['-999.99', '-999.99'], ['0.000', '0.00']) {
+	my ($in, $stored) = @$c;
+	$r = send_raw('PATCH', "$BASE$U2", qq({"num52":$in}));
+	is($r->{status}, 200, "PATCH num52 $in: 200")
+	    or diag(explain_response($r));
+	is($pg->psql("SELECT num52::text FROM lab.samples WHERE sid = '$U2'"),
+	    $stored, "PATCH num52 $in: stored as $stored, the same number");
+}
 $r = send_raw('PUT', "$BASE$U2", '{"t":"only t"}');
 is($r->{status}, 200, 'PUT with one field') or diag(explain_response($r));
 like($r->{body}, qr/"b":null/, 'PUT: the others take their default (NULL)');

@@ -371,6 +371,22 @@ for my $col (grep { !/^(js|jb)$/ } @FILTER) {
 	}
 }
 
+# Many parameters: ten filters, each an in.() of 100 values (1,000
+# parameters; the request line's 8 kB bound keeps the language's 16 x 100
+# out of reach of these types), answered like any query.
+{
+	my @f = qw(id i2 i4 i8 num r4 f8 t vc ch);
+	my %text = map { $_ => 1 } qw(t vc ch);
+	my @q = map {
+		my $col = $f[$_];
+		"$col=in.(" . join(',', $text{$col} ? map { "z$_" } 1 .. 100
+		    : 1 .. 100) . ')';	# unencoded: , and () may be
+	} 0 .. $#f;
+	my $r = request($srv, 'GET', "$QT?" . join('&', @q), @AUTH);
+	is($r->{status}, 200, '10 filters of 100 values each: answered 200')
+	    or diag(explain_response($r));
+}
+
 # json and jsonb: is.null and not.null.
 for my $col (qw(js jb)) {
 	for my $n (['is.null', 'IS NULL'], ['not.null', 'IS NOT NULL']) {
@@ -608,6 +624,59 @@ ok(defined $cur && length $cur > 10, 'a cursor token');
 	    'last keyset page: meta.next null');
 	ok(!exists links($last)->{next}, 'last keyset page: no rel=next');
 	ok(defined $last->{json}{meta}{prev}, 'last keyset page: a prev');
+}
+
+# A page whose rows were deleted after its cursor was made comes out
+# empty, and still leads back the way it came: from the cursor's own
+# position, its row included (forward: prev; backward: next).  The rows
+# are put back afterwards.
+{
+	my @all = split /,/, db_ids(undef, 'i4 DESC NULLS FIRST, id');
+	my $n = @all;
+	my $P = "$QT?sort=-i4&per_page=" . ($n - 3);
+	my $r = get($P);
+	my $next = rel($r->{json}{meta}{next});
+	ok(defined $next, 'all rows but 3: a next page') or diag(explain_response($r));
+	$pg->psql('CREATE TABLE lab.qt_keep AS SELECT * FROM lab.qt WHERE id IN ('
+	    . join(',', @all[-3 .. -1]) . ')');
+	$pg->psql('DELETE FROM lab.qt WHERE id IN (SELECT id FROM lab.qt_keep)');
+	my $e = defined $next ? get($next) : undef;
+	is($e && $e->{status}, 200, 'its next page, emptied: 200');
+	is(scalar @{$e->{json}{items} // ['x']}, 0, 'its next page: no items');
+	ok(!defined $e->{json}{meta}{next}, 'the emptied page: no next');
+	my $prev = rel($e->{json}{meta}{prev});
+	ok(defined $prev, 'the emptied page: a prev all the same');
+	is(links($e)->{prev}, $e->{json}{meta}{prev},
+	    'the emptied page: Link rel=prev is meta.prev');
+	my $b = defined $prev ? get($prev) : undef;
+	is(ids_str(ids_of($b)), join(',', @all[0 .. $n - 4]),
+	    'its prev: the rows up to the cursor\'s own, included')
+	    or diag(explain_response($b));
+	$pg->psql('INSERT INTO lab.qt SELECT * FROM lab.qt_keep');
+	$pg->psql('DROP TABLE lab.qt_keep');
+
+	# Backward: the page before the 4th row, its 3 rows deleted.
+	$r = get("$QT?sort=-i4&per_page=3");
+	$r = get(rel($r->{json}{meta}{next}));
+	my $back = rel($r->{json}{meta}{prev});
+	is(ids_str(ids_of($r)), join(',', @all[3 .. 5]), 'page 2: rows 4 to 6');
+	$pg->psql('CREATE TABLE lab.qt_keep AS SELECT * FROM lab.qt WHERE id IN ('
+	    . join(',', @all[0 .. 2]) . ')');
+	$pg->psql('DELETE FROM lab.qt WHERE id IN (SELECT id FROM lab.qt_keep)');
+	$e = defined $back ? get($back) : undef;
+	is(scalar @{$e->{json}{items} // ['x']}, 0, 'its prev page, emptied: '
+	    . 'no items') or diag(explain_response($e));
+	ok(!defined $e->{json}{meta}{prev}, 'the emptied page: no prev');
+	my $fwd = rel($e->{json}{meta}{next});
+	ok(defined $fwd, 'the emptied page: a next all the same');
+	my $f = defined $fwd ? get($fwd) : undef;
+	is(ids_str(ids_of($f)), join(',', @all[3 .. 5]),
+	    'its next: from the cursor\'s own row on, included')
+	    or diag(explain_response($f));
+	$pg->psql('INSERT INTO lab.qt SELECT * FROM lab.qt_keep');
+	$pg->psql('DROP TABLE lab.qt_keep');
+	is(db_ids(undef, 'i4 DESC NULLS FIRST, id'), join(',', @all),
+	    'the rows are back');
 }
 
 # Filters alone page by keyset too (the declared order).

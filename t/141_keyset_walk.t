@@ -202,6 +202,23 @@ sub follow
 
 # --- the walks ----------------------------------------------------------------
 
+# Where a missed row belongs in the walk: its values and its neighbours'.
+sub where_missed
+{
+	my ($id, $items, $order) = @_;
+	my ($grp, $ng) = split /\|/, $pg->psql("SELECT coalesce(grp::text, "
+	    . "'NULL') || '|' || ng FROM lab.kw WHERE id = $id");
+	my $row = {id => $id, grp => $grp eq 'NULL' ? undef : $grp, ng => $ng};
+	my $i = 0;
+	$i++ while $i < @$items && cmp_items($items->[$i], $row, $order) < 0;
+	my $fmt = sub { my $r = shift; return 'none' unless $r;
+		return sprintf('%d (grp %s, ng %d)', $r->{id},
+		    $r->{grp} // 'NULL', $r->{ng}); };
+	return sprintf('  %s: between %s and %s, walk position %d',
+	    $fmt->($row), $fmt->($i > 0 ? $items->[$i - 1] : undef),
+	    $fmt->($items->[$i]), $i);
+}
+
 sub check_walk
 {
 	my ($name, $items, $before, $after, $order) = @_;
@@ -220,7 +237,9 @@ sub check_walk
 	ok($ins > 0 && $del > 0, "$name: the table changed meanwhile ($ins "
 	    . "rows inserted, $del deleted)");
 	is(scalar @missed, 0, "$name: every one of them returned")
-	    or diag('missed: ' . $show->(@missed));
+	    or diag('missed: ' . $show->(@missed) . "\n" . join("\n",
+	    map { where_missed($_, $items, $order) }
+	    @missed[0 .. ($#missed > 4 ? 4 : $#missed)]));
 	my @bad = grep { cmp_items($items->[$_ - 1], $items->[$_], $order) >= 0 }
 	    1 .. $#$items;
 	is(scalar @bad, 0, "$name: in the order, strictly")

@@ -24,6 +24,15 @@ postgres|-*) ;;
 esac
 [ $# -gt 0 ] && [ "$1" = postgres ] && shift
 
+# POSTGRES_PASSWORD_FILE (a secret's file) instead of the password in the
+# environment, which `inspect` shows; not exported to the server.
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+	[ -r "$POSTGRES_PASSWORD_FILE" ] ||
+	    die "POSTGRES_PASSWORD_FILE $POSTGRES_PASSWORD_FILE is not readable"
+	POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
+unset POSTGRES_PASSWORD_FILE
+
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 POSTGRES_USER=${POSTGRES_USER:-postgres}
 POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
@@ -107,5 +116,8 @@ pg_ctl -D "$PGDATA" -m fast -w -s stop
 trap - EXIT
 rm -rf "$sockdir"
 unset PGHOST PGUSER
+# The real server's socket directory (/tmp: writable under a read-only root).
+sock=${STARTER_SOCKET_DIR:-/var/run/postgresql}
+mkdir -p -m 0755 "$sock" || die "cannot create $sock"
 say "ready; starting PostgreSQL"
-exec postgres "$@"
+exec postgres -c unix_socket_directories="$sock" "$@"

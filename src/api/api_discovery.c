@@ -7,8 +7,8 @@
  * Both are generated from the bound resources (data/resource.c: each
  * declaration joined to the catalog), so that they describe what this
  * worker serves: a resource added by a reload appears (with the new
- * workers), a removed one goes.  The document holds the request's own
- * scheme://Host, so it is written for every request (a few milliseconds
+ * workers), a removed one goes.  The document holds the links' base
+ * (api_link.c: --public-url, a trusted proxy's or the request's own), so it is written for every request (a few milliseconds
  * at most for RES_MAX resources of RES_MAX_COLS columns) and carries a
  * strong ETag.
  *
@@ -1431,18 +1431,6 @@ fail:
 
 /* ------------------------------------------------------------ handlers */
 
-/* scheme://host of the request: what the links of api_items.c start with. */
-static void
-discovery_base(struct client *c, struct buf *b)
-{
-	if (c->req.host.len == 0) {
-		buf_appendf(b, "http://localhost:%d", conf->port);
-		return;
-	}
-	buf_appendstr(b, "http://");
-	buf_append(b, BUF_PTR(&c->in) + c->req.host.off, c->req.host.len);
-}
-
 /*
  * The bound resources into rs (RES_MAX of them), in declaration order;
  * their count, or -1 after a 503 when none is bound and the database is
@@ -1506,7 +1494,7 @@ api_index(struct client *c)
 	rv |= buf_appendstr(&b, "{\"resources\":[");
 	for (i = 0; i < n; i++) {
 		buf_reset(&url);
-		discovery_base(c, &url);
+		api_link_base(c, &url);
 		rv |= buf_appendf(&url, STARTERD_API_PREFIX "/%s/",
 		    rs[i]->decl.name);
 		rv |= buf_appendstr(&b, i > 0 ? ",{\"name\":" : "{\"name\":");
@@ -1537,7 +1525,7 @@ api_openapi(struct client *c)
 		return;
 	buf_init(&base, 1024);
 	buf_init(&b, OPENAPI_MAX);
-	discovery_base(c, &base);
+	api_link_base(c, &base);
 	if (openapi_build(&b, BUF_PTR(&base), rs, n) == -1) {
 		log_warnx("%s: the OpenAPI document could not be built",
 		    c->addr);

@@ -9,6 +9,9 @@
  * pxcodes (keys sorted as jsonify sorts them, the item's "url"), typed as
  * their columns for every resource: see api_value().
  */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@
 
 #define API_MAX_PAGE	100000000LL
 #define API_SQL_MAX	(64 * 1024)
+#define API_REFILL_WAITERS	4096	/* clients on one refill, at most */
 
 #define RES(c)		((struct resource *)(c)->route->arg)
 
@@ -50,19 +54,6 @@ api_db_submit(struct client *c, const char *sql, const char *kind, int write,
 	return (db_submit_sql(c, sql, name, write, n, p, cb, arg));
 }
 
-/* scheme://host of the request, for absolute links. */
-static void
-api_base(struct client *c, struct buf *b)
-{
-	const char	*buf = BUF_PTR(&c->in);
-
-	buf_appendstr(b, "http://");
-	if (c->req.host.len > 0)
-		buf_append(b, buf + c->req.host.off, c->req.host.len);
-	else
-		buf_appendf(b, "localhost:%d", conf->port);
-}
-
 /* Append the item URL; the key percent-encoded like Python's quote(). */
 static void
 api_item_url(struct client *c, struct buf *b, const char *code)
@@ -70,7 +61,7 @@ api_item_url(struct client *c, struct buf *b, const char *code)
 	static const char	hex[] = "0123456789ABCDEF";
 	const unsigned char	*p;
 
-	api_base(c, b);
+	api_link_base(c, b);
 	buf_appendstr(b, c->route->path);
 	for (p = (const unsigned char *)code; *p != '\0'; p++) {
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
@@ -230,12 +221,16 @@ api_send_representation(struct client *c, struct buf *body, const char *tag,
 		response_error(c, 412, "precondition failed");
 		return;
 	}
-	response_header(c, "ETag: %s", etag);
+	response_header_str(c, "ETag", etag);
 	/* Authenticated: browsers may keep it, shared caches may not. */
-	response_header(c, "Cache-Control: private, no-cache");
-	if (status != NULL)
-		response_header(c, "Cache-Status: " STARTERD_NAME "; %s",
-		    status);
+	response_header_str(c, "Cache-Control", "private, no-cache");
+	if (status != NULL) {
+		char	 cs[112];
+
+		(void)strlcpy(cs, STARTERD_NAME "; ", sizeof(cs));
+		(void)strlcat(cs, status, sizeof(cs));
+		response_header_str(c, "Cache-Status", cs);
+	}
 	if ((h = http_header_find(&c->req, buf, "If-None-Match")) != NULL &&
 	    http_etag_match(buf + h->off, h->len, etag, 1) == 1) {
 		/* 304 repeats the validators; Content-Length is the 200's. */
@@ -253,20 +248,97 @@ api_send_representation(struct client *c, struct buf *body, const char *tag,
 struct get_ctx {
 	struct buf	 key;
 	uint64_t	 version;
+	uint64_t	 need_lsn;	/* the client's X-Starterd-LSN, or 0 */
+	uint64_t	 data_lsn;	/* the answer is at least this new */
 	long long	 page;
 	long long	 per_page;
 	int		 composite;	/* a collection: headers cached too */
 	struct buf	 hdrs;		/* "Name: value\r\n" lines (Link) */
+	/* A refill in flight: the clients that missed the same entry. */
+	LIST_ENTRY(get_ctx)	 refill;
+	int		 refilling;
+	struct client	**waiters;
+	int		 nwaiters;
+	int		 cwaiters;
 };
+
+/*
+ * Refills in flight in this worker.  When an entry is invalidated, the
+ * clients that miss it before its refill is answered wait for that one
+ * refill (and are then answered from the cache it filled) instead of each
+ * sending the same statements: after a write to a big table, one count
+ * and one page, not one per waiting client.  A refill sent before the
+ * entry's last invalidation (another version) is not joined.
+ */
+static LIST_HEAD(, get_ctx) api_refills = LIST_HEAD_INITIALIZER(api_refills);
+
+/* Its refill is over (answered, failed, or its client gone): wake all. */
+static void
+api_refill_end(struct get_ctx *g)
+{
+	struct client	*w;
+	int		 i;
+
+	if (!g->refilling)
+		return;
+	LIST_REMOVE(g, refill);
+	g->refilling = 0;
+	for (i = 0; i < g->nwaiters; i++)
+		if ((w = client_release(g->waiters[i])) != NULL)
+			client_wake(w);
+	free(g->waiters);
+	g->waiters = NULL;
+	g->nwaiters = g->cwaiters = 0;
+}
 
 static void
 get_ctx_free(struct get_ctx *g)
 {
 	if (g == NULL)
 		return;
+	api_refill_end(g);
 	buf_free(&g->key);
 	buf_free(&g->hdrs);
 	free(g);
+}
+
+/*
+ * g missed the cache at g->version: wait for a refill of the same entry
+ * and version if one is in flight (1: c waits, resumed at fn, and g can
+ * be freed), else become the refill others wait for (0: send it).
+ */
+static int
+api_refill_join(struct client *c, struct get_ctx *g,
+    void (*fn)(struct client *))
+{
+	struct get_ctx	*f;
+	struct client	**nw;
+	int		 n;
+
+	LIST_FOREACH(f, &api_refills, refill) {
+		if (f->version != g->version ||
+		    BUF_LEN(&f->key) != BUF_LEN(&g->key) ||
+		    memcmp(BUF_PTR(&f->key), BUF_PTR(&g->key),
+		    BUF_LEN(&g->key)) != 0)
+			continue;
+		if (f->nwaiters == f->cwaiters) {
+			if (f->cwaiters >= API_REFILL_WAITERS)
+				break;
+			n = f->cwaiters == 0 ? 16 : f->cwaiters * 2;
+			if ((nw = reallocarray(f->waiters, (size_t)n,
+			    sizeof(*nw))) == NULL)
+				break;
+			f->waiters = nw;
+			f->cwaiters = n;
+		}
+		client_hold(c);
+		c->resume = fn;
+		f->waiters[f->nwaiters++] = c;
+		return (1);
+	}
+	LIST_INSERT_HEAD(&api_refills, g, refill);
+	g->refilling = 1;
+	return (0);
 }
 
 /*
@@ -281,13 +353,23 @@ get_ctx_new(struct client *c, char kind, long long page, long long per_page)
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return (NULL);
 	buf_init(&g->key, 1024);
-	buf_appendf(&g->key, "%c %s ", kind, RES(c)->decl.name);
-	api_base(c, &g->key);
-	if (kind == 'I')
-		buf_appendf(&g->key, " %s", c->arg);
-	else if (kind == 'C')
+	(void)buf_append(&g->key, &kind, 1);
+	(void)buf_append(&g->key, " ", 1);
+	(void)buf_appendstr(&g->key, RES(c)->decl.name);
+	(void)buf_append(&g->key, " ", 1);
+	api_link_base(c, &g->key);
+	if (kind == 'I') {
+		(void)buf_append(&g->key, " ", 1);
+		(void)buf_appendstr(&g->key, c->arg);
+	} else if (kind == 'C' && page >= 0 && per_page >= 0) {
+		(void)buf_append(&g->key, " ", 1);
+		(void)buf_appendu(&g->key, (unsigned long long)page);
+		(void)buf_append(&g->key, " ", 1);
+		(void)buf_appendu(&g->key, (unsigned long long)per_page);
+	} else if (kind == 'C')
 		buf_appendf(&g->key, " %lld %lld", page, per_page);
 	g->composite = kind != 'I';
+	g->data_lsn = DB_LSN_FRESH;
 	buf_init(&g->hdrs, 16384);
 	g->page = page;
 	g->per_page = per_page;
@@ -302,6 +384,17 @@ api_cache_on(struct client *c)
 }
 
 /*
+ * Add a collection's header lines ("Name: value\r\n" each, as built for
+ * it and kept with it in the cache) to the response, in one piece.
+ */
+static void
+api_header_lines(struct client *c, const char *p, size_t n)
+{
+	if (n >= 2 && memcmp(p + n - 2, "\r\n", 2) == 0)
+		(void)buf_append(&c->hdrs, p, n);
+}
+
+/*
  * A collection's cache entry: "<n>\n", n bytes of header lines (its Link
  * and Preference-Applied), then the body.  Send the headers; leave the
  * body in b.
@@ -309,7 +402,7 @@ api_cache_on(struct client *c)
 static int
 api_split_headers(struct client *c, struct buf *b)
 {
-	const char	*p = BUF_PTR(b), *nl, *e, *le;
+	const char	*p = BUF_PTR(b), *nl;
 	char		*end;
 	unsigned long	 n;
 
@@ -318,12 +411,8 @@ api_split_headers(struct client *c, struct buf *b)
 	n = strtoul(p, &end, 10);
 	if (end != nl || n > BUF_LEN(b) - (size_t)(nl + 1 - p))
 		return (-1);
-	for (p = nl + 1, e = p + n; p < e; p = le + 2) {
-		if ((le = memmem(p, (size_t)(e - p), "\r\n", 2)) == NULL)
-			break;
-		response_header(c, "%.*s", (int)(le - p), p);
-	}
-	buf_consume(b, (size_t)(e - BUF_PTR(b)));
+	api_header_lines(c, nl + 1, n);
+	buf_consume(b, (size_t)(nl + 1 + n - BUF_PTR(b)));
 	return (0);
 }
 
@@ -343,11 +432,32 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 	if (!api_cache_on(c))
 		return (0);
 	/*
+	 * A client that wrote (it carries the position of its write) is
+	 * answered from here only if this instance has heard of every
+	 * change up to that position: else from the database, even when it
+	 * is down (a stale copy could be older than the client's write).
+	 * Strictly past it: a probe that read the same position may have
+	 * run while the write's transaction was still finishing its commit
+	 * (its WAL record in, its notification not yet signalled).
+	 */
+	if (g->need_lsn != 0 && cache_valid_through() <= g->need_lsn) {
+		db_listen_probe();
+		return (0);
+	}
+	/*
 	 * Stale only when the database is known to be unreachable: a
 	 * worker still making its first connection (just respawned) must
 	 * not serve what other workers' writes made outdated.
 	 */
 	down = db_failed || db_status() == DB_DOWN;
+	/*
+	 * Its listening link lost while the primary link (a pooler's) still
+	 * looks up: what this worker holds is not known to be current, and
+	 * the database may be gone.  Ask it; a failure comes back here with
+	 * db_failed and is answered stale.
+	 */
+	if (!down && db_listen_lost())
+		return (0);
 	buf_init(&body, CLIENT_MAX_OUTPUT);
 	if (cache_lookup(BUF_PTR(&g->key), BUF_LEN(&g->key), down, &body,
 	    etag, sizeof(etag), &age, &stale) == -1) {
@@ -361,11 +471,11 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 	if (stale || down) {
 		/* Not revalidated: say so, and how old it is. */
 		response_header(c, "Age: %lld", age);
-		snprintf(status, sizeof(status), "hit; detail=\"stale: "
-		    "database unavailable\"");
+		(void)strlcpy(status, "hit; detail=\"stale: database "
+		    "unavailable\"", sizeof(status));
 		c->cache_desc = "stale";
 	} else {
-		snprintf(status, sizeof(status), "hit");
+		(void)strlcpy(status, "hit", sizeof(status));
 		c->cache_desc = "hit";
 	}
 	api_send_representation(c, &body, etag, status);
@@ -377,49 +487,117 @@ api_cache_answer(struct client *c, struct get_ctx *g, int db_failed)
 static void
 api_answer_fresh(struct client *c, struct get_ctx *g, struct buf *body)
 {
-	char	etag[40];
-
+	char		 etag[40];
 	struct buf	 all;
-	const char	*p, *e, *le;
+	int		 stored = 0;
 
 	etag_compute(BUF_PTR(body), BUF_LEN(body), etag, sizeof(etag));
 	if (api_cache_on(c))
 		c->cache_desc = "miss";
 	if (api_cache_on(c) && !g->composite)
-		cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key), g->version,
-		    BUF_PTR(body), BUF_LEN(body), etag);
+		stored = cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key),
+		    g->version, g->data_lsn, BUF_PTR(body), BUF_LEN(body),
+		    etag);
 	else if (api_cache_on(c)) {
 		buf_init(&all, CLIENT_MAX_OUTPUT + 32768);
 		if (buf_appendf(&all, "%zu\n", BUF_LEN(&g->hdrs)) == 0 &&
 		    buf_append(&all, BUF_PTR(&g->hdrs), BUF_LEN(&g->hdrs)) ==
 		    0 && buf_append(&all, BUF_PTR(body), BUF_LEN(body)) == 0)
-			cache_store(BUF_PTR(&g->key), BUF_LEN(&g->key),
-			    g->version, BUF_PTR(&all), BUF_LEN(&all), etag);
+			stored = cache_store(BUF_PTR(&g->key),
+			    BUF_LEN(&g->key), g->version, g->data_lsn,
+			    BUF_PTR(&all), BUF_LEN(&all), etag);
 		buf_free(&all);
 	}
-	if (g->composite) {
-		p = BUF_PTR(&g->hdrs);
-		for (e = p + BUF_LEN(&g->hdrs); p < e; p = le + 2) {
-			if ((le = memmem(p, (size_t)(e - p), "\r\n", 2)) ==
-			    NULL)
-				break;
-			response_header(c, "%.*s", (int)(le - p), p);
-		}
-	}
-	api_send_representation(c, body, etag, api_cache_on(c) ?
-	    "fwd=miss; stored" : "fwd=bypass");
+	if (g->composite)
+		api_header_lines(c, BUF_PTR(&g->hdrs), BUF_LEN(&g->hdrs));
+	/* Not stored: outdated meanwhile, or a replica's older answer. */
+	api_send_representation(c, body, etag, !api_cache_on(c) ?
+	    "fwd=bypass" : stored ? "fwd=miss; stored" : "fwd=miss");
 }
 
 /* The database failed a GET: a stale cached copy, else the error. */
 static int
 api_get_failed(struct client *c, struct get_ctx *g, PGresult *res)
 {
+	uint64_t	lsn = db_result_lsn();
+
+	/* Two statements (count, page): as new as the older one. */
+	if (lsn < g->data_lsn)
+		g->data_lsn = lsn;
 	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
 	    PQresultStatus(res) == PGRES_COMMAND_OK))
 		return (0);
 	if (res == NULL && api_cache_answer(c, g, 1))
 		return (1);
 	return (api_db_error(c, res));
+}
+
+/*
+ * The position the client must see (X-Starterd-LSN, else the cookie
+ * starterd_lsn) into g->need_lsn.  -1: a malformed header, answered 400;
+ * a malformed cookie is ignored (it may be another application's).
+ */
+static int
+api_need_lsn(struct client *c, struct get_ctx *g)
+{
+	const char	*buf = BUF_PTR(&c->in), *p, *e, *v;
+	size_t		 n;
+
+	if (c->req.lsn_given) {
+		if ((g->need_lsn = db_lsn_parse(buf + c->req.lsn.off,
+		    c->req.lsn.len)) == 0) {
+			response_error(c, 400, "invalid X-Starterd-LSN: it "
+			    "must be a WAL position such as 0/3000A58");
+			return (-1);
+		}
+		return (0);
+	}
+	if (c->req.cookie.len == 0)
+		return (0);
+	/* cookie-string: name=value pairs separated by "; " (RFC 6265). */
+	p = buf + c->req.cookie.off;
+	e = p + c->req.cookie.len;
+	while (p < e) {
+		while (p < e && (*p == ' ' || *p == ';'))
+			p++;
+		v = p;
+		while (v < e && *v != ';')
+			v++;
+		n = (size_t)(v - p);
+		if (n > 13 && memcmp(p, "starterd_lsn=", 13) == 0) {
+			g->need_lsn = db_lsn_parse(p + 13, n - 13);
+			return (0);
+		}
+		p = v;
+	}
+	return (0);
+}
+
+/* db_submit_sql's flags for a GET: a replica unless it lags behind. */
+static int
+api_read_flags(struct get_ctx *g)
+{
+	return (db_replica_ok(g->need_lsn) ? DB_SQL_REPLICA : 0);
+}
+
+/*
+ * A committed write: the caches are told, and the client the position by
+ * which its next read must see it (X-Starterd-LSN, and the cookie for
+ * browsers).
+ */
+static void
+api_written(struct client *c, const char *table)
+{
+	uint64_t	lsn = db_result_lsn();
+	char		v[DB_LSN_MAX];
+
+	cache_invalidate(table, lsn);
+	if (lsn == 0)
+		return;
+	db_lsn_format(lsn, v, sizeof(v));
+	response_header(c, "X-Starterd-LSN: %s", v);
+	response_header(c, "Set-Cookie: starterd_lsn=%s; Path=/; Max-Age=60; "
+	    "HttpOnly; SameSite=Lax", v);
 }
 
 /*
@@ -430,73 +608,125 @@ api_get_failed(struct client *c, struct get_ctx *g, PGresult *res)
 static long
 api_charcount(const char *s, int ctl)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	long			 n = 0;
-	size_t			 k, i;
-	int			 badctl = 0;
+	long	 n;
+	int	 c0;
 
-	while (*p != '\0') {
-		if (*p < 0x20 || *p == 0x7f)
-			badctl = !ctl;
-		if (*p < 0x80)
-			k = 1;
-		else if (*p >= 0xc2 && *p <= 0xdf)
-			k = 2;
-		else if ((*p & 0xf0) == 0xe0 &&
-		    !(*p == 0xe0 && p[1] < 0xa0) &&
-		    !(*p == 0xed && p[1] > 0x9f))
-			k = 3;
-		else if (*p >= 0xf0 && *p <= 0xf4 &&
-		    !(*p == 0xf0 && p[1] < 0x90) &&
-		    !(*p == 0xf4 && p[1] > 0x8f))
-			k = 4;
-		else
-			return (-1);
-		for (i = 1; i < k; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return (-1);
-		p += k;
-		n++;
-	}
-	return (badctl ? -2 : n);
+	if ((n = str_utf8_count(s, strlen(s), &c0)) == -1)
+		return (-1);
+	return (c0 && !ctl ? -2 : n);
 }
 
 /*
- * cJSON decodes \u0000 into a NUL byte that ends its C string: "a\u0000b"
- * would read as "a".  Scan the raw body (valid JSON, cJSON parsed it) and
- * say whether the key (API_NUL_KEY) or the string value (API_NUL_VALUE)
- * of top-level member idx (from 0, in document order, the order cJSON
- * keeps) holds a \u0000 escape; idx -1 asks about every key.
+ * The closing quote of the JSON string opening at s[i] (or len), and in
+ * *nul whether it holds a \u0000 escape.
  */
+static size_t
+api_json_string_end(const char *s, size_t len, size_t i, int *nul)
+{
+	size_t	j;
+
+	*nul = 0;
+	for (j = i + 1; j < len && s[j] != '"'; j++) {
+		if (s[j] != '\\')
+			continue;
+		if (len - j > 5 && strncmp(s + j + 1, "u0000", 5) == 0)
+			*nul = 1;
+		j++;
+	}
+	return (j);
+}
+
+/* Does any string of the JSON text s, at any depth, hold a \u0000? */
+static int
+api_json_any_nul(const char *s, size_t len)
+{
+	size_t	i;
+	int	nul;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '"') {
+			i = api_json_string_end(s, len, i, &nul);
+			if (nul)
+				return (1);
+		}
+	return (0);
+}
+
+/*
+ * Where the top-level members of a write's body are, in its raw text
+ * (valid JSON: cJSON parsed it), in document order (cJSON's too), for a
+ * window of API_MEMBERS_MAX members from first: the raw text of each
+ * value, so that numbers keep their exact digits and json values their
+ * bytes, and whether its key or its string value holds a \u0000 escape,
+ * which cJSON decodes into a NUL that ends its C string ("a\u0000b" would
+ * read as "a").  White space around a value is what cJSON skips: any byte
+ * up to ' ' (not only JSON's four), else "1\x01" would be the value.  One
+ * pass over the body serves every member of the window; a member beyond
+ * it (a declaration that ignores unknown fields lets many through) is
+ * looked up by a pass of its own.
+ */
+#define API_MEMBERS_MAX	(RES_MAX_COLS + 8)
 #define API_NUL_KEY	1
 #define API_NUL_VALUE	2
 
-static int
-api_json_nul(const char *s, size_t len, int idx)
+struct api_members {
+	const char	*s;
+	size_t		 len;
+	int		 first;		/* the window's first member */
+	int		 n;		/* members in the window */
+	int		 total;		/* members of the object */
+	int		 nul_key;	/* some key holds \u0000 */
+	struct {
+		size_t	 off, len;	/* the value's raw text */
+		int	 nul;		/* API_NUL_KEY | API_NUL_VALUE */
+	}		 m[API_MEMBERS_MAX];
+};
+
+static void
+api_members_close(struct api_members *x, int slot, size_t end)
+{
+	while (end > x->m[slot].off && (unsigned char)x->s[end - 1] <= ' ')
+		end--;
+	x->m[slot].len = end - x->m[slot].off;
+}
+
+static void
+api_members_index(struct api_members *x, const char *s, size_t len,
+    int first)
 {
 	size_t	i, j;
-	int	depth = 0, member = -1, key = 0, nul, rv = 0;
+	int	depth = 0, member = -1, key = 0, open = -1, slot, nul;
 
+	x->s = s;
+	x->len = len;
+	x->first = first;
+	x->nul_key = 0;
 	for (i = 0; i < len; i++) {
+		slot = member - first;
 		switch (s[i]) {
 		case '"':
-			nul = 0;
-			for (j = i + 1; j < len && s[j] != '"'; j++) {
-				if (s[j] != '\\')
-					continue;
-				if (len - j > 5 &&
-				    strncmp(s + j + 1, "u0000", 5) == 0)
-					nul = 1;
-				j++;
-			}
-			i = j;
+			i = api_json_string_end(s, len, i, &nul);
 			if (depth == 1 && key) {
 				member++;
-				if (nul && (idx == -1 || idx == member))
-					rv |= API_NUL_KEY;
-			} else if (depth == 1 && nul && member == idx)
-				rv |= API_NUL_VALUE;
-			key = 0;
+				key = 0;
+				x->nul_key |= nul;
+				slot = member - first;
+				if (slot >= 0 && slot < API_MEMBERS_MAX) {
+					x->m[slot].off = x->m[slot].len = 0;
+					x->m[slot].nul = nul ? API_NUL_KEY : 0;
+				}
+			} else if (depth == 1 && nul && slot >= 0 &&
+			    slot < API_MEMBERS_MAX)
+				x->m[slot].nul |= API_NUL_VALUE;
+			break;
+		case ':':
+			if (depth == 1 && slot >= 0 && slot < API_MEMBERS_MAX) {
+				j = i + 1;
+				while (j < len && (unsigned char)s[j] <= ' ')
+					j++;
+				x->m[slot].off = j;
+				open = slot;
+			}
 			break;
 		case '{':
 		case '[':
@@ -505,15 +735,53 @@ api_json_nul(const char *s, size_t len, int idx)
 			break;
 		case '}':
 		case ']':
-			depth--;
+			if (depth-- == 1 && open >= 0) {
+				api_members_close(x, open, i);
+				open = -1;
+			}
 			break;
 		case ',':
-			if (depth == 1)
+			if (depth == 1) {
+				if (open >= 0) {
+					api_members_close(x, open, i);
+					open = -1;
+				}
 				key = 1;
+			}
 			break;
 		}
 	}
-	return (rv);
+	x->total = member + 1;
+	x->n = x->total - first;
+	if (x->n < 0)
+		x->n = 0;
+	if (x->n > API_MEMBERS_MAX)
+		x->n = API_MEMBERS_MAX;
+}
+
+/*
+ * The raw value of member idx and its API_NUL_* flags: from x's window,
+ * else from a pass for a window that starts at idx.  -1: no such member.
+ */
+static int
+api_member(const struct api_members *x, int idx, size_t *off, size_t *vlen,
+    int *nul)
+{
+	struct api_members	 y;
+
+	if (idx < 0 || idx >= x->total)
+		return (-1);
+	if (idx < x->first || idx >= x->first + x->n) {
+		api_members_index(&y, x->s, x->len, idx);
+		return (api_member(&y, idx, off, vlen, nul));
+	}
+	idx -= x->first;
+	*nul = x->m[idx].nul;
+	if (x->m[idx].len == 0)
+		return (-1);
+	*off = x->m[idx].off;
+	*vlen = x->m[idx].len;
+	return (0);
 }
 
 /*
@@ -521,7 +789,7 @@ api_json_nul(const char *s, size_t len, int idx)
  * 415/400 itself.
  */
 static cJSON *
-api_body_object(struct client *c)
+api_body_object(struct client *c, struct api_members *x)
 {
 	const char		*buf = BUF_PTR(&c->in);
 	const struct http_span	*ct;
@@ -572,8 +840,8 @@ api_body_object(struct client *c)
 		return (NULL);
 	}
 	/* cJSON would cut "pxcode\u0000x" to "pxcode": refuse it. */
-	if (api_json_nul(BUF_PTR(&c->body), BUF_LEN(&c->body), -1) &
-	    API_NUL_KEY) {
+	api_members_index(x, BUF_PTR(&c->body), BUF_LEN(&c->body), 0);
+	if (x->nul_key) {
 		cJSON_Delete(j);
 		response_error(c, 400, "invalid body: a member name contains "
 		    "U+0000 (NUL)");
@@ -739,68 +1007,6 @@ api_item_doc(struct client *c, PGresult *res, struct buf *b, char *etag,
 
 /* ------------------------------------------------------------- input */
 
-/*
- * The raw text of top-level member idx's value (valid JSON: cJSON parsed
- * it), so that numbers keep their exact digits and json values their
- * bytes.  White space around it is what cJSON skips: any byte up to ' '
- * (not only JSON's four), else "1\x01" would be the value.  0 when found.
- */
-static int
-api_json_member_raw(const char *s, size_t len, int idx, size_t *off,
-    size_t *vlen)
-{
-	size_t	i, j, start = 0;
-	int	depth = 0, member = -1, key = 0, in_value = 0;
-
-	for (i = 0; i < len; i++) {
-		switch (s[i]) {
-		case '"':
-			for (j = i + 1; j < len && s[j] != '"'; j++)
-				if (s[j] == '\\')
-					j++;
-			if (depth == 1 && key) {
-				member++;
-				key = 0;
-			}
-			i = j;
-			break;
-		case ':':
-			if (depth == 1 && member == idx) {
-				start = i + 1;
-				while (start < len &&
-				    (unsigned char)s[start] <= ' ')
-					start++;
-				in_value = 1;
-			}
-			break;
-		case '{':
-		case '[':
-			if (++depth == 1)
-				key = 1;
-			break;
-		case '}':
-		case ']':
-			if (depth-- == 1 && in_value)
-				goto found;
-			break;
-		case ',':
-			if (depth == 1) {
-				if (in_value)
-					goto found;
-				key = 1;
-			}
-			break;
-		}
-	}
-	return (-1);
-found:
-	while (i > start && (unsigned char)s[i - 1] <= ' ')
-		i--;
-	*off = start;
-	*vlen = i - start;
-	return (0);
-}
-
 static int
 api_is_digits(const char *s)
 {
@@ -837,13 +1043,15 @@ api_date_ok(const char *s)
 /*
  * An ISO 8601 timestamp: a date, T or a space, hh:mm[:ss[.frac]], then
  * for timestamptz an optional Z or +hh[:mm] (without one, UTC: the
- * session's zone).  A plain timestamp takes no zone.
+ * session's zone).  A plain timestamp takes no zone.  1: it is; 0: it is
+ * not; -1: it is, with a non-zero fractional digit past the digits the
+ * column keeps, which PostgreSQL would round away.
  */
 static int
-api_timestamp_ok(const char *s, int tz)
+api_timestamp_ok(const char *s, int tz, int digits)
 {
 	const char	*p;
-	int		 i;
+	int		 i, ok = 1;
 
 	if (strlen(s) < 16 || !api_date_ok(s) || (s[10] != 'T' &&
 	    s[10] != ' '))
@@ -862,26 +1070,29 @@ api_timestamp_ok(const char *s, int tz)
 		if (*p == '.') {
 			if (p[1] < '0' || p[1] > '9')
 				return (0);
-			for (p++; *p >= '0' && *p <= '9'; p++)
-				;
+			/* past digits PostgreSQL rounds: only zeros there */
+			for (p++, i = 0; *p >= '0' && *p <= '9'; p++, i++)
+				if (i >= digits && *p != '0')
+					ok = -1;
 		}
 	}
 	if (*p == '\0')
-		return (1);
+		return (ok);
 	if (!tz)
 		return (0);
 	if (*p == 'Z')
-		return (p[1] == '\0');
-	if ((*p != '+' && *p != '-') || p[1] < '0' || p[1] > '9' ||
-	    p[2] < '0' || p[2] > '9')
+		return (p[1] == '\0' ? ok : 0);
+	/* PostgreSQL takes offsets up to 15:59 */
+	if ((*p != '+' && *p != '-') || p[1] < '0' || p[1] > '1' ||
+	    p[2] < '0' || p[2] > '9' || (p[1] == '1' && p[2] > '5'))
 		return (0);
 	p += 3;
 	if (*p == ':')
 		p++;
 	if (*p == '\0')
-		return (1);
+		return (ok);
 	return (p[0] >= '0' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
-	    p[2] == '\0');
+	    p[2] == '\0' ? ok : 0);
 }
 
 static int
@@ -921,27 +1132,56 @@ api_int_ok(const char *s, enum col_type t)
 	return (errstr == NULL);
 }
 
-/* numeric(p,s): at most p - s digits before the point. */
-static int
-api_numeric_fits(const char *s, const struct res_column *col)
-{
-	size_t	n = 0;
-	long	e = 0;
+/*
+ * A decimal number (JSON's form) as its significant digits, without
+ * leading or trailing zeros (n of them, the first API_DEC_DIGITS kept in
+ * dig), and the power of ten of the last of them: two numbers are equal
+ * when these are.  n is 0 for zero.
+ */
+#define API_DEC_DIGITS	40
 
-	if (col->precision < 0)
-		return (1);
+struct api_decimal {
+	int	 neg;
+	long	 n;
+	char	 dig[API_DEC_DIGITS];
+	long	 exp;
+};
+
+static void
+api_decimal(const char *s, struct api_decimal *d)
+{
+	long	pos = 0, e = 0, zeros = 0;
+	int	point = 0;
+
+	d->neg = *s == '-';
 	if (*s == '-')
 		s++;
-	while (*s == '0')
-		s++;
-	for (; *s >= '0' && *s <= '9'; s++)
-		n++;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			;
+	d->n = 0;
+	for (;; s++) {
+		if (*s == '.' && !point) {
+			point = 1;
+			continue;
+		}
+		if (*s < '0' || *s > '9')
+			break;
+		if (point)
+			pos--;
+		if (*s == '0') {
+			if (d->n > 0)
+				zeros++;
+			continue;
+		}
+		/* the zeros between two digits are digits */
+		for (; zeros > 0; zeros--, d->n++)
+			if (d->n < API_DEC_DIGITS)
+				d->dig[d->n] = '0';
+		if (d->n < API_DEC_DIGITS)
+			d->dig[d->n] = *s;
+		d->n++;
+	}
 	/*
 	 * Not atoi, which wraps (1e4294967297 read as 1e1): strtol clamps,
-	 * and the clamp keeps the sum in range; either way it is refused.
+	 * and the clamp keeps the sums in range.
 	 */
 	if (*s == 'e' || *s == 'E') {
 		e = strtol(s + 1, NULL, 10);
@@ -950,7 +1190,74 @@ api_numeric_fits(const char *s, const struct res_column *col)
 		else if (e < -100000)
 			e = -100000;
 	}
-	return ((long)n + e <= (long)col->precision - col->scale);
+	/* zeros counts the trailing ones, past the last digit kept */
+	d->exp = pos + zeros + e;
+	if (d->n == 0)
+		d->neg = 0, d->exp = 0;
+}
+
+/*
+ * numeric(p,s): at most p - s digits before the point (API_NUM_INT), and
+ * none that is not zero past s after it (API_NUM_SCALE).
+ */
+#define API_NUM_OK	0
+#define API_NUM_INT	1
+#define API_NUM_SCALE	2
+
+static int
+api_numeric_fits(const char *s, const struct res_column *col)
+{
+	struct api_decimal	d;
+
+	if (col->precision < 0)
+		return (API_NUM_OK);
+	api_decimal(s, &d);
+	if (d.n == 0)
+		return (API_NUM_OK);
+	/* the first digit's power of ten, plus one: digits before the point */
+	if (d.exp + d.n > (long)col->precision - col->scale)
+		return (API_NUM_INT);
+	/* Past 10^-scale PostgreSQL rounds: 1.005 would read back 1.01. */
+	if (d.exp < -(long)col->scale)
+		return (API_NUM_SCALE);
+	return (API_NUM_OK);
+}
+
+/*
+ * Does real (float4) or double precision hold the number s exactly, as
+ * PostgreSQL will print it (the shortest text that reads back the same
+ * binary value)?  API_FLT_OK; API_FLT_RANGE: PostgreSQL refuses it (too
+ * large, or too small but not zero); API_FLT_INEXACT: it would be stored
+ * as the nearest value, *back (BACKLEN) the text it would read back as.
+ */
+#define API_FLT_OK	0
+#define API_FLT_RANGE	1
+#define API_FLT_INEXACT	2
+#define API_FLT_BACKLEN	32
+
+static int
+api_float_exact(const char *s, int single, char *back)
+{
+	struct api_decimal	a, b;
+	double			v, w;
+	int			prec;
+
+	errno = 0;
+	v = single ? (double)strtof(s, NULL) : strtod(s, NULL);
+	if (errno == ERANGE && (v == 0 || isinf(v)))
+		return (API_FLT_RANGE);
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(back, API_FLT_BACKLEN, "%.*g", prec, v);
+		w = single ? (double)strtof(back, NULL) : strtod(back, NULL);
+		if (w == v)
+			break;
+	}
+	api_decimal(s, &a);
+	api_decimal(back, &b);
+	if (a.n > API_DEC_DIGITS || a.neg != b.neg || a.n != b.n ||
+	    a.exp != b.exp || memcmp(a.dig, b.dig, (size_t)a.n) != 0)
+		return (API_FLT_INEXACT);
+	return (API_FLT_OK);
 }
 
 /*
@@ -960,12 +1267,13 @@ api_numeric_fits(const char *s, const struct res_column *col)
  */
 static int
 api_check_value(struct client *c, const struct res_column *col, cJSON *f,
-    int idx, int iskey, char **out, int *owned)
+    const struct api_members *x, int idx, int iskey, char **out, int *owned)
 {
 	const char	*name = col->name, *v;
 	char		*t;
 	size_t		 off, len;
 	long		 n;
+	int		 nul = 0;
 
 	*out = NULL;
 	*owned = 0;
@@ -985,8 +1293,8 @@ api_check_value(struct client *c, const struct res_column *col, cJSON *f,
 	case COL_NUMERIC:
 	case COL_FLOAT4:
 	case COL_FLOAT8:
-		if (!cJSON_IsNumber(f) || api_json_member_raw(BUF_PTR(&c->body),
-		    BUF_LEN(&c->body), idx, &off, &len) == -1) {
+		if (!cJSON_IsNumber(f) || api_member(x, idx, &off, &len,
+		    &nul) == -1) {
 			response_error(c, 400, "invalid %s: it must be a "
 			    "number", name);
 			return (-1);
@@ -1003,10 +1311,35 @@ api_check_value(struct client *c, const struct res_column *col, cJSON *f,
 			    col_type_name(col->type));
 			return (-1);
 		}
-		if (col->type == COL_NUMERIC && !api_numeric_fits(t, col)) {
+		if (col->type == COL_FLOAT4 || col->type == COL_FLOAT8) {
+			char	back[API_FLT_BACKLEN];
+
+			switch (api_float_exact(t, col->type == COL_FLOAT4,
+			    back)) {
+			case API_FLT_RANGE:
+				response_error(c, 400, "invalid %s: out of "
+				    "range for %s", name,
+				    col_type_name(col->type));
+				return (-1);
+			case API_FLT_INEXACT:
+				response_error(c, 400, "invalid %s: a %s "
+				    "cannot hold it exactly (it would read "
+				    "back as %s)", name,
+				    col_type_name(col->type), back);
+				return (-1);
+			}
+		}
+		switch (col->type == COL_NUMERIC ? api_numeric_fits(t, col) :
+		    API_NUM_OK) {
+		case API_NUM_INT:
 			response_error(c, 400, "invalid %s: it must have at "
 			    "most %d digits before the point", name,
 			    col->precision - col->scale);
+			return (-1);
+		case API_NUM_SCALE:
+			response_error(c, 400, "invalid %s: it must have at "
+			    "most %d digits after the point (it would be "
+			    "rounded)", name, col->scale);
 			return (-1);
 		}
 		return (0);
@@ -1020,10 +1353,15 @@ api_check_value(struct client *c, const struct res_column *col, cJSON *f,
 		return (0);
 	case COL_JSON:
 	case COL_JSONB:
-		if (api_json_member_raw(BUF_PTR(&c->body), BUF_LEN(&c->body),
-		    idx, &off, &len) == -1 || (t = strndup(BUF_PTR(&c->body) +
-		    off, len)) == NULL) {
+		if (api_member(x, idx, &off, &len, &nul) == -1 ||
+		    (t = strndup(BUF_PTR(&c->body) + off, len)) == NULL) {
 			response_error(c, 400, "invalid %s: not JSON", name);
+			return (-1);
+		}
+		if (col->type == COL_JSONB && api_json_any_nul(t, len)) {
+			free(t);
+			response_error(c, 400, "invalid %s: jsonb cannot hold "
+			    "U+0000 (\\u0000)", name);
 			return (-1);
 		}
 		*out = t;
@@ -1036,8 +1374,8 @@ api_check_value(struct client *c, const struct res_column *col, cJSON *f,
 		response_error(c, 400, "invalid %s: it must be a string", name);
 		return (-1);
 	}
-	if (api_json_nul(BUF_PTR(&c->body), BUF_LEN(&c->body), idx) &
-	    API_NUL_VALUE) {
+	(void)api_member(x, idx, &off, &len, &nul);
+	if (nul & API_NUL_VALUE) {
 		response_error(c, 400, "invalid %s: it must not contain "
 		    "U+0000 (NUL), which PostgreSQL text cannot hold", name);
 		return (-1);
@@ -1053,11 +1391,19 @@ api_check_value(struct client *c, const struct res_column *col, cJSON *f,
 		break;
 	case COL_TIMESTAMP:
 	case COL_TIMESTAMPTZ:
-		if (!api_timestamp_ok(v, col->type == COL_TIMESTAMPTZ)) {
+		switch (api_timestamp_ok(v, col->type == COL_TIMESTAMPTZ,
+		    col->scale >= 0 ? col->scale : 6)) {
+		case 0:
 			response_error(c, 400, "invalid %s: it must be an ISO "
 			    "8601 timestamp (YYYY-MM-DDThh:mm[:ss[.frac]]%s)",
 			    name, col->type == COL_TIMESTAMPTZ ?
 			    "[Z|+hh:mm]" : "");
+			return (-1);
+		case -1:
+			response_error(c, 400, "invalid %s: it must have at "
+			    "most %d fractional digits of a second (it would "
+			    "be rounded)", name, col->scale >= 0 ? col->scale :
+			    6);
 			return (-1);
 		}
 		break;
@@ -1139,25 +1485,46 @@ write_ctx_free(struct write_ctx *w)
  * says whether column i was given.  -1 after answering 400.
  */
 static int
-api_read_body(struct client *c, cJSON *j, struct write_ctx *w, int *set,
-    int first_param)
+api_read_body(struct client *c, cJSON *j, const struct api_members *x,
+    struct write_ctx *w, int *set, int first_param)
 {
 	struct resource		*r = RES(c);
 	const struct res_column	*col;
-	cJSON			*f, *g;
+	cJSON			*f, *given[RES_MAX_COLS], *unknown = NULL;
 	char			*v;
+	int			 gidx[RES_MAX_COLS], twice[RES_MAX_COLS];
 	int			 i, idx, owned, k = first_param;
 
+	/*
+	 * One pass over the members: which column each names (the first
+	 * time), which are named twice, the first that names none.  The
+	 * problems are then told in the columns' order, unknown ones last.
+	 */
+	for (i = 0; i < r->ncols; i++) {
+		given[i] = NULL;
+		twice[i] = 0;
+	}
+	for (f = j->child, idx = 0; f != NULL; f = f->next, idx++) {
+		for (i = 0; i < r->ncols; i++)
+			if (r->cols[i].exposed && f->string != NULL &&
+			    strcmp(f->string, r->cols[i].name) == 0)
+				break;
+		if (i == r->ncols) {
+			if (unknown == NULL)
+				unknown = f;
+		} else if (given[i] != NULL)
+			twice[i] = 1;
+		else {
+			given[i] = f;
+			gidx[i] = idx;
+		}
+	}
 	for (i = 0; i < r->ncols; i++) {
 		col = &r->cols[i];
 		set[i] = 0;
 		if (!col->exposed)
 			continue;
-		for (f = j->child, idx = 0; f != NULL; f = f->next, idx++)
-			if (f->string != NULL && strcmp(f->string,
-			    col->name) == 0)
-				break;
-		if (f == NULL) {
+		if ((f = given[i]) == NULL) {
 			if (col->required && (w->method == HTTP_M_POST ||
 			    (w->method == HTTP_M_PUT && i != r->key))) {
 				response_error(c, 400, "invalid body: %s is "
@@ -1166,20 +1533,18 @@ api_read_body(struct client *c, cJSON *j, struct write_ctx *w, int *set,
 			}
 			continue;
 		}
-		for (g = f->next; g != NULL; g = g->next)
-			if (g->string != NULL && strcmp(g->string,
-			    col->name) == 0) {
-				response_error(c, 400, "invalid body: %s is "
-				    "given more than once", col->name);
-				return (-1);
-			}
+		if (twice[i]) {
+			response_error(c, 400, "invalid body: %s is given "
+			    "more than once", col->name);
+			return (-1);
+		}
 		if (col->read_only) {
 			response_error(c, 400, "invalid %s: it is %s", col->name,
 			    col->generated ? "generated by the database" :
 			    "read-only");
 			return (-1);
 		}
-		if (api_check_value(c, col, f, idx, i == r->key, &v,
+		if (api_check_value(c, col, f, x, gidx[i], i == r->key, &v,
 		    &owned) == -1) {
 			if (owned)
 				free(v);
@@ -1211,17 +1576,10 @@ api_read_body(struct client *c, cJSON *j, struct write_ctx *w, int *set,
 	 * declaration keeps the original's leniency (unknown_fields =
 	 * ignore: Flask read only the members it knew).
 	 */
-	for (f = r->decl.ignore_unknown ? NULL : j->child; f != NULL;
-	    f = f->next) {
-		for (i = 0; i < r->ncols; i++)
-			if (r->cols[i].exposed && f->string != NULL &&
-			    strcmp(f->string, r->cols[i].name) == 0)
-				break;
-		if (i == r->ncols) {
-			response_error(c, 400, "invalid body: unknown field "
-			    "%s", f->string != NULL ? f->string : "");
-			return (-1);
-		}
+	if (unknown != NULL && !r->decl.ignore_unknown) {
+		response_error(c, 400, "invalid body: unknown field %s",
+		    unknown->string != NULL ? unknown->string : "");
+		return (-1);
 	}
 	return (0);
 }
@@ -1265,7 +1623,7 @@ api_page_link(struct client *c, struct buf *b, long long per_page,
 	struct buf	l;
 
 	buf_init(&l, 4096);
-	api_base(c, &l);
+	api_link_base(c, &l);
 	buf_appendf(&l, "%s?per_page=%lld&page=%lld", c->route->path, per_page,
 	    page);
 	json_string(b, BUF_PTR(&l), BUF_LEN(&l));
@@ -1285,7 +1643,7 @@ api_link(struct client *c, struct buf *h, const char *rel, const char *query,
 	else
 		buf_appendstr(h, ", ");
 	buf_append(h, "<", 1);
-	api_base(c, h);
+	api_link_base(c, h);
 	buf_appendstr(h, c->route->path);
 	buf_append(h, "?", 1);
 	buf_append(h, query, qlen);
@@ -1467,11 +1825,11 @@ api_access(struct client *c, void (*fn)(struct client *))
  */
 struct qctx {
 	struct get_ctx	*g;
-	struct query	 q;
 	long long	 total;		/* -1: not counted */
 	int		 count_failed;
 	int		 pending;	/* callbacks still to come */
 	unsigned char	 key[16];	/* the cursor key */
+	struct query	 q;		/* last: query_parse() sets it up */
 };
 
 static void
@@ -1489,6 +1847,8 @@ api_count_cb(struct client *c, PGresult *res, void *arg)
 {
 	struct qctx	*x = arg;
 
+	if (db_result_lsn() < x->g->data_lsn)
+		x->g->data_lsn = db_result_lsn();
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		x->count_failed = 1;
@@ -1520,7 +1880,7 @@ api_qlink_json(struct client *c, struct qctx *x, struct buf *b,
 	struct buf	u;
 
 	buf_init(&u, 8192);
-	api_base(c, &u);
+	api_link_base(c, &u);
 	buf_appendf(&u, "%s?%.*s%s", c->route->path, (int)x->q.canon_link,
 	    x->q.canon, more != NULL ? more : "");
 	json_string(b, BUF_PTR(&u), BUF_LEN(&u));
@@ -1530,13 +1890,17 @@ api_qlink_json(struct client *c, struct qctx *x, struct buf *b,
 /* A keyset neighbour: a cursor from row, in Link and (json) in meta. */
 static void
 api_cursor_link(struct client *c, struct qctx *x, struct buf *h,
-    const char *rel, PGresult *res, int row, int backward, struct buf *json)
+    const char *rel, PGresult *res, int row, int flags, struct buf *json)
 {
 	struct resource	*r = RES(c);
 	char		 tok[QUERY_CURSOR_MAX + 1], more[QUERY_CURSOR_MAX + 16];
+	int		 rv;
 
-	if (query_cursor(r, &x->q, res, row, 0, backward, x->key,
-	    sizeof(x->key), tok, sizeof(tok)) == -1) {
+	/* row -1: from where this page's own cursor stood */
+	rv = row < 0 ? query_cursor_here(r, &x->q, flags, x->key,
+	    sizeof(x->key), tok, sizeof(tok)) : query_cursor(r, &x->q, res,
+	    row, 0, flags, x->key, sizeof(x->key), tok, sizeof(tok));
+	if (rv == -1) {
 		buf_appendstr(json, "null");	/* too long to carry */
 		return;
 	}
@@ -1598,14 +1962,26 @@ api_qpage_cb(struct client *c, PGresult *res, void *arg)
 		buf_appendstr(&b, "\"first\":");
 		api_qlink_json(c, x, &b, NULL);
 		api_link(c, h, "first", q->canon, q->canon_link, NULL);
+		/*
+		 * A page that came out empty (its rows deleted since the
+		 * cursor was made) still leads back the way it came: from
+		 * the cursor's own position, its row included.
+		 */
 		buf_appendstr(&b, ",\"next\":");
 		if (has_next)
 			api_cursor_link(c, x, h, "next", res, last_row, 0, &b);
+		else if (q->backward && shown == 0)
+			api_cursor_link(c, x, h, "next", NULL, -1,
+			    QUERY_CUR_INCL, &b);
 		else
 			buf_appendstr(&b, "null");
 		buf_appendf(&b, ",\"per_page\":%lld,\"prev\":", per);
 		if (has_prev)
-			api_cursor_link(c, x, h, "prev", res, first_row, 1, &b);
+			api_cursor_link(c, x, h, "prev", res, first_row,
+			    QUERY_CUR_BACK, &b);
+		else if (!q->backward && shown == 0 && q->cursor[0] != '\0')
+			api_cursor_link(c, x, h, "prev", NULL, -1,
+			    QUERY_CUR_BACK | QUERY_CUR_INCL, &b);
 		else
 			buf_appendstr(&b, "null");
 	} else {
@@ -1700,10 +2076,12 @@ api_query_get(struct client *c)
 	char			 err[256];
 	int			 np, rv;
 
-	if ((x = calloc(1, sizeof(*x))) == NULL) {
+	/* Not calloc: query_parse() zeroes what of q needs it. */
+	if ((x = malloc(sizeof(*x))) == NULL) {
 		response_error(c, 500, "out of memory");
 		return;
 	}
+	memset(x, 0, offsetof(struct qctx, q));
 	x->total = -1;
 	pf = http_header_find(&c->req, buf, "Prefer");
 	if (query_parse(r, buf + c->req.query.off, c->req.query.len,
@@ -1746,27 +2124,36 @@ api_query_get(struct client *c)
 	    api_count_name(x->q.count), x->q.count_preferred ? " pref" : "",
 	    x->q.page, x->q.cursor);
 	x->pending = 1;
+	if (api_need_lsn(c, x->g) == -1) {
+		qctx_unref(x);
+		return;
+	}
 	if (api_cache_answer(c, x->g, 0)) {
 		qctx_unref(x);
 		return;
 	}
 	x->g->version = cache_version(r->relname);
+	if (api_cache_on(c) && api_refill_join(c, x->g,
+	    api_resource_collection)) {
+		qctx_unref(x);
+		return;
+	}
 	buf_init(&sql, API_SQL_MAX * 2);
 	rv = 0;
 	if (x->q.count != QCOUNT_NONE) {
 		np = 0;
 		if (query_count_sql(r, &x->q, &sql, params, &np) == -1)
 			rv = -1;
-		else if ((rv = api_db_submit(c, BUF_PTR(&sql), "count", 0, np,
-		    params, api_count_cb, x)) == 0)
+		else if ((rv = api_db_submit(c, BUF_PTR(&sql), "count",
+		    api_read_flags(x->g), np, params, api_count_cb, x)) == 0)
 			x->pending++;
 		buf_reset(&sql);
 	}
 	np = 0;
 	if (rv == 0 && query_sql(r, &x->q, &sql, params, &np) == -1)
 		rv = -1;
-	else if (rv == 0 && (rv = api_db_submit(c, BUF_PTR(&sql), "query", 0,
-	    np, params, api_qpage_cb, x)) == 0)
+	else if (rv == 0 && (rv = api_db_submit(c, BUF_PTR(&sql), "query",
+	    api_read_flags(x->g), np, params, api_qpage_cb, x)) == 0)
 		x->pending++;
 	buf_free(&sql);
 	if (rv == -1 && !api_cache_answer(c, x->g, 1))
@@ -1832,6 +2219,10 @@ api_collection_get(struct client *c)
 		response_error(c, 500, "out of memory");
 		return;
 	}
+	if (api_need_lsn(c, pa) == -1) {
+		get_ctx_free(pa);
+		return;
+	}
 	if (api_cache_answer(c, pa, 0)) {
 		get_ctx_free(pa);
 		return;
@@ -1843,7 +2234,12 @@ api_collection_get(struct client *c)
 	snprintf(lim, sizeof(lim), "%lld", per_page);
 	snprintf(off, sizeof(off), "%lld", (page - 1) * per_page);
 	pa->version = cache_version(r->relname);
-	if (api_db_submit(c, r->sql_page, "page", 0, 2, p, api_page_cb, pa) == -1) {
+	if (api_cache_on(c) && api_refill_join(c, pa, api_resource_collection)) {
+		get_ctx_free(pa);
+		return;
+	}
+	if (api_db_submit(c, r->sql_page, "page", api_read_flags(pa), 2, p,
+	    api_page_cb, pa) == -1) {
 		if (!api_cache_answer(c, pa, 1))
 			api_db_error(c, NULL);
 		get_ctx_free(pa);
@@ -1865,7 +2261,7 @@ api_insert_cb(struct client *c, PGresult *res, void *arg)
 		    r->cols[r->key].name);
 		return;
 	}
-	cache_invalidate(r->relname);
+	api_written(c, r->relname);
 	buf_init(&url, 4096);
 	api_item_url(c, &url, PQgetvalue(res, 0, 0));
 	response_header(c, "Location: %s", BUF_PTR(&url));
@@ -1876,33 +2272,56 @@ api_insert_cb(struct client *c, PGresult *res, void *arg)
 /*
  * INSERT of the given columns (the others take their defaults).  ON
  * CONFLICT on the key: a taken key is zero rows (409), not an error that
- * would roll back the whole batch of other clients' writes (db.c).
+ * would roll back the whole batch of other clients' writes (db.c).  The
+ * text is r's (kept for the next write naming the same columns: written
+ * anew it cost a POST of six columns a sixth of its instructions).
+ * returning is the same for every call of a shape (with_key).
  */
-static char *
-api_insert_sql(struct resource *r, const int *set, const char *returning)
+static const char *
+api_insert_sql(struct resource *r, const int *set, int with_key,
+    const char *returning)
 {
 	struct buf	 cols, vals;
 	char		*sql = NULL;
-	int		 i, k = 1;
+	uint64_t	 mask = 0;
+	int		 i, k = with_key ? 2 : 1, rv;
 
+	for (i = 0; i < r->ncols; i++)
+		if (set[i] || (with_key && i == r->key))
+			mask |= (uint64_t)1 << i;
+	if (r->sql_insert[with_key].sql != NULL &&
+	    r->sql_insert[with_key].cols == mask)
+		return (r->sql_insert[with_key].sql);
 	buf_init(&cols, API_SQL_MAX);
 	buf_init(&vals, API_SQL_MAX);
 	for (i = 0; i < r->ncols; i++) {
-		if (!set[i])
+		if ((mask & ((uint64_t)1 << i)) == 0)
 			continue;
-		buf_appendf(&cols, "%s%s", k > 1 ? ", " : "",
-		    r->cols[i].qname);
-		buf_appendf(&vals, "%s$%d", k > 1 ? ", " : "", k);
-		k++;
+		if (BUF_LEN(&cols) > 0) {
+			buf_appendstr(&cols, ", ");
+			buf_appendstr(&vals, ", ");
+		}
+		buf_appendstr(&cols, r->cols[i].qname);
+		if (with_key && i == r->key)
+			buf_appendstr(&vals, "$1");
+		else
+			buf_appendf(&vals, "$%d", k++);
 	}
-	if (asprintf(&sql, "INSERT INTO %s %s%s%s%s%s%s RETURNING %s",
-	    r->qtable, k > 1 ? "(" : "DEFAULT VALUES",
-	    k > 1 ? BUF_PTR(&cols) : "", k > 1 ? ") VALUES (" : "",
-	    k > 1 ? BUF_PTR(&vals) : "", k > 1 ? ")" : "",
-	    r->is_view ? "" : " ON CONFLICT DO NOTHING", returning) == -1)
-		sql = NULL;
+	if (BUF_LEN(&cols) == 0)
+		rv = asprintf(&sql, "INSERT INTO %s DEFAULT VALUES%s "
+		    "RETURNING %s", r->qtable, r->is_view ? "" :
+		    " ON CONFLICT DO NOTHING", returning);
+	else
+		rv = asprintf(&sql, "INSERT INTO %s (%s) VALUES (%s)%s "
+		    "RETURNING %s", r->qtable, BUF_PTR(&cols), BUF_PTR(&vals),
+		    r->is_view ? "" : " ON CONFLICT DO NOTHING", returning);
 	buf_free(&cols);
 	buf_free(&vals);
+	if (rv == -1)
+		return (NULL);
+	free(r->sql_insert[with_key].sql);
+	r->sql_insert[with_key].sql = sql;
+	r->sql_insert[with_key].cols = mask;
 	return (sql);
 }
 
@@ -1911,13 +2330,14 @@ api_collection_post(struct client *c)
 {
 	struct resource		*r = RES(c);
 	struct write_ctx	*w;
+	struct api_members	 x;
 	cJSON			*j;
 	int			 set[RES_MAX_COLS];
-	char			*sql;
+	const char		*sql;
 
 	if (api_unbound(c, api_resource_collection))
 		return;
-	if ((j = api_body_object(c)) == NULL)
+	if ((j = api_body_object(c, &x)) == NULL)
 		return;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		cJSON_Delete(j);
@@ -1925,13 +2345,13 @@ api_collection_post(struct client *c)
 		return;
 	}
 	w->method = HTTP_M_POST;
-	if (api_read_body(c, j, w, set, 0) == -1) {
+	if (api_read_body(c, j, &x, w, set, 0) == -1) {
 		cJSON_Delete(j);
 		write_ctx_free(w);
 		return;
 	}
 	cJSON_Delete(j);
-	if ((sql = api_insert_sql(r, set, r->cols[r->key].qname)) == NULL) {
+	if ((sql = api_insert_sql(r, set, 0, r->cols[r->key].qname)) == NULL) {
 		write_ctx_free(w);
 		response_error(c, 500, "out of memory");
 		return;
@@ -1939,7 +2359,6 @@ api_collection_post(struct client *c)
 	if (api_db_submit(c, sql, "insert", 1, w->nparams, (const char *const *)w->params,
 	    api_insert_cb, NULL) == -1)
 		api_db_error(c, NULL);
-	free(sql);
 	write_ctx_free(w);
 }
 
@@ -1990,6 +2409,11 @@ api_item_get(struct client *c)
 		response_error(c, 500, "out of memory");
 		return;
 	}
+	if ((c->req.lsn_given || c->req.cookie.len > 0) &&
+	    api_need_lsn(c, g) == -1) {
+		get_ctx_free(g);
+		return;
+	}
 	if (api_cache_answer(c, g, 0)) {
 		get_ctx_free(g);
 		return;
@@ -2004,7 +2428,12 @@ api_item_get(struct client *c)
 		return;
 	}
 	g->version = cache_version(r->relname);
-	if (api_db_submit(c, r->sql_get, "get", 0, 1, p, api_item_get_cb, g) == -1) {
+	if (api_cache_on(c) && api_refill_join(c, g, api_resource_item)) {
+		get_ctx_free(g);
+		return;
+	}
+	if (api_db_submit(c, r->sql_get, "get", api_read_flags(g), 1, p,
+	    api_item_get_cb, g) == -1) {
 		if (!api_cache_answer(c, g, 1))
 			api_db_error(c, NULL);
 		get_ctx_free(g);
@@ -2038,7 +2467,7 @@ api_write_done_cb(struct client *c, PGresult *res, void *arg)
 		write_ctx_free(w);
 		return;
 	}
-	cache_invalidate(r->relname);
+	api_written(c, r->relname);
 	if (w->method == HTTP_M_DELETE) {
 		response_send(c, 204, "application/json", NULL, 0);
 		write_ctx_free(w);
@@ -2199,30 +2628,9 @@ api_create_key(struct client *c, struct write_ctx *w)
 static int
 api_create_sql(struct resource *r, struct write_ctx *w, const int *set)
 {
-	struct buf	 cols, vals;
-	int		 i, k = 2, rv = -1;
+	const char	*sql = api_insert_sql(r, set, 1, r->sql_select_list);
 
-	buf_init(&cols, API_SQL_MAX);
-	buf_init(&vals, API_SQL_MAX);
-	for (i = 0; i < r->ncols; i++) {
-		if (i != r->key && !set[i])
-			continue;
-		buf_appendf(&cols, "%s%s", BUF_LEN(&cols) > 0 ? ", " : "",
-		    r->cols[i].qname);
-		if (i == r->key)
-			buf_appendf(&vals, "%s$1", BUF_LEN(&vals) > 0 ? ", " :
-			    "");
-		else
-			buf_appendf(&vals, "%s$%d", BUF_LEN(&vals) > 0 ?
-			    ", " : "", k++);
-	}
-	if (asprintf(&w->sql, "INSERT INTO %s (%s) VALUES (%s)%s RETURNING %s",
-	    r->qtable, BUF_PTR(&cols), BUF_PTR(&vals), r->is_view ? "" :
-	    " ON CONFLICT DO NOTHING", r->sql_select_list) != -1)
-		rv = 0;
-	buf_free(&cols);
-	buf_free(&vals);
-	return (rv);
+	return (sql == NULL || (w->sql = strdup(sql)) == NULL ? -1 : 0);
 }
 
 static void
@@ -2232,6 +2640,7 @@ api_item_write(struct client *c)
 	const char		*buf = BUF_PTR(&c->in);
 	const struct http_span	*im, *inm;
 	struct write_ctx	*w;
+	struct api_members	 x;
 	struct buf		 names;
 	cJSON			*j = NULL;
 	const char		*p[1];
@@ -2272,8 +2681,8 @@ api_item_write(struct client *c)
 		w->create = 1;
 	}
 	if (c->req.method != HTTP_M_DELETE) {
-		if ((j = api_body_object(c)) == NULL ||
-		    api_read_body(c, j, w, set, 1) == -1)
+		if ((j = api_body_object(c, &x)) == NULL ||
+		    api_read_body(c, j, &x, w, set, 1) == -1)
 			goto done;
 		if (w->method == HTTP_M_PATCH && w->nparams == 1) {
 			buf_init(&names, 4096);
@@ -2350,7 +2759,7 @@ api_resource_redirect(struct client *c)
 	struct buf	url;
 
 	buf_init(&url, 4096);
-	api_base(c, &url);
+	api_link_base(c, &url);
 	buf_appendf(&url, "%s/", c->route->path);
 	if (c->req.query.len > 0) {
 		buf_append(&url, "?", 1);

@@ -59,7 +59,7 @@
 
 #define AUTH_MAX_HEADER		1024
 #define AUTH_CACHE_SLOTS	4096	/* power of two */
-#define AUTH_KEYLEN		32
+#define AUTH_KEYLEN		MAC_LEN
 #define AUTH_MAX_WAITERS	64	/* clients sharing one verification */
 #define AUTH_THREAD_NICE	10	/* argon2 yields to the event loop */
 #define AUTH_DUMMY_RING		8	/* dummy check times kept */
@@ -527,41 +527,7 @@ auth_b64decode(const char *in, size_t len, char *out, size_t outlen)
 static int
 auth_utf8_valid(const unsigned char *s, size_t len)
 {
-	size_t		 i = 0, n, k;
-	unsigned int	 cp, min;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			n = 2;
-			cp = s[i] & 0x1f;
-			min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			n = 3;
-			cp = s[i] & 0x0f;
-			min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			n = 4;
-			cp = s[i] & 0x07;
-			min = 0x10000;
-		} else
-			return (0);
-		if (len - i < n)
-			return (0);
-		for (k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return (0);
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return (0);
-		i += n;
-	}
-	return (1);
+	return (str_utf8_count((const char *)s, len, NULL) >= 0);
 }
 
 /* The user's verified identity goes on the client (and the access log). */
@@ -675,6 +641,21 @@ auth_refresh(struct client *c, const char *user, const char *pass,
  * the result comes later in c->auth_result (client_auth_result()), and
  * AUTH_UNAVAILABLE without a database.
  */
+/*
+ * The cache key of credentials: HMAC-SHA-256 under the instance's secret,
+ * the context keyed once per worker (lib/mac.h says why).
+ */
+static int
+auth_key(const char *cred, size_t n, unsigned char *key)
+{
+	static struct mac	 m;
+
+	if (m.ctx == NULL &&
+	    mac_init(&m, auth_shm->secret, sizeof(auth_shm->secret)) == -1)
+		return (-1);
+	return (mac_sha256(&m, cred, n, key));
+}
+
 int
 auth_check(struct client *c)
 {
@@ -684,7 +665,6 @@ auth_check(struct client *c)
 	char			 cred[AUTH_MAX_HEADER], *colon;
 	const char		*v, *p[1];
 	unsigned char		 key[AUTH_KEYLEN];
-	unsigned int		 keylen = 0;
 	size_t			 vlen;
 	int64_t			 left = 0;
 	int			 n, pw_only, known, rv = AUTH_FAIL;
@@ -744,8 +724,10 @@ auth_check(struct client *c)
 		goto done;
 	}
 	/* HMAC over "user\0password": the cache key, never the secret. */
-	HMAC(EVP_sha256(), auth_shm->secret, sizeof(auth_shm->secret),
-	    (unsigned char *)cred, (size_t)n, key, &keylen);
+	if (auth_key(cred, (size_t)n, key) == -1) {
+		rv = AUTH_UNAVAILABLE;
+		goto done;
+	}
 	if ((known = auth_cache_find(key, &c->user_id, c->username,
 	    sizeof(c->username), &left)) == 0) {
 		atomic_fetch_add_explicit(&auth_shm->hits, 1,

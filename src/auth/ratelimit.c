@@ -69,6 +69,7 @@
 #define RL_PROXY_MAX	8		/* --trusted-proxy addresses */
 #define RL_SLOW_MS	1000		/* per slow check of a user in flight */
 #define RL_SLOW_MAX	10		/* slow checks of a user in flight */
+#define RL_POLICY	"default"	/* RateLimit-Policy's one policy */
 
 struct rl_slot {
 	_Atomic uint64_t key;
@@ -243,12 +244,15 @@ ratelimit_shm_attach(void *p)
 static uint64_t
 rl_hash(const char *key)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	uint64_t	 h;
+	static struct mac	 m;
+	unsigned char		 md[MAC_LEN];
+	uint64_t		 h;
 
-	HMAC(EVP_sha256(), rl_shm->secret, sizeof(rl_shm->secret),
-	    (const unsigned char *)key, strlen(key), md, &mdlen);
+	/* Keyed once per worker (lib/mac.h); a failure hashes to slot 1. */
+	if ((m.ctx == NULL && mac_init(&m, rl_shm->secret,
+	    sizeof(rl_shm->secret)) == -1) ||
+	    mac_sha256(&m, key, strlen(key), md) == -1)
+		return (1);
 	memcpy(&h, md, sizeof(h));
 	return (h == 0 ? 1 : h);
 }
@@ -343,6 +347,22 @@ rl_count(const char *key, const struct rl_limit *l, int delta,
 }
 
 /*
+ * Is c's peer one of --trusted-proxy (whose forwarding headers count:
+ * X-Forwarded-For here, the scheme and host of links in api_link.c)?
+ */
+int
+ratelimit_peer_trusted(struct client *c)
+{
+	struct rl_addr	ra;
+
+	if (strcmp(conf->trusted_proxy, rl_proxy_str) != 0)
+		(void)rl_proxy_parse(conf->trusted_proxy);
+	return (rl_nproxy > 0 &&
+	    rl_addr_parse(c->addr, strlen(c->addr), &ra) == 0 &&
+	    rl_proxy_trusted(&ra));
+}
+
+/*
  * The client's address: the peer's, or when the peer is a trusted proxy,
  * the right-most X-Forwarded-For entry (last field line first, each list
  * right to left) that is not a trusted proxy.  A malformed entry there
@@ -358,11 +378,7 @@ rl_client_addr(struct client *c, char *out, size_t len)
 	size_t			 i;
 
 	strlcpy(out, c->addr, len);
-	if (strcmp(conf->trusted_proxy, rl_proxy_str) != 0)
-		(void)rl_proxy_parse(conf->trusted_proxy);
-	if (rl_nproxy == 0 ||
-	    rl_addr_parse(c->addr, strlen(c->addr), &ra) == -1 ||
-	    !rl_proxy_trusted(&ra))
+	if (!ratelimit_peer_trusted(c))
 		return;
 	for (i = c->req.nheaders; i-- > 0; ) {
 		h = &c->req.headers[i];
@@ -422,13 +438,22 @@ ratelimit_request(struct client *c, int authed)
 		snprintf(key, sizeof(key), "r:a:%s", addr);
 	}
 	cnt = rl_count(key, &rl_req, 1, &reset);
+	left = (long long)reset - (long long)time(NULL);
 	response_header(c, "X-RateLimit-Limit: %u", rl_req.n);
 	response_header(c, "X-RateLimit-Remaining: %u",
 	    cnt >= rl_req.n ? 0 : rl_req.n - cnt);
 	response_header(c, "X-RateLimit-Reset: %u", reset);
+	/*
+	 * The same, as draft-ietf-httpapi-ratelimit-headers-11 spells it:
+	 * the policy (quota q per window of w seconds) and what is left of
+	 * it (r, and t seconds until the window ends).
+	 */
+	response_header(c, "RateLimit-Policy: \"" RL_POLICY "\";q=%u;w=%u",
+	    rl_req.n, rl_req.secs);
+	response_header(c, "RateLimit: \"" RL_POLICY "\";r=%u;t=%lld",
+	    cnt >= rl_req.n ? 0 : rl_req.n - cnt, left < 0 ? 0 : left);
 	if (cnt <= rl_req.n)
 		return (0);
-	left = (long long)reset - (long long)time(NULL);
 	response_header(c, "Retry-After: %lld", left < 1 ? 1 : left);
 	response_error(c, 429, "too many requests: the limit is %u per %u "
 	    "seconds", rl_req.n, rl_req.secs);

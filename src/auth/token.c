@@ -90,6 +90,7 @@ static struct token_shm	*token_shm;
 static unsigned char	 token_key[TOKEN_KEY_MAX];
 static size_t		 token_keylen;	/* 0: not known yet */
 static int		 token_key_fixed;	/* from a file or env */
+static struct mac	 token_mac;	/* keyed with token_key when used */
 
 size_t
 token_shm_size(void)
@@ -271,6 +272,7 @@ token_key_set(PGresult *res)
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 		return (-1);
+	mac_clear(&token_mac);
 	n = hex_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
 	    token_key, TOKEN_KEY_MAX - 1);
 	if (n < TOKEN_KEY_MIN) {
@@ -282,6 +284,16 @@ token_key_set(PGresult *res)
 }
 
 static int	token_key_fetch(struct client *, int);
+
+/* out[0..MAC_LEN) = HMAC-SHA-256 under the signing key; -1 if unknown. */
+static int
+token_hmac(const void *p, size_t n, unsigned char *out)
+{
+	if (token_keylen == 0 || (token_mac.ctx == NULL &&
+	    mac_init(&token_mac, token_key, token_keylen) == -1))
+		return (-1);
+	return (mac_sha256(&token_mac, p, n, out));
+}
 
 /*
  * The database's key came back.  c, when set, waited for it: it is told
@@ -353,14 +365,9 @@ token_key_ready(struct client *c)
 int
 token_derive(const char *label, unsigned char *out, size_t len)
 {
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen = 0;
+	unsigned char	md[MAC_LEN];
 
-	if (token_keylen == 0 || len > 32)
-		return (-1);
-	if (HMAC(EVP_sha256(), token_key, (int)token_keylen,
-	    (const unsigned char *)label, strlen(label), md, &mdlen) == NULL ||
-	    mdlen < len)
+	if (len > MAC_LEN || token_hmac(label, strlen(label), md) == -1)
 		return (-1);
 	memcpy(out, md, len);
 	explicit_bzero(md, sizeof(md));
@@ -377,8 +384,7 @@ int
 token_make(struct buf *out, int user_id, const char *name, int ver)
 {
 	struct buf	 p;
-	unsigned char	 sig[EVP_MAX_MD_SIZE];
-	unsigned int	 siglen = 0;
+	unsigned char	 sig[MAC_LEN];
 	char		*enc = NULL;
 	size_t		 n, start = BUF_LEN(out);
 	time_t		 now = time(NULL);
@@ -398,10 +404,9 @@ token_make(struct buf *out, int user_id, const char *name, int ver)
 	(void)buf_appendstr(out, TOKEN_HEADER ".");
 	n = token_b64url((unsigned char *)BUF_PTR(&p), BUF_LEN(&p), enc);
 	(void)buf_append(out, enc, n);
-	HMAC(EVP_sha256(), token_key, token_keylen,
-	    (unsigned char *)BUF_PTR(out) + start, BUF_LEN(out) - start, sig,
-	    &siglen);
-	n = token_b64url(sig, siglen, enc);
+	if (token_hmac(BUF_PTR(out) + start, BUF_LEN(out) - start, sig) == -1)
+		goto done;
+	n = token_b64url(sig, sizeof(sig), enc);
 	(void)buf_append(out, ".", 1);
 	if (buf_append(out, enc, n) == 0)
 		rv = 0;
@@ -484,9 +489,8 @@ token_claim_int(cJSON *o, const char *name, long long *v)
 int
 token_check(struct client *c, const char *tok, size_t len)
 {
-	unsigned char		 mac[EVP_MAX_MD_SIZE], sig[TOKEN_MAX];
+	unsigned char		 mac[MAC_LEN], sig[TOKEN_MAX];
 	unsigned char		 pay[TOKEN_MAX];
-	unsigned int		 maclen = 0;
 	const char		*dot1, *dot2, *err;
 	struct token_req	*r;
 	cJSON			*o = NULL, *s;
@@ -503,8 +507,8 @@ token_check(struct client *c, const char *tok, size_t len)
 	/* The signature first, over whatever precedes the last dot. */
 	if ((dot2 = memrchr(tok, '.', len)) == NULL)
 		dot2 = tok + len;
-	HMAC(EVP_sha256(), token_key, token_keylen, (const unsigned char *)tok,
-	    (size_t)(dot2 - tok), mac, &maclen);
+	if (token_hmac(tok, (size_t)(dot2 - tok), mac) == -1)
+		return (AUTH_UNAVAILABLE);
 	memset(sig, 0, TOKEN_SIGLEN);
 	n = dot2 < tok + len ? token_unb64url(dot2 + 1,
 	    len - (size_t)(dot2 - tok) - 1, sig, sizeof(sig)) : -1;

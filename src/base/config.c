@@ -77,12 +77,20 @@ static const struct config_opt config_opts[] = {
 	    "libpq connection string or URI (else DATABASE_URL, PG*)" },
 	{ "dsn-file", 0, CT_STR, S(dsn_file), 0, 0, "", "file",
 	    "read the connection string from this file" },
+	{ "read-dsn", 0, CT_STRP, I(read_dsn), 0, 0, NULL, "dsn",
+	    "connection for reads (a replica); default: the --dsn one" },
+	{ "listen-dsn", 0, CT_STRP, I(listen_dsn), 0, 0, NULL, "dsn",
+	    "direct connection for LISTEN (behind a pooler)" },
+	{ "prepare", 0, CT_STR, S(prepare), 0, 0, "named", "named|unnamed",
+	    "statements prepared per connection, or unnamed (PgBouncer)" },
 	{ "workers", 'w', CT_INT, I(workers), 0, STARTERD_MAX_WORKERS, "0",
 	    "n", "worker processes (0: one per CPU)" },
 	{ "config", 'f', CT_STR, S(config_file), 0, 0, STARTERD_CONFIG_FILE,
 	    "file", "configuration file" },
 	{ "test", 't', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
 	    "check the configuration and the database, then exit" },
+	{ "show-config", 'T', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
+	    "print every setting and where it came from, then exit" },
 	{ "test-config-only", 0, CT_BOOL, I(test_config_only), 0, 0, "no",
 	    NULL, "with -t: check everything but the database" },
 	{ "user", 'u', CT_STR, S(user), 0, 0, "", "user",
@@ -141,12 +149,47 @@ static const struct config_opt config_opts[] = {
 	    "combined|json", "access log line format" },
 	{ "cors-origin", 0, CT_STR, S(cors_origin), 0, 0, "", "list",
 	    "origins allowed by CORS, comma-separated, or *" },
+	{ "public-url", 0, CT_STR, S(public_url), 0, 0, "", "url",
+	    "scheme://host[:port][/prefix] of every absolute link" },
 	{ "help", 'h', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
 	    "show this help and exit" },
 	{ "version", 'V', CT_FLAG, 0, 0, 0, 0, NULL, NULL,
 	    "show the version and exit" },
 };
 #define CONFIG_NOPTS	(sizeof(config_opts) / sizeof(config_opts[0]))
+
+/*
+ * Where each setting's value came from, for -T: the last source that set
+ * it (the precedence rule means the one that counts).  note names what
+ * is not the setting's own variable or file line (DATABASE_URL, the
+ * dsn file).
+ */
+enum config_src {
+	SRC_DEFAULT = 0,
+	SRC_FILE,
+	SRC_ENV,
+	SRC_FLAG
+};
+
+static struct config_origin {
+	enum config_src	 src;
+	int		 line;		/* SRC_FILE */
+	const char	*note;
+} config_origin[CONFIG_NOPTS];
+static int	 config_show;		/* -T */
+static int	 config_file_found;	/* the config file was read */
+static int	 config_res_builtin;	/* no resource block: the built-in */
+
+static void
+config_from(const struct config_opt *o, enum config_src src, int line,
+    const char *note)
+{
+	struct config_origin	*g = &config_origin[o - config_opts];
+
+	g->src = src;
+	g->line = line;
+	g->note = note;
+}
 
 static void
 config_envname(const struct config_opt *o, char *out, size_t len)
@@ -192,6 +235,47 @@ config_size_parse(const char *s, long long *out)
 	return (0);
 }
 
+/*
+ * --public-url: http or https, "://", a strict host[:port], then nothing
+ * or a path prefix (no query, no fragment, no dot segment); "" is off.
+ * One trailing '/' is dropped so that links are prefix + "/api/...".
+ * The reason it is not one, or NULL.
+ */
+static const char *
+config_url_check(char *s)
+{
+	size_t	 n, hl;
+	char	*host, *p;
+
+	if (*s == '\0')
+		return (NULL);
+	if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else
+		return ("does not start with http:// or https://");
+	hl = strcspn(host, "/");
+	if (!http_authority_valid(host, hl))
+		return ("has no valid host[:port]");
+	for (p = host + hl; *p != '\0'; p++)
+		if (!(isalnum((unsigned char)*p) ||
+		    strchr("/-._~%!$&'()*+,;=:@", *p) != NULL))
+			return ("has a character a path prefix cannot have");
+	if (strstr(host + hl, "//") != NULL ||
+	    strstr(host + hl, "/./") != NULL ||
+	    strstr(host + hl, "/../") != NULL)
+		return ("has an empty or dot path segment");
+	n = strlen(s);
+	if (n > 0 && s[n - 1] == '/')
+		s[n - 1] = '\0';
+	n = strlen(s);
+	if ((n >= 2 && strcmp(s + n - 2, "/.") == 0) ||
+	    (n >= 3 && strcmp(s + n - 3, "/..") == 0))
+		return ("has an empty or dot path segment");
+	return (NULL);
+}
+
 static int
 config_bool_parse(const char *s)
 {
@@ -213,7 +297,7 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
     const char *where)
 {
 	char		*base = (char *)c;
-	const char	*errstr;
+	const char	*errstr, *err;
 	long long	 n;
 	int		 v;
 
@@ -221,6 +305,17 @@ config_set(struct config *c, const struct config_opt *o, const char *val,
 	case CT_STR:
 		if (strlcpy(base + o->off, val, o->size) >= o->size) {
 			log_error("%s: value too long", where);
+			return (-1);
+		}
+		if (strcmp(o->name, "public-url") == 0 &&
+		    (err = config_url_check(base + o->off)) != NULL) {
+			log_error("%s: \"%s\" %s", where, val, err);
+			return (-1);
+		}
+		if (strcmp(o->name, "prepare") == 0 &&
+		    strcmp(val, "named") != 0 && strcmp(val, "unnamed") != 0) {
+			log_error("%s: \"%s\" is not named or unnamed", where,
+			    val);
 			return (-1);
 		}
 		if (strcmp(o->name, "log-format") == 0 &&
@@ -306,6 +401,8 @@ config_defaults(struct config *c)
 	size_t	i;
 
 	memset(c, 0, sizeof(*c));
+	memset(config_origin, 0, sizeof(config_origin));
+	config_file_found = config_res_builtin = 0;
 	for (i = 0; i < CONFIG_NOPTS; i++)
 		if (config_opts[i].def != NULL)
 			(void)config_set(c, &config_opts[i],
@@ -364,7 +461,7 @@ config_file_read(struct config *c, const char *path, int must_exist,
 	if ((fp = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !must_exist) {
 			/* -t reports it as a problem itself (preflight.c). */
-			if (!c->test_only && !reload)
+			if (!c->test_only && !reload && !config_show)
 				log_warnx("config file %s: %s; using the "
 				    "defaults and the environment", path,
 				    strerror(errno));
@@ -373,6 +470,7 @@ config_file_read(struct config *c, const char *path, int must_exist,
 		log_error("config file %s: %s", path, strerror(errno));
 		return (-1);
 	}
+	config_file_found = 1;
 	if (fstat(fileno(fp), &st) == -1 || S_ISDIR(st.st_mode)) {
 		log_error("config file %s: %s", path, S_ISDIR(st.st_mode) ?
 		    strerror(EISDIR) : strerror(errno));
@@ -423,6 +521,8 @@ config_file_read(struct config *c, const char *path, int must_exist,
 		snprintf(where, sizeof(where), "%s:%d: %s", path, lineno, key);
 		if (config_set(c, o, val, where) == -1)
 			rv = -1;
+		else
+			config_from(o, SRC_FILE, lineno, NULL);
 	}
 	fclose(fp);
 	explicit_bzero(line, sizeof(line));
@@ -435,7 +535,7 @@ config_usage(FILE *fp)
 	size_t	 i;
 	char	 left[64], env[64];
 
-	fprintf(fp, "usage: starterd [-htV] [-b addr] [-p port] [-d dsn] "
+	fprintf(fp, "usage: starterd [-htTV] [-b addr] [-p port] [-d dsn] "
 	    "[-w workers] [-f file]\n"
 	    "                [-u user] [-P pidfile] [-C size] [-a file] "
 	    "[-l level] [-s] [--option value ...]\n\n");
@@ -463,12 +563,13 @@ config_usage(FILE *fp)
 }
 
 static int	config_dsn(struct config *, int);
+static void	config_print(struct config *, FILE *);
 
 /*
  * Load everything.  Returns 0, or exits: 0 after -h/-V, 2 on a usage
  * error, 1 on a bad config file or value.  With reload set (SIGHUP: argv
  * was accepted once already), returns -1 instead of exiting on a bad
- * file or value; c is then only good for free(c->dsn) and
+ * file or value; c is then only good for config_free_dsns(c) and
  * free(c->resources).
  */
 static int
@@ -504,6 +605,7 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 	if ((v = getenv("STARTERD_CONFIG")) != NULL && *v != '\0') {
 		strlcpy(c->config_file, v, sizeof(c->config_file));
 		c->config_explicit = 1;
+		config_from(config_find("config"), SRC_ENV, 0, NULL);
 	}
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, sopts, lopts, &idx)) != -1) {
@@ -517,10 +619,14 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 		case 't':
 			c->test_only = 1;
 			break;
+		case 'T':
+			config_show = 1;
+			break;
 		case 'f':
 			strlcpy(c->config_file, optarg,
 			    sizeof(c->config_file));
 			c->config_explicit = 1;
+			config_from(config_find("config"), SRC_FLAG, 0, NULL);
 			break;
 		case '?':
 			if (config_find_flag(argv[optind - 1]) != NULL)
@@ -558,9 +664,12 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 		if (o->type == CT_FLAG || strcmp(o->name, "config") == 0)
 			continue;
 		config_envname(o, env, sizeof(env));
-		if ((v = getenv(env)) != NULL && *v != '\0')
+		if ((v = getenv(env)) != NULL && *v != '\0') {
 			if (config_set(c, o, v, env) == -1)
 				bad = 1;
+			else
+				config_from(o, SRC_ENV, 0, NULL);
+		}
 	}
 
 	/* Pass 2: flags win. */
@@ -581,6 +690,8 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 		if (config_set(c, o, o->type == CT_BOOL ? "yes" : optarg,
 		    where) == -1)
 			bad = 1;
+		else
+			config_from(o, SRC_FLAG, 0, NULL);
 	}
 	if (bad) {
 		if (reload)
@@ -592,6 +703,7 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 			return (-1);
 		resconf_builtin(&c->resources[0]);
 		c->nresources = 1;
+		config_res_builtin = 1;
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -599,7 +711,28 @@ config_parse(struct config *c, int argc, char **argv, int reload)
 		c->workers = n < 1 ? 1 : n > STARTERD_MAX_WORKERS ?
 		    STARTERD_MAX_WORKERS : (int)n;
 	}
-	return (config_dsn(c, reload));
+	if (config_dsn(c, reload) == -1)
+		return (-1);
+	if (config_show && !reload) {
+		config_print(c, stdout);
+		exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+	}
+	return (0);
+}
+
+/* The connection strings: they may hold passwords, so wiped first. */
+void
+config_free_dsns(struct config *c)
+{
+	char	**p[] = { &c->dsn, &c->read_dsn, &c->listen_dsn };
+	size_t	  i;
+
+	for (i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		if (*p[i] != NULL)
+			explicit_bzero(*p[i], strlen(*p[i]));
+		free(*p[i]);
+		*p[i] = NULL;
+	}
 }
 
 int
@@ -649,15 +782,168 @@ config_dsn(struct config *c, int reload)
 		free(c->dsn);
 		c->dsn = strdup(line);
 		explicit_bzero(line, sizeof(line));
+		config_from(config_find("dsn"), config_origin[config_find(
+		    "dsn-file") - config_opts].src, 0, "dsn_file");
 		return (c->dsn == NULL ? -1 : 0);
 	}
 	if ((v = getenv("DATABASE_URL")) != NULL && *v != '\0') {
 		free(c->dsn);
 		if ((c->dsn = strdup(v)) == NULL)
 			return (-1);
+		config_from(config_find("dsn"), SRC_ENV, 0, "DATABASE_URL");
 		return (0);
 	}
 	free(c->dsn);
 	c->dsn = strdup("");
 	return (c->dsn == NULL ? -1 : 0);
+}
+
+/* ---------------------------------------------------------------- -T */
+
+/*
+ * A connection string with every password masked, as key='value' pairs
+ * (libpq parses both of its forms): only what was given, nothing libpq
+ * would default.  One that does not parse is not shown at all.
+ */
+static void
+config_dsn_masked(const char *dsn, char *out, size_t len)
+{
+	PQconninfoOption	*opts, *p;
+	char			*err = NULL, ch[2] = { 0, 0 };
+	const char		*v;
+
+	out[0] = '\0';
+	if (dsn == NULL || *dsn == '\0')
+		return;
+	if ((opts = PQconninfoParse(dsn, &err)) == NULL) {
+		PQfreemem(err);
+		strlcpy(out, "(not a connection string: not shown)", len);
+		return;
+	}
+	for (p = opts; p->keyword != NULL; p++) {
+		if (p->val == NULL)
+			continue;
+		if (out[0] != '\0')
+			strlcat(out, " ", len);
+		strlcat(out, p->keyword, len);
+		strlcat(out, "='", len);
+		if (strstr(p->keyword, "password") != NULL)
+			strlcat(out, "****", len);
+		else
+			for (v = p->val; *v != '\0'; v++) {
+				if (*v == '\'' || *v == '\\')
+					strlcat(out, "\\", len);
+				ch[0] = *v;
+				strlcat(out, ch, len);
+			}
+		strlcat(out, "'", len);
+	}
+	PQconninfoFree(opts);
+}
+
+/* One setting's value in the file's syntax; a DSN masked. */
+static void
+config_value(struct config *c, const struct config_opt *o, char *out,
+    size_t len)
+{
+	char		*base = (char *)c;
+	size_t		 n = strlen(o->name);
+	int		 v;
+
+	switch (o->type) {
+	case CT_STR:
+	case CT_STRP:
+		if (n >= 3 && strcmp(o->name + n - 3, "dsn") == 0)
+			config_dsn_masked(o->type == CT_STR ? base + o->off :
+			    *(char **)(base + o->off), out, len);
+		else
+			strlcpy(out, o->type == CT_STR ? base + o->off :
+			    *(char **)(base + o->off) != NULL ?
+			    *(char **)(base + o->off) : "", len);
+		break;
+	case CT_INT:
+		snprintf(out, len, "%d", *(int *)(base + o->off));
+		break;
+	case CT_SIZE:
+		snprintf(out, len, "%lld", *(long long *)(base + o->off));
+		break;
+	case CT_BOOL:
+		strlcpy(out, *(int *)(base + o->off) ? "yes" : "no", len);
+		break;
+	case CT_LEVEL:
+		strlcpy(out, log_level_name(*(int *)(base + o->off)), len);
+		break;
+	case CT_AUTH:
+		v = *(int *)(base + o->off);
+		strlcpy(out, v == AUTH_MODE_PASSWORD ? "password" :
+		    v == AUTH_MODE_TOKEN ? "token" : "both", len);
+		break;
+	case CT_METRICS:
+		v = *(int *)(base + o->off);
+		strlcpy(out, v == METRICS_ON ? "on" : v == METRICS_OFF ? "off" :
+		    v == METRICS_LOOPBACK ? "loopback" : "auth", len);
+		break;
+	case CT_FLAG:
+		out[0] = '\0';
+		break;
+	}
+}
+
+/*
+ * starterd -T: every setting, one line each, in the file's syntax (key =
+ * value), then where the value came from: "# flag --name", "# environment
+ * VAR", "# file PATH:LINE" or "# default".  The declared resources follow,
+ * a line each.  Secrets are masked: a DSN's password.
+ */
+static void
+config_print(struct config *c, FILE *fp)
+{
+	const struct config_opt		*o;
+	const struct config_origin	*g;
+	char				 key[64], val[CONFIG_MAX_LINE];
+	char				 env[64];
+	size_t				 i, j;
+	int				 k;
+
+	for (i = 0; i < CONFIG_NOPTS; i++) {
+		o = &config_opts[i];
+		g = &config_origin[i];
+		if (o->type == CT_FLAG)
+			continue;
+		for (j = 0; o->name[j] != '\0' && j + 1 < sizeof(key); j++)
+			key[j] = o->name[j] == '-' ? '_' : o->name[j];
+		key[j] = '\0';
+		config_value(c, o, val, sizeof(val));
+		fprintf(fp, "%s = %s\t# ", key, val);
+		if (g->note != NULL && strcmp(g->note, "dsn_file") == 0)
+			fprintf(fp, "file %s, named by dsn_file", c->dsn_file);
+		else switch (g->src) {
+		case SRC_FLAG:
+			fprintf(fp, "flag --%s", o->name);
+			break;
+		case SRC_ENV:
+			config_envname(o, env, sizeof(env));
+			fprintf(fp, "environment %s", g->note != NULL ?
+			    g->note : env);
+			break;
+		case SRC_FILE:
+			fprintf(fp, "file %s:%d", c->config_file, g->line);
+			break;
+		case SRC_DEFAULT:
+			fprintf(fp, "default");
+			break;
+		}
+		if (strcmp(o->name, "config") == 0 && !config_file_found)
+			fprintf(fp, " (not found: not read)");
+		else if (strcmp(o->name, "workers") == 0 &&
+		    g->src == SRC_DEFAULT)
+			fprintf(fp, " (0: one per CPU)");
+		else if (strcmp(o->name, "dsn") == 0 && val[0] == '\0')
+			fprintf(fp, " (libpq's PG* variables)");
+		fputc('\n', fp);
+	}
+	for (k = 0; k < c->nresources; k++)
+		fprintf(fp, "resource = %s\t# %s%s\n", c->resources[k].name,
+		    config_res_builtin ? "default (built in)" : "file ",
+		    config_res_builtin ? "" : c->config_file);
 }

@@ -108,6 +108,16 @@ log_level_parse(const char *s)
 	return (-1);
 }
 
+/* A level's name, as log_level_parse() takes it. */
+const char *
+log_level_name(int level)
+{
+	if (level < 0 || (size_t)level >= sizeof(log_names) /
+	    sizeof(log_names[0]))
+		return ("?");
+	return (log_names[level]);
+}
+
 void
 log_procname(const char *name)
 {

@@ -32,6 +32,7 @@ void	log_set_strict(int);
 int	log_problems(void);
 int	log_getlevel(void);
 int	log_level_parse(const char *);
+const char *log_level_name(int);
 void	log_procname(const char *);
 void	log_warn(const char *, ...) __attribute__((__format__ (printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((__format__ (printf, 1, 2)));

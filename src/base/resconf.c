@@ -580,8 +580,8 @@ resconf_builtin(struct res_decl *d)
 	d->per_page = RESCONF_PER_PAGE;
 	d->max_per_page = RESCONF_MAX_PER_PAGE;
 	d->read = d->write = RES_ACCESS_USER;
-	d->count_mode = RES_COUNT_AUTO;
-	d->count_threshold = RES_COUNT_DEFAULT_THRESHOLD;
+	/* The original's totals at any size: its pages byte for byte. */
+	d->count_mode = RES_COUNT_EXACT;
 	d->ignore_unknown = 1;		/* Flask read what it knew */
 	strlcpy(d->stmt_prefix, "px", sizeof(d->stmt_prefix));	/* logs */
 	d->file[0] = '\0';		/* no file: messages say no line */

@@ -466,6 +466,7 @@ master_spawn(struct worker_slot *s)
 		if (pidfd != -1)
 			close(pidfd);
 		metrics_child(s->proc, s->id);
+		cache_proc_start(s->proc);
 		worker_main(s->id, listeners, nlisteners, s->died);
 		/* NOTREACHED */
 	}
@@ -538,6 +539,7 @@ master_reap(int stopping)
 		s->pid = 0;
 		was_ready = metrics_proc_ready(s->proc);
 		metrics_proc_end(s->proc);
+		cache_proc_end(s->proc);	/* its probes will not answer */
 		if (stopping || s->retiring) {
 			/* Retired in place (reload overflow): replace it. */
 			if (!stopping && s >= slots && s < slots + conf->workers)
@@ -749,7 +751,7 @@ master_reload(void)
 	if (config_reload(&nc, main_argc, main_argv) == -1) {
 		log_warnx("reload: the configuration has errors; keeping the "
 		    "current one");
-		free(nc.dsn);
+		config_free_dsns(&nc);
 		free(nc.resources);
 		notify_send("READY=1");
 		return;
@@ -780,7 +782,7 @@ master_reload(void)
 	    token_key_file, "token_key_file");
 #undef KEEP
 	(void)master_retire_old();	/* a pending reload: its old go now */
-	free(conf->dsn);
+	config_free_dsns(conf);
 	free(conf->resources);	/* new workers bind the new list */
 	*conf = nc;
 	log_setlevel(conf->log_level);

@@ -352,21 +352,49 @@ preflight_resources(struct config *c, PGconn *pg)
 	PQclear(res);
 }
 
-static void
-preflight_db(struct config *c)
+/*
+ * A connection to dsn as the workers make it, or NULL after saying why
+ * (what names the setting when it is not --dsn).
+ */
+static PGconn *
+preflight_connect(const char *what, const char *dsn)
 {
 	PGconn	*pg;
 	char	 msg[2048];
 
-	pg = PQconnectdb(c->dsn);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		/* libpq names host and database, never the password */
-		strlcpy(msg, PQerrorMessage(pg), sizeof(msg));
-		str_oneline(msg, sizeof(msg));
-		log_error("database: %s", msg);
-	} else
-		preflight_resources(c, pg);
+	pg = PQconnectdb(dsn);
+	if (PQstatus(pg) == CONNECTION_OK)
+		return (pg);
+	/* libpq names host and database, never the password */
+	strlcpy(msg, PQerrorMessage(pg), sizeof(msg));
+	str_oneline(msg, sizeof(msg));
+	log_error("database%s%s%s: %s", what != NULL ? " (" : "",
+	    what != NULL ? what : "", what != NULL ? ")" : "", msg);
 	PQfinish(pg);
+	return (NULL);
+}
+
+/*
+ * The primary (--dsn) and every declaration against its catalog; then
+ * the replicas' and the listener's connections, which a worker opens as
+ * well: a read link that never connects sends every read to the primary,
+ * a listener that never connects leaves the cache without its NOTIFYs.
+ */
+static void
+preflight_db(struct config *c)
+{
+	PGconn	*pg;
+
+	if ((pg = preflight_connect(NULL, c->dsn)) != NULL) {
+		preflight_resources(c, pg);
+		PQfinish(pg);
+	}
+	if (c->read_dsn != NULL && c->read_dsn[0] != '\0' &&
+	    (pg = preflight_connect("--read-dsn", c->read_dsn)) != NULL)
+		PQfinish(pg);
+	if (c->listen_dsn != NULL && c->listen_dsn[0] != '\0' &&
+	    (pg = preflight_connect("--listen-dsn", c->listen_dsn)) != NULL)
+		PQfinish(pg);
 }
 
 /* starterd -t: 0 when all is good, 1 otherwise. */

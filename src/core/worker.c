@@ -248,25 +248,54 @@ worker_drain(void)
 }
 
 /*
- * The database connection is ready.  Whatever changed while we were away
- * is unknown: forget it all, after a reconnect and in a worker that
- * replaces one that died (its backend may still have committed a write it
- * never reported); a worker of a fresh start or a reload missed nothing,
- * the others were listening.
+ * A database link is ready.  The primary: bind the resources, load the
+ * token key.  The listening link: whatever changed while it was away is
+ * unknown, so after a reconnect, and in a worker that replaces one that
+ * died (its backend may still have committed a write it never reported),
+ * everything is forgotten; a worker of a fresh start or a reload missed
+ * nothing, the others were listening.  Either way, fills from replicas
+ * wait for its first position (cache.c).
  */
-static void
-worker_db_up(int reconnected)
+/* Does this link LISTEN (db.c: the listening one, else the primary)? */
+static int
+worker_db_listens(int link)
 {
+	if (conf->listen_dsn != NULL && *conf->listen_dsn != '\0')
+		return (link == DB_LISTEN);
+	return (link == DB_PRIMARY);
+}
+
+static void
+worker_db_up(int link, int reconnected)
+{
+	/*
+	 * Every link: through a pooler the primary link may outlive a
+	 * database restart that only the (direct) listening link sees.
+	 */
 	if (reconnected)
 		metrics_db_reconnect();
-	if (reconnected || replaces_dead)
-		channels_forget_all();
-	token_db_up();
-	resource_db_up();
+	if (link == DB_PRIMARY) {
+		token_db_up();
+		resource_db_up();
+	}
+	if (worker_db_listens(link)) {
+		if (reconnected || replaces_dead)
+			channels_forget_all();
+		else
+			cache_listen_up();
+	}
+}
+
+static void
+worker_db_down(int link)
+{
+	if (worker_db_listens(link))
+		cache_listen_down();
 }
 
 static const struct db_hooks worker_db_hooks = {
-	channels_listen, channels_route, worker_db_up
+	channels_listen, channels_route, worker_db_up, worker_db_down,
+	cache_probe_sent, cache_synced
 };
 
 /* Run every posted completion and woken client, until none is left. */
@@ -340,7 +369,8 @@ worker_main(int id, struct listener *l, int nl, int died)
 		fatal("auth_init");
 	if (event_watch(EPOLL_CTL_ADD, auth_fd(), EPOLLIN, &auth_evtag) == -1)
 		fatal("epoll_ctl auth");
-	if (db_init(conf->dsn, id, &worker_db_hooks) == -1)
+	if (db_init(conf->dsn, conf->read_dsn, conf->listen_dsn,
+	    strcmp(conf->prepare, "unnamed") == 0, id, &worker_db_hooks) == -1)
 		fatalx("db_init");
 
 	for (;;) {
@@ -371,8 +401,10 @@ worker_main(int id, struct listener *l, int nl, int died)
 		for (i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 
-			if (p == &db_evtag) {
-				db_event(evs[i].events);
+			if ((char *)p >= db_evtag &&
+			    (char *)p < db_evtag + DB_NLINKS) {
+				db_event((int)((char *)p - db_evtag),
+				    evs[i].events);
 				continue;
 			}
 			if (p == &auth_evtag) {

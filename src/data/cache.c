@@ -21,6 +21,26 @@
  * TRUNCATE, another instance).  A result computed from data older than a
  * bump therefore can never be served as current.
  *
+ * Replicas (db.c, --read-dsn): a replica may answer with data older than
+ * an invalidation this instance has already seen, and stored under the
+ * version after that bump the old data would be served as current.  So
+ * each counter also keeps the primary's WAL position by which its last
+ * invalidation happened (inval_lsn): a NOTIFY marks the table pending for
+ * this process (pend, one bit per process) before it bumps the version,
+ * the listening link probes the primary's position, and the answer
+ * (cache_synced) raises inval_lsn and clears the bit.  A replica's answer
+ * is stored only if no process has that table pending and the replica's
+ * replay position, read before the data in the same batch, has reached
+ * inval_lsn.  A read on a primary is as new as its own query and stores
+ * as before.  Our own writes raise inval_lsn to their commit position.
+ *
+ * valid_through is the highest position through which every change has
+ * been announced to this instance (a probe's answer: PostgreSQL delivers
+ * the notifications of transactions committed before a statement ahead of
+ * its ReadyForQuery).  A read that must see position L is answered from
+ * here only if valid_through is past L (api_resource.c); it is reset when
+ * a listening link is lost (after a failover positions may go back).
+ *
  * Layout: the region is cut into CACHE_STRIPES stripes, each a small cache
  * of its own: a robust process-shared mutex, hash buckets, entry slots and
  * a pool of fixed 256-byte chunks; an entry's key and body are a chain of
@@ -66,6 +86,9 @@
 #define CACHE_MAX_ENTRY_FRAC	4	/* an entry takes <= 1/4 of a stripe */
 #define CACHE_LOCK_WAIT_MS	50	/* longest wait for a stripe lock */
 #define CACHE_LOCK_SKIP_MS	1000	/* then only tried, for this long */
+#define CACHE_MAX_PROCS		(4 * STARTERD_MAX_WORKERS)	/* master.c */
+#define CACHE_PROC_WORDS	(CACHE_MAX_PROCS / 64)
+#define CACHE_NEXT_PROBE	UINT64_MAX	/* cache_need: not sent yet */
 
 struct cache_entry {
 	uint64_t	 hash;
@@ -93,6 +116,9 @@ struct cache_stripe {
 
 struct cache_shm {
 	_Atomic uint64_t version[CACHE_TABLES];	/* per table hash */
+	_Atomic uint64_t inval_lsn[CACHE_TABLES];	/* see the top */
+	_Atomic uint64_t pend[CACHE_TABLES][CACHE_PROC_WORDS];
+	_Atomic uint64_t valid_through;
 	int32_t		 nbuckets;	/* per stripe */
 	int32_t		 nentries;
 	int32_t		 nchunks;
@@ -103,6 +129,13 @@ struct cache_shm {
 static struct cache_shm	*cache;
 /* This process: until when each stripe is only tried (ms). */
 static int64_t		 cache_skip_until[CACHE_STRIPES];
+/* This process: its bit in pend, and the probe each pending table waits
+ * for (0: none; CACHE_NEXT_PROBE: the next one sent). */
+static int		 cache_proc = -1;
+static uint64_t		 cache_need[CACHE_TABLES];
+static uint64_t		 cache_probes_sent, cache_probes_answered;
+static int		 cache_rebase;	/* the next position replaces */
+static uint64_t		 cache_rebase_from[CACHE_TABLES];
 
 /* ---------------------------------------------------------------- layout */
 
@@ -452,7 +485,9 @@ cache_lookup(const char *key, size_t klen, int allow_stale, struct buf *body,
 		*stale = 1;
 		s->stale++;
 	}
-	if (cache_chain_io(s, e, e->keylen, e->bodylen, NULL, body) == -1) {
+	/* One allocation for the body, not a doubling per chunk. */
+	if (buf_reserve(body, e->bodylen) == -1 ||
+	    cache_chain_io(s, e, e->keylen, e->bodylen, NULL, body) == -1) {
 		s->misses++;
 		goto done;
 	}
@@ -468,27 +503,52 @@ done:
 	return (rv);
 }
 
-/* Store a 200 representation computed from data read at version v. */
-void
-cache_store(const char *key, size_t klen, uint64_t v, const char *body,
-    size_t blen, const char *etag)
+/*
+ * May data that is at least as new as position lsn fill table slot i?
+ * Not while a process waits for the position of an invalidation of it,
+ * nor from before the last one (see the top comment).
+ */
+static int
+cache_fill_ok(int i, uint64_t lsn)
+{
+	int	w;
+
+	if (lsn == DB_LSN_FRESH)
+		return (1);
+	for (w = 0; w < CACHE_PROC_WORDS; w++)
+		if (atomic_load(&cache->pend[i][w]) != 0)
+			return (0);
+	return (lsn >= atomic_load(&cache->inval_lsn[i]));
+}
+
+/*
+ * Store a 200 representation computed from data read at version v, at
+ * least as new as position lsn of the primary's WAL (DB_LSN_FRESH: read
+ * on a primary).  1 if it was stored.
+ */
+int
+cache_store(const char *key, size_t klen, uint64_t v, uint64_t lsn,
+    const char *body, size_t blen, const char *etag)
 {
 	struct cache_stripe	*s;
 	struct cache_entry	*e;
 	uint64_t		 h;
 	size_t			 total, off, n;
 	int32_t			 i, c, need, prev = -1, *nx;
+	int			 stored = 0;
 
 	if (cache == NULL || v != cache_current(v))
-		return;		/* already outdated */
+		return (0);	/* already outdated */
+	if (!cache_fill_ok((int)(v >> CACHE_SLOT_SHIFT), lsn))
+		return (0);	/* maybe older than an invalidation */
 	total = klen + blen;
 	need = (int32_t)((total + CACHE_CHUNK - 1) / CACHE_CHUNK);
 	if (need == 0 || need > cache->nchunks / CACHE_MAX_ENTRY_FRAC)
-		return;
+		return (0);
 	h = cache_hash(key, klen);
 	s = cache_stripe((int)(h % CACHE_STRIPES));
 	if (cache_lock(s) == -1)
-		return;
+		return (0);
 	if ((i = cache_find(s, h, key, klen)) != -1)
 		cache_evict(s, i);
 	while (s->nfree_chunks < need || s->free_entry == -1)
@@ -534,8 +594,10 @@ cache_store(const char *key, size_t klen, uint64_t v, const char *body,
 	e->next = S_BUCKETS(s)[h % (uint64_t)cache->nbuckets];
 	S_BUCKETS(s)[h % (uint64_t)cache->nbuckets] = i;
 	s->stores++;
+	stored = 1;
 done:
 	cache_unlock(s);
+	return (stored);
 }
 
 #ifdef CACHE_TEST_HOOKS
@@ -579,22 +641,183 @@ cache_stats(struct cache_stats *st)
 		st->version += atomic_load(&cache->version[i]);
 }
 
+static void
+cache_max(_Atomic uint64_t *p, uint64_t v)
+{
+	uint64_t	o = atomic_load(p);
+
+	while (o < v && !atomic_compare_exchange_weak(p, &o, v))
+		;
+}
+
+/* Slot i waits for this process's next probe. */
+static void
+cache_pend(int i)
+{
+	if (cache_proc < 0)
+		return;
+	atomic_fetch_or(&cache->pend[i][cache_proc / 64],
+	    (uint64_t)1 << (cache_proc % 64));
+	cache_need[i] = CACHE_NEXT_PROBE;
+}
+
+static void
+cache_unpend(int i)
+{
+	if (cache_proc < 0)
+		return;
+	atomic_fetch_and(&cache->pend[i][cache_proc / 64],
+	    ~((uint64_t)1 << (cache_proc % 64)));
+	cache_need[i] = 0;
+}
+
 /*
- * A table changed (a NOTIFY routed by channels.c, or our own committed
- * write); NULL when anything may have changed (notifications were missed).
+ * Our own committed write, at position lsn (0: unknown): replicas must
+ * have replayed it before they fill the table again.
  */
 int
-cache_invalidate(const char *table)
+cache_invalidate(const char *table, uint64_t lsn)
 {
 	int	i;
 
 	if (cache == NULL)
 		return (0);
-	if (table != NULL) {
-		atomic_fetch_add(&cache->version[cache_table_slot(table)], 1);
-		return (0);
-	}
-	for (i = 0; i < CACHE_TABLES; i++)
-		atomic_fetch_add(&cache->version[i], 1);
+	i = cache_table_slot(table);
+	if (lsn != 0)
+		cache_max(&cache->inval_lsn[i], lsn);
+	atomic_fetch_add(&cache->version[i], 1);
 	return (0);
+}
+
+/*
+ * A NOTIFY said table changed (NULL: anything may have, notifications
+ * were missed): pending until the listening link's next position, then
+ * bumped.
+ */
+void
+cache_notified(const char *table)
+{
+	int	i;
+
+	if (cache == NULL)
+		return;
+	if (table != NULL) {
+		i = cache_table_slot(table);
+		cache_pend(i);
+		atomic_fetch_add(&cache->version[i], 1);
+		return;
+	}
+	atomic_store(&cache->valid_through, 0);
+	for (i = 0; i < CACHE_TABLES; i++) {
+		cache_pend(i);
+		atomic_fetch_add(&cache->version[i], 1);
+	}
+}
+
+/*
+ * The listening link is up without having missed anything we know of:
+ * still, replicas fill nothing until its first position says from where.
+ */
+void
+cache_listen_up(void)
+{
+	int	i;
+
+	if (cache == NULL)
+		return;
+	for (i = 0; i < CACHE_TABLES; i++)
+		cache_pend(i);
+}
+
+/* It is lost: positions it gave may not hold on the next primary. */
+void
+cache_listen_down(void)
+{
+	int	i;
+
+	/* Its probes in flight will not answer: the next one covers them. */
+	cache_probes_answered = cache_probes_sent;
+	/*
+	 * The next primary's positions may stay below the lost one's for a
+	 * long while (WAL the old one wrote and no replica received, lost
+	 * with it), and raised only, inval_lsn would refuse every replica's
+	 * fill until then.  The next link's first position replaces it:
+	 * what that primary holds is what there is to be as new as.  Only
+	 * where nobody raised it since (a write of ours on the next primary,
+	 * another process's position): those stand.
+	 */
+	if (cache != NULL) {
+		cache_rebase = 1;
+		for (i = 0; i < CACHE_TABLES; i++)
+			cache_rebase_from[i] =
+			    atomic_load(&cache->inval_lsn[i]);
+		atomic_store(&cache->valid_through, 0);
+	}
+}
+
+/* A probe went out: it covers every table pending so far. */
+void
+cache_probe_sent(void)
+{
+	int	i;
+
+	cache_probes_sent++;
+	for (i = 0; i < CACHE_TABLES; i++)
+		if (cache_need[i] == CACHE_NEXT_PROBE)
+			cache_need[i] = cache_probes_sent;
+}
+
+/* Its answer (probes answer in order): the primary was at position v. */
+void
+cache_synced(uint64_t v)
+{
+	int	i;
+
+	cache_probes_answered++;
+	if (cache == NULL)
+		return;
+	for (i = 0; i < CACHE_TABLES; i++) {
+		if (cache_need[i] == 0 || cache_need[i] > cache_probes_answered)
+			continue;
+		if (!cache_rebase || !atomic_compare_exchange_strong(
+		    &cache->inval_lsn[i], &cache_rebase_from[i], v))
+			cache_max(&cache->inval_lsn[i], v);
+		cache_unpend(i);
+	}
+	cache_rebase = 0;
+	cache_max(&cache->valid_through, v);
+}
+
+/*
+ * Through which position every change has been announced here: a read
+ * that must see position L may be answered from the cache if this is
+ * past L.
+ */
+uint64_t
+cache_valid_through(void)
+{
+	return (cache != NULL ? atomic_load(&cache->valid_through) : 0);
+}
+
+/* Master, in the child: this process is proc; nothing is pending. */
+void
+cache_proc_start(int proc)
+{
+	if (proc < 0 || proc >= CACHE_MAX_PROCS)
+		return;
+	cache_proc_end(proc);
+	cache_proc = proc;
+}
+
+/* Master: process proc is gone, and its pending probes with it. */
+void
+cache_proc_end(int proc)
+{
+	int	i;
+
+	if (cache == NULL || proc < 0 || proc >= CACHE_MAX_PROCS)
+		return;
+	for (i = 0; i < CACHE_TABLES; i++)
+		atomic_fetch_and(&cache->pend[i][proc / 64],
+		    ~((uint64_t)1 << (proc % 64)));
 }

@@ -48,7 +48,7 @@ channels_route(const char *channel, const char *payload)
 	} else if (channels_is(payload, "starter_user_groups"))
 		groups_cache_flush();
 	else
-		cache_invalidate(payload);
+		cache_notified(payload);
 }
 
 void
@@ -57,5 +57,5 @@ channels_forget_all(void)
 	auth_cache_flush();
 	token_cache_flush();
 	groups_cache_flush();
-	cache_invalidate(NULL);
+	cache_notified(NULL);
 }

@@ -26,6 +26,7 @@
  * sort columns serves) when no sort column can be NULL and all go the
  * same way.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,9 @@
 #define QUERY_HASHLEN		8	/* the query's hash in a cursor */
 #define QUERY_MACLEN		16	/* HMAC-SHA-256, truncated */
 #define QUERY_PAYLOAD_MAX	(QUERY_CURSOR_MAX / 4 * 3)
+
+/* The cursor key, kept keyed between requests (lib/mac.h). */
+static struct mac	 query_mac;
 
 static const struct {
 	const char	*name;
@@ -188,28 +192,7 @@ query_number_ok(const char *s)
 static long
 query_utf8_len(const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	long			 n = 0;
-	size_t			 k, i;
-
-	for (; *p != '\0'; p += k, n++) {
-		if (*p < 0x80)
-			k = 1;
-		else if (*p >= 0xc2 && *p <= 0xdf)
-			k = 2;
-		else if ((*p & 0xf0) == 0xe0 && !(*p == 0xe0 && p[1] < 0xa0) &&
-		    !(*p == 0xed && p[1] > 0x9f))
-			k = 3;
-		else if (*p >= 0xf0 && *p <= 0xf4 &&
-		    !(*p == 0xf0 && p[1] < 0x90) && !(*p == 0xf4 && p[1] > 0x8f))
-			k = 4;
-		else
-			return (-1);
-		for (i = 1; i < k; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return (-1);
-	}
-	return (n);
+	return (str_utf8_count(s, strlen(s), NULL));
 }
 
 static int
@@ -974,7 +957,8 @@ query_parse(const struct resource *r, const char *qs, size_t len,
 	size_t		 i = 0, plen, klen;
 	int		 seen = 0, sorted, bit;
 
-	memset(q, 0, sizeof(*q));
+	memset(q, 0, offsetof(struct query, f));
+	q->cursor[0] = q->canon[0] = '\0';
 	q->page = 1;
 	q->per_page = r->decl.per_page;
 	q->count = r->decl.count_mode == RES_COUNT_ESTIMATED ?
@@ -1131,7 +1115,8 @@ query_where(const struct resource *r, const struct query *q, struct buf *b,
 
 /*
  * The keyset predicate: the rows after the cursor's in the (effective)
- * order, NULL the greatest value either way (see the top of the file).
+ * order, NULL the greatest value either way (see the top of the file);
+ * with q->inclusive, the cursor's row as well.
  * Expanded: OR over i of (s0 = v0 AND .. AND s(i-1) = v(i-1) AND si
  * after vi), where "after" ascending is "> v OR IS NULL" (a NOT NULL
  * column: "> v"), and nothing for v NULL (no value is greater);
@@ -1164,12 +1149,29 @@ query_keyset(const struct resource *r, const struct query *q, struct buf *b,
 		for (i = 0; i < q->nsort; i++)
 			err |= buf_appendf(b, "%s%s", i > 0 ? ", " : "",
 			    r->cols[q->sort[i]].qname);
-		err |= buf_appendf(b, ") %s (", desc ? "<" : ">");
+		err |= buf_appendf(b, ") %s%s (", desc ? "<" : ">",
+		    q->inclusive ? "=" : "");
 		for (i = 0; i < q->nsort; i++)
 			err |= buf_appendf(b, "%s$%d", i > 0 ? ", " : "", pn[i]);
 		return (err | buf_appendstr(b, ")"));
 	}
 	err |= buf_appendstr(b, "(");
+	/* Inclusive: the cursor's own row too, every column equal. */
+	if (q->inclusive) {
+		err |= buf_appendstr(b, "(");
+		for (i = 0; i < q->nsort; i++) {
+			if (pn[i] == 0)
+				err |= buf_appendf(b, "%s%s IS NULL",
+				    i > 0 ? " AND " : "",
+				    r->cols[q->sort[i]].qname);
+			else
+				err |= buf_appendf(b, "%s%s = $%d",
+				    i > 0 ? " AND " : "",
+				    r->cols[q->sort[i]].qname, pn[i]);
+		}
+		err |= buf_appendstr(b, ")");
+		terms++;
+	}
 	for (i = 0; i < q->nsort; i++) {
 		col = &r->cols[q->sort[i]];
 		desc = q->sort_desc[i] ^ q->backward;
@@ -1417,55 +1419,91 @@ query_hash(const struct resource *r, const struct query *q,
 
 /*
  * The token: base64url(payload || HMAC-SHA-256(key, payload)[0..16)),
- * payload = version, direction, the query's hash (QUERY_HASHLEN), the
- * number of values, then each as a marker byte (0 NULL, 1 a value) and
- * for a value its length (2 bytes, big-endian) and bytes.
+ * payload = version, flags (QUERY_CUR_BACK: the page before the row,
+ * else after; QUERY_CUR_INCL: the row included), the query's hash
+ * (QUERY_HASHLEN), the number of values, then each as a marker byte (0
+ * NULL, 1 a value) and for a value its length (2 bytes, big-endian) and
+ * bytes.  vals[k] (NULL: SQL NULL) of lens[k] bytes, one per sort column.
  */
-int
-query_cursor(const struct resource *r, const struct query *q,
-    PGresult *res, int row, int first_field, int backward,
-    const unsigned char *key, size_t keylen, char *out, size_t outlen)
+static int
+query_token(const struct resource *r, const struct query *q, int flags,
+    const char *const *vals, const size_t *lens, const unsigned char *key,
+    size_t keylen, char *out, size_t outlen)
 {
 	unsigned char	 p[QUERY_PAYLOAD_MAX];
-	unsigned int	 maclen = 0;
-	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned char	 mac[MAC_LEN];
 	size_t		 o = 0, l;
-	int		 k, f;
+	int		 k;
 
 	if (outlen > QUERY_CURSOR_MAX + 1)
 		outlen = QUERY_CURSOR_MAX + 1;
-	if (row < 0 || row >= PQntuples(res) || first_field < 0 ||
-	    PQnfields(res) < first_field + r->nsel + q->nsort)
-		return (-1);
 	p[o++] = QUERY_VERSION;
-	p[o++] = backward ? 1 : 0;
+	p[o++] = (unsigned char)flags;
 	if (query_hash(r, q, p + o) == -1)
 		return (-1);
 	o += QUERY_HASHLEN;
 	p[o++] = (unsigned char)q->nsort;
 	for (k = 0; k < q->nsort; k++) {
-		f = first_field + r->nsel + k;
-		if (PQgetisnull(res, row, f)) {
+		if (vals[k] == NULL) {
 			if (o + 1 > sizeof(p) - QUERY_MACLEN)
 				return (-1);
 			p[o++] = 0;
 			continue;
 		}
-		l = (size_t)PQgetlength(res, row, f);
+		l = lens[k];
 		if (l > 0xffff || o + 3 + l > sizeof(p) - QUERY_MACLEN)
 			return (-1);
 		p[o++] = 1;
 		p[o++] = (unsigned char)(l >> 8);
 		p[o++] = (unsigned char)(l & 0xff);
-		memcpy(p + o, PQgetvalue(res, row, f), l);
+		memcpy(p + o, vals[k], l);
 		o += l;
 	}
-	if (HMAC(EVP_sha256(), key, (int)keylen, p, o, mac, &maclen) ==
-	    NULL || maclen < QUERY_MACLEN)
+	if (mac_with(&query_mac, key, keylen) == -1 ||
+	    mac_sha256(&query_mac, p, o, mac) == -1)
 		return (-1);
 	memcpy(p + o, mac, QUERY_MACLEN);
 	o += QUERY_MACLEN;
 	return (query_b64_enc(p, o, out, outlen) == -1 ? -1 : 0);
+}
+
+int
+query_cursor(const struct resource *r, const struct query *q,
+    PGresult *res, int row, int first_field, int flags,
+    const unsigned char *key, size_t keylen, char *out, size_t outlen)
+{
+	const char	*vals[RES_MAX_COLS];
+	size_t		 lens[RES_MAX_COLS];
+	int		 k, f;
+
+	if (row < 0 || row >= PQntuples(res) || first_field < 0 ||
+	    PQnfields(res) < first_field + r->nsel + q->nsort)
+		return (-1);
+	for (k = 0; k < q->nsort; k++) {
+		f = first_field + r->nsel + k;
+		vals[k] = PQgetisnull(res, row, f) ? NULL :
+		    PQgetvalue(res, row, f);
+		lens[k] = (size_t)PQgetlength(res, row, f);
+	}
+	return (query_token(r, q, flags, vals, lens, key, keylen, out,
+	    outlen));
+}
+
+int
+query_cursor_here(const struct resource *r, const struct query *q,
+    int flags, const unsigned char *key, size_t keylen, char *out,
+    size_t outlen)
+{
+	const char *const *vals = (const char *const *)q->cursor_vals;
+	size_t		 lens[RES_MAX_COLS];
+	int		 k;
+
+	if (q->ncursor != q->nsort)
+		return (-1);
+	for (k = 0; k < q->nsort; k++)
+		lens[k] = vals[k] != NULL ? strlen(vals[k]) : 0;
+	return (query_token(r, q, flags, vals, lens, key, keylen, out,
+	    outlen));
 }
 
 /*
@@ -1478,10 +1516,9 @@ int
 query_cursor_open(const struct resource *r, struct query *q,
     const char *token, const unsigned char *key, size_t keylen)
 {
-	unsigned char	 p[QUERY_PAYLOAD_MAX], mac[EVP_MAX_MD_SIZE];
+	unsigned char	 p[QUERY_PAYLOAD_MAX], mac[MAC_LEN];
 	unsigned char	 h[QUERY_HASHLEN];
 	char		*vals[RES_MAX_COLS];
-	unsigned int	 maclen = 0;
 	size_t		 o, l;
 	int		 n, k, nv = 0;
 
@@ -1490,11 +1527,12 @@ query_cursor_open(const struct resource *r, struct query *q,
 	    n < 3 + QUERY_HASHLEN + QUERY_MACLEN)
 		return (-1);
 	n -= QUERY_MACLEN;
-	if (HMAC(EVP_sha256(), key, (int)keylen, p, (size_t)n, mac,
-	    &maclen) == NULL || maclen < QUERY_MACLEN ||
+	if (mac_with(&query_mac, key, keylen) == -1 ||
+	    mac_sha256(&query_mac, p, (size_t)n, mac) == -1 ||
 	    CRYPTO_memcmp(mac, p + n, QUERY_MACLEN) != 0)
 		return (-1);
-	if (p[0] != QUERY_VERSION || p[1] > 1 || query_hash(r, q, h) == -1 ||
+	if (p[0] != QUERY_VERSION || (p[1] & ~(QUERY_CUR_BACK |
+	    QUERY_CUR_INCL)) != 0 || query_hash(r, q, h) == -1 ||
 	    memcmp(h, p + 2, QUERY_HASHLEN) != 0 ||
 	    p[2 + QUERY_HASHLEN] != q->nsort)
 		return (-1);
@@ -1522,7 +1560,8 @@ query_cursor_open(const struct resource *r, struct query *q,
 		free(q->cursor_vals[k]);
 	memcpy(q->cursor_vals, vals, sizeof(vals[0]) * nv);
 	q->ncursor = nv;
-	q->backward = p[1];
+	q->backward = (p[1] & QUERY_CUR_BACK) != 0;
+	q->inclusive = (p[1] & QUERY_CUR_INCL) != 0;
 	q->keyset = 1;
 	return (0);
  fail:

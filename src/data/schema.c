@@ -394,6 +394,10 @@ schema_bind_column(struct bind *b, struct resource *r, const cJSON *jc)
 		c->type = COL_ASTEXT;
 	if ((c->type == COL_VARCHAR || c->type == COL_CHAR) && typmod >= 4)
 		c->maxlen = typmod - 4;
+	/* timestamp(p): fractional digits kept (default 6) */
+	if ((c->type == COL_TIMESTAMP || c->type == COL_TIMESTAMPTZ) &&
+	    typmod >= 0)
+		c->scale = typmod;
 	if (c->type == COL_NUMERIC && typmod >= 4) {
 		c->precision = ((typmod - 4) >> 16) & 0xffff;
 		c->scale = (typmod - 4) & 0xffff;
@@ -605,6 +609,9 @@ schema_free(struct resource *r)
 	free(r->sql_page);
 	free(r->sql_delete);
 	free(r->sql_delete_cas);
+	free(r->sql_insert[0].sql);
+	free(r->sql_insert[1].sql);
+	r->sql_insert[0].sql = r->sql_insert[1].sql = NULL;
 	r->sql_select_list = r->sql_row_text = r->sql_get = NULL;
 	r->sql_get_cas = r->sql_page = r->sql_delete = NULL;
 	r->sql_delete_cas = NULL;

@@ -15,6 +15,7 @@
  * bare LF inside chunked framing) is an error, and the caller closes the
  * connection after answering it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -237,6 +238,14 @@ http_head_finish(struct http_request *r, const char *buf)
 		} else if (http_span_eq(buf, &h->name, "connection")) {
 			http_parse_connection(buf + h->value.off,
 			    h->value.len, &isclose, &keep);
+		} else if (http_span_eq(buf, &h->name, "x-starterd-lsn")) {
+			/* Read by api_resource.c; the first one counts. */
+			if (!r->lsn_given)
+				r->lsn = h->value;
+			r->lsn_given = 1;
+		} else if (http_span_eq(buf, &h->name, "cookie")) {
+			if (r->cookie.len == 0)
+				r->cookie = h->value;
 		} else if (http_span_eq(buf, &h->name, "expect")) {
 			/* An empty list expects nothing. */
 			if (h->value.len == 0)
@@ -1333,4 +1342,54 @@ http_host_valid(const char *h, size_t len)
 			return (0);
 	}
 	return (1);
+}
+
+/*
+ * A strict authority, host[:port], as RFC 3986 spells it: a reg-name of
+ * dot-separated labels of letters, digits, '-' and '_', or an IPv6
+ * literal in brackets (hex digits, ':' and '.'), then optionally ':' and
+ * a port of 1..65535.  For values a proxy forwards and --public-url:
+ * what passes is safe to print into a URL and a header.
+ */
+int
+http_authority_valid(const char *h, size_t len)
+{
+	size_t		i = 0, label = 0, port;
+	unsigned long	n;
+
+	if (len == 0 || len > 255)
+		return (0);
+	if (h[0] == '[') {
+		for (i = 1; i < len && h[i] != ']'; i++)
+			if (!(isxdigit((unsigned char)h[i]) || h[i] == ':' ||
+			    h[i] == '.'))
+				return (0);
+		if (i == len || i < 3)
+			return (0);
+		i++;
+	} else {
+		for (; i < len && h[i] != ':'; i++) {
+			if (h[i] == '.') {
+				if (label == 0)
+					return (0);
+				label = 0;
+			} else if (isalnum((unsigned char)h[i]) ||
+			    h[i] == '-' || h[i] == '_')
+				label++;
+			else
+				return (0);
+		}
+		if (i == 0)
+			return (0);
+	}
+	if (i == len)
+		return (1);
+	if (h[i] != ':' || ++i == len || len - i > 5)
+		return (0);
+	for (n = 0, port = i; i < len; i++) {
+		if (!isdigit((unsigned char)h[i]))
+			return (0);
+		n = n * 10 + (unsigned long)(h[i] - '0');
+	}
+	return (h[port] != '0' && n >= 1 && n <= 65535);
 }

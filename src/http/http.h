@@ -92,6 +92,9 @@ struct http_request {
 	int		expect_continue;/* Expect: 100-continue */
 	int64_t		content_length;	/* -1 when absent */
 	struct http_span host;		/* len 0 when absent (1.0 only) */
+	struct http_span lsn;		/* X-Starterd-LSN (starterd's) */
+	int		lsn_given;	/* it was there (maybe empty) */
+	struct http_span cookie;	/* the first Cookie, len 0: none */
 
 	/* body progress */
 	size_t		body_len;	/* decoded body bytes so far */
@@ -118,6 +121,8 @@ int	 http_parse_body(struct http_request *, const char *buf, size_t len,
 
 /* A Host value fit to print into our links (http.c). */
 int	 http_host_valid(const char *, size_t);
+/* host[:port], strictly (http.c): a forwarded host, --public-url's. */
+int	 http_authority_valid(const char *, size_t);
 
 /*
  * Field lookup by case-insensitive name; returns the first match's value

@@ -102,6 +102,27 @@ reqid_traceparent(struct client *c, int parsed)
 	}
 }
 
+/*
+ * Random bytes for ids from a pool filled 32 ids at a time: each
+ * arc4random_buf call checks getpid() for a fork, a system call per
+ * request on the cached path otherwise.  Only workers assign ids, and
+ * the master, which forks them, never does: a pool is always filled in
+ * the process that drains it.
+ */
+static void
+reqid_random(unsigned char *out, size_t len)
+{
+	static unsigned char	 pool[256];
+	static size_t		 left;
+
+	if (left < len) {
+		arc4random_buf(pool, sizeof(pool));
+		left = sizeof(pool);
+	}
+	memcpy(out, pool + sizeof(pool) - left, len);
+	left -= len;
+}
+
 /* parsed: the request head was parsed, so its headers may be read. */
 void
 reqid_assign(struct client *c, int parsed)
@@ -121,7 +142,7 @@ reqid_assign(struct client *c, int parsed)
 		reqid_traceparent(c, parsed);
 		return;
 	}
-	arc4random_buf(rnd, sizeof(rnd));
+	reqid_random(rnd, sizeof(rnd));
 	for (i = 0; i < sizeof(rnd); i++) {
 		c->reqid[2 * i] = hex[rnd[i] >> 4];
 		c->reqid[2 * i + 1] = hex[rnd[i] & 0xf];

@@ -57,15 +57,39 @@ response_header(struct client *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Append "Name: value" and CRLF for this request: response_header without
+ * printf, for the headers of every cached answer.
+ */
+void
+response_header_str(struct client *c, const char *name, const char *value)
+{
+	if (buf_appendstr(&c->hdrs, name) == 0 &&
+	    buf_append(&c->hdrs, ": ", 2) == 0 &&
+	    buf_appendstr(&c->hdrs, value) == 0)
+		(void)buf_append(&c->hdrs, "\r\n", 2);
+}
+
 /* Append " name;dur=MS" (microseconds printed as milliseconds). */
 static int
 response_timing_dur(struct buf *o, const char *sep, const char *name,
     int64_t us)
 {
+	char	 frac[4];
+	int	 rv = 0;
+
 	if (us < 0)
 		us = 0;
-	return (buf_appendf(o, "%s%s;dur=%lld.%03lld", sep, name,
-	    (long long)(us / 1000), (long long)(us % 1000)));
+	frac[0] = '.';
+	frac[1] = (char)('0' + us / 100 % 10);
+	frac[2] = (char)('0' + us / 10 % 10);
+	frac[3] = (char)('0' + us % 10);
+	rv |= buf_appendstr(o, sep);
+	rv |= buf_appendstr(o, name);
+	rv |= buf_append(o, ";dur=", 5);
+	rv |= buf_appendu(o, (unsigned long long)(us / 1000));
+	rv |= buf_append(o, frac, sizeof(frac));
+	return (rv);
 }
 
 /*
@@ -80,9 +104,12 @@ response_timing(struct client *c, struct buf *o, int64_t now)
 	rv |= buf_appendstr(o, "Server-Timing:");
 	if (c->auth_us >= 0)
 		rv |= response_timing_dur(o, " ", "auth", c->auth_us);
-	if (c->cache_desc != NULL)
-		rv |= buf_appendf(o, "%scache;desc=\"%s\"",
-		    c->auth_us >= 0 ? ", " : " ", c->cache_desc);
+	if (c->cache_desc != NULL) {
+		rv |= buf_appendstr(o, c->auth_us >= 0 ? ", cache;desc=\"" :
+		    " cache;desc=\"");
+		rv |= buf_appendstr(o, c->cache_desc);
+		rv |= buf_append(o, "\"", 1);
+	}
 	if (c->t_db > 0)
 		c->db_us = now - c->t_db;
 	if (c->db_us >= 0)
@@ -115,9 +142,9 @@ response_cors(struct client *c, struct buf *o)
 	} else
 		return (0);
 	rv |= buf_appendstr(o, "Vary: Origin\r\nAccess-Control-Expose-Headers: "
-	    "ETag, Location, Link, Retry-After, X-RateLimit-Limit, "
-	    "X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id, "
-	    "traceparent, Server-Timing\r\n");
+	    "ETag, Location, Link, Retry-After, RateLimit-Policy, RateLimit, "
+	    "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, "
+	    "X-Request-Id, traceparent, Server-Timing\r\n");
 	return (rv);
 }
 
@@ -135,22 +162,36 @@ response_send(struct client *c, int status, const char *ctype,
 	 * built on the classic http_parser (wrk, older node) then wait for
 	 * a body that never comes, so it is left out, as nginx does.
 	 */
-	rv |= buf_appendf(o, "HTTP/1.1 %d %s\r\nServer: " STARTERD_NAME
-	    "\r\nDate: %s\r\n", status, http_status_reason(status),
-	    response_date());
-	if (status == 304)
-		rv |= buf_appendf(o, "Content-Type: %s\r\n", ctype);
-	else if (!nobody)
-		rv |= buf_appendf(o, "Content-Type: %s\r\nContent-Length: "
-		    "%zu\r\n", ctype, len);
+	/* Appended piece by piece: printf was a third of a cached hit. */
+	rv |= buf_append(o, "HTTP/1.1 ", 9);
+	rv |= buf_appendu(o, (unsigned)status);
+	rv |= buf_append(o, " ", 1);
+	rv |= buf_appendstr(o, http_status_reason(status));
+	rv |= buf_appendstr(o, "\r\nServer: " STARTERD_NAME "\r\nDate: ");
+	rv |= buf_appendstr(o, response_date());
+	if (!nobody || status == 304) {
+		rv |= buf_appendstr(o, "\r\nContent-Type: ");
+		rv |= buf_appendstr(o, ctype);
+	}
+	if (!nobody) {
+		rv |= buf_appendstr(o, "\r\nContent-Length: ");
+		rv |= buf_appendu(o, len);
+	}
+	rv |= buf_append(o, "\r\n", 2);
 	if (!c->keepalive)
 		rv |= buf_appendstr(o, "Connection: close\r\n");
 	else if (c->req.version_minor == 0)
 		rv |= buf_appendstr(o, "Connection: keep-alive\r\n");
-	if (c->reqid[0] != '\0')
-		rv |= buf_appendf(o, "X-Request-Id: %s\r\n", c->reqid);
-	if (c->traceparent[0] != '\0')
-		rv |= buf_appendf(o, "traceparent: %s\r\n", c->traceparent);
+	if (c->reqid[0] != '\0') {
+		rv |= buf_appendstr(o, "X-Request-Id: ");
+		rv |= buf_appendstr(o, c->reqid);
+		rv |= buf_append(o, "\r\n", 2);
+	}
+	if (c->traceparent[0] != '\0') {
+		rv |= buf_appendstr(o, "traceparent: ");
+		rv |= buf_appendstr(o, c->traceparent);
+		rv |= buf_append(o, "\r\n", 2);
+	}
 	if (c->head_parsed && c->t_start != 0)
 		rv |= response_timing(c, o, now_us());
 	if (c->cors != CORS_NONE)

@@ -28,8 +28,14 @@ $ENV{STACK_NAME} = 'startertest';
 $ENV{IMAGE_TAG} = 'test';
 $ENV{STACK_TIMEOUT} //= 120;
 delete $ENV{$_} for qw(ADMIN_USER ADMIN_PASSWORD LOAD_DEMO POSTGRES_USER
-    POSTGRES_PASSWORD POSTGRES_DB API_BIND DB_BIND);
+    POSTGRES_PASSWORD POSTGRES_DB API_BIND DB_BIND STACK_SECRETS
+    STARTERD_SHUTDOWN_TIMEOUT STARTERD_WORKERS);
 my $stack = $ENV{STACK_NAME};
+# Passwords of their own, to look for where they must not be.
+my $pgpw = "pg-S3cret-$$";
+my $adminpw = "adm-S3cret-$$";
+$ENV{POSTGRES_PASSWORD} = $pgpw;
+$ENV{ADMIN_PASSWORD} = $adminpw;
 
 sub port_free {
 	my ($port) = @_;
@@ -91,7 +97,7 @@ END {
 }
 
 my $http = HTTP::Tiny->new(timeout => 15, keep_alive => 0);
-my $auth = 'Basic ' . encode_base64('admin:admin', '');
+my $auth = 'Basic ' . encode_base64("admin:$adminpw", '');
 
 sub api {
 	my ($method, $path, $body, $authz) = @_;
@@ -137,7 +143,7 @@ is(run(600, './startStack.sh'), 0, 'startStack.sh')
     or BAIL_OUT('the stack does not start');
 
 my $r = api('GET', '/api/v1.0/pxcodes/');
-is($r->{status}, 200, 'GET /api/v1.0/pxcodes/ as admin:admin');
+is($r->{status}, 200, 'GET /api/v1.0/pxcodes/ as admin, ADMIN_PASSWORD');
 my $list = eval { decode_json($r->{content}) } // {};
 is(scalar @{$list->{items} // []}, 100, '100 codes listed');
 is($list->{meta}{total}, 100, 'meta.total is 100');
@@ -169,6 +175,80 @@ my $db = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
     PeerPort => $ENV{DB_PORT}, Proto => 'tcp', Timeout => 5);
 ok($db, "PostgreSQL is published on 127.0.0.1:$ENV{DB_PORT}");
 close $db if $db;
+
+# --- hardening (issue 13) ---------------------------------------------------
+# What Docker and Podman give a container unless told otherwise.
+my @DEFAULT_CAPS = map { "CAP_$_" } qw(AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER
+    FSETID KILL MKNOD NET_BIND_SERVICE NET_RAW SETFCAP SETGID SETPCAP SETUID
+    SYS_CHROOT);
+# Every container: no password in what inspect shows, a read-only root,
+# no capability, no-new-privileges; the running processes really so.
+for my $svc (qw(db api init)) {
+	my $js = sh_out("$E container inspect $stack-$svc");
+	ok(length $js, "$svc: inspect");
+	unlike($js, qr/\Q$pgpw\E|\Q$adminpw\E/,
+	    "$svc: no password anywhere in inspect");
+	my $c = eval { decode_json($js)->[0] } // {};
+	my @env = @{$c->{Config}{Env} // []};
+	is_deeply([grep { /^[A-Z_]*PASSWORD=/ } @env], [],
+	    "$svc: no *PASSWORD variable in its environment");
+	ok($c->{HostConfig}{ReadonlyRootfs}, "$svc: read-only root file system");
+	# Docker says ALL; Podman lists what it dropped: every default one.
+	my %drop = map { (uc($_) =~ s/^(?!CAP_)/CAP_/r) => 1 }
+	    @{$c->{HostConfig}{CapDrop} // []};
+	ok($drop{CAP_ALL} || !grep({ !$drop{$_} } @DEFAULT_CAPS),
+	    "$svc: every capability dropped")
+	    or diag(join ' ', sort keys %drop);
+	is_deeply($c->{HostConfig}{CapAdd} // [], [], "$svc: none added back");
+	ok(grep({ /^no-new-privileges(:true|=true)?$/ }
+	    @{$c->{HostConfig}{SecurityOpt} // []}),
+	    "$svc: no-new-privileges") or diag(explain($c->{HostConfig}{SecurityOpt}));
+}
+for my $svc (qw(db api)) {
+	my $st = sh_out("$E exec $stack-$svc cat /proc/1/status");
+	like($st, qr/^NoNewPrivs:\s+1$/m, "$svc: PID 1 has NoNewPrivs");
+	like($st, qr/^CapEff:\s+0+$/m, "$svc: PID 1 has no effective capability");
+	like($st, qr/^CapBnd:\s+0+$/m, "$svc: ... nor any to gain");
+	isnt(system("$E exec $stack-$svc sh -c 'echo x > /x' >/dev/null 2>&1"), 0,
+	    "$svc: the root file system cannot be written");
+	is(system("$E exec $stack-$svc sh -c 'echo x > /tmp/x' >/dev/null 2>&1"),
+	    0, "$svc: /tmp can");
+}
+my $grace = sh_out("$E container inspect -f "
+    . "'{{index .Config.Labels \"io.starterd.stop-grace\"}}' $stack-api");
+my $apienv = eval { decode_json(sh_out("$E container inspect $stack-api"))
+    ->[0]{Config}{Env} } // [];
+my ($sdt) = map { /^STARTERD_SHUTDOWN_TIMEOUT=(\d+)$/ ? $1 : () } @$apienv;
+ok(defined $sdt && $grace =~ /^\d+$/ && $grace > $sdt,
+    "the API's stop grace period (${grace}s) outlasts its shutdown timeout "
+    . '(' . ($sdt // '?') . 's)');
+if ($engine eq 'docker') {
+	is(sh_out("$E container inspect -f '{{.Config.StopTimeout}}' $stack-api"),
+	    $grace, 'docker: the container has that stop timeout');
+}
+my $sdir = "$root/var/stack/$stack/secrets";
+is(sprintf('%o', (stat $sdir)[2] & 07777), '700',
+    'the secrets directory is the owner\'s only');
+
+# A second start with nothing changed recreates nothing; a changed setting
+# recreates.
+sub ids { return join ' ', map { sh_out("$E container inspect -f '{{.Id}}' $stack-$_") } qw(db api init); }
+my $ids = ids();
+is(run(600, './startStack.sh'), 0, 'startStack.sh again, nothing changed');
+is(ids(), $ids, '... no container was recreated');
+is(api('GET', '/api/v1.0/pxcodes/039')->{status}, 200, '... the API answers');
+{
+	local $ENV{STARTERD_WORKERS} = 3;
+	is(run(600, './startStack.sh'), 0, 'startStack.sh with STARTERD_WORKERS=3');
+	isnt(sh_out("$E container inspect -f '{{.Id}}' $stack-api"),
+	    (split / /, $ids)[1], '... the API container was recreated');
+	like(sh_out("$E container inspect $stack-api"), qr/STARTERD_WORKERS=3/,
+	    '... with the new setting');
+}
+is(run(600, './startStack.sh'), 0, 'startStack.sh with the setting back');
+$ids = ids();
+is(run(600, './startStack.sh'), 0, 'and once more');
+is(ids(), $ids, '... nothing recreated');
 
 # --- acceptance 2: the data survives stop/start and teardown/start --------
 my $new = { pxcode => 'T6', procedure => 'POSTED BEFORE A STOP' };
@@ -202,6 +282,7 @@ ok(!exists_obj('volume', "${stack}_pgdata"), 'no volume left');
 for my $img ('starter/starter-api:test', 'starter/postgres:test') {
 	ok(!exists_obj('image', $img), "no image $img left");
 }
+ok(!-e "$root/var/stack/$stack", 'no secret file (nor its directory) left');
 is(sh_out("$E volume ls -q --filter label=com.docker.compose.project=$stack"),
     '', 'no volume labelled with the stack');
 is(sh_out("$E network ls -q --filter label=com.docker.compose.project=$stack"),

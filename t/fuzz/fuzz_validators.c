@@ -12,8 +12,8 @@
  * api_read_body() for POST, PUT and PATCH on each.  Every 4xx they answer
  * must be one well-formed response with a JSON body; what they accept
  * must be of the column's type, in range, and exactly the value sent
- * (numbers and json by their raw text).  api_json_member_raw() and
- * api_json_nul() are compared with support.c's own JSON reader.  The raw
+ * (numbers and json by their raw text).  api_members_index() and
+ * api_member() are compared with support.c's own JSON reader.  The raw
  * input also goes to http_query_get() and http_pct_decode() with output
  * buffers of several sizes: the result must fit, be NUL-terminated, and
  * agree with a plain reference decoder.
@@ -154,6 +154,9 @@ check_accepted(struct client *c, const struct res_column *col, cJSON *f,
 		    !(fabs(strtod(out, NULL)) < pow(10, col->precision -
 		    col->scale)))
 			fail("a numeric too large accepted", col, out);
+		if ((col->type == COL_FLOAT4 && !isfinite(strtof(out, NULL))) ||
+		    (col->type == COL_FLOAT8 && !isfinite(strtod(out, NULL))))
+			fail("a float out of range accepted", col, out);
 		return;
 	case COL_BOOL:
 		if (strcmp(out, cJSON_IsTrue(f) ? "true" : "false") != 0 ||
@@ -208,18 +211,20 @@ check_values(struct client *c, struct resource *r, cJSON *j,
     const struct fuzz_member *m, int nm)
 {
 	const struct res_column	*col;
+	struct api_members	 x;
 	cJSON			*f;
 	char			*out;
 	int			 idx, i, owned;
 
+	api_members_index(&x, BUF_PTR(&c->body), BUF_LEN(&c->body), 0);
 	for (f = j->child, idx = 0; f != NULL && idx < nm; f = f->next,
 	    idx++)
 		for (i = 0; i < r->ncols; i++) {
 			col = &r->cols[i];
 			if (!col->exposed)
 				continue;
-			if (api_check_value(c, col, f, idx, i == r->key, &out,
-			    &owned) == -1) {
+			if (api_check_value(c, col, f, &x, idx, i == r->key,
+			    &out, &owned) == -1) {
 				if (owned)
 					free(out);
 				answered(c, 400);
@@ -265,6 +270,7 @@ check_read_body(struct client *c, struct resource *r, cJSON *j,
 {
 	struct route		 route = { r->decl.name, 0, 0, NULL, 0, r };
 	struct write_ctx	*w;
+	struct api_members	 x;
 	const struct res_column	*col;
 	cJSON			*f;
 	int			 set[RES_MAX_COLS], i, given, nset = 0, first;
@@ -280,7 +286,8 @@ check_read_body(struct client *c, struct resource *r, cJSON *j,
 			abort();
 		w->nparams = 1;
 	}
-	if (api_read_body(c, j, w, set, first) == -1) {
+	api_members_index(&x, BUF_PTR(&c->body), BUF_LEN(&c->body), 0);
+	if (api_read_body(c, j, &x, w, set, first) == -1) {
 		answered(c, 400);
 		goto done;
 	}
@@ -323,14 +330,20 @@ done:
 	c->route = NULL;
 }
 
-/* api_json_member_raw() and api_json_nul() against support.c's reader. */
+/*
+ * api_members_index() and api_member() against support.c's reader, with
+ * windows that start at several members (the members before a window
+ * are looked up by a pass of their own).
+ */
 static int
 check_members(struct client *c, cJSON *j, struct fuzz_member *m)
 {
 	const char	*body = BUF_PTR(&c->body);
 	size_t		 len = BUF_LEN(&c->body), off, vlen;
+	struct api_members x;
 	cJSON		*f;
-	int		 nm, n, idx, nul, anykey = 0;
+	int		 nm, n, idx, nul, anykey = 0, k;
+	int		 firsts[4];
 
 	nm = fuzz_json_members(body, len, m, MAX_MEMBERS);
 	for (n = 0, f = j->child; f != NULL; f = f->next)
@@ -345,25 +358,37 @@ check_members(struct client *c, cJSON *j, struct fuzz_member *m)
 		fprintf(stderr, "%d members, cJSON says %d\n", nm, n);
 		abort();
 	}
-	for (idx = 0; idx < nm; idx++) {
-		if (api_json_member_raw(body, len, idx, &off, &vlen) == -1 ||
-		    off != m[idx].voff || vlen != m[idx].vlen) {
-			fprintf(stderr, "member %d: raw value [%.*s], the "
-			    "reader's [%.*s]\n", idx, (int)vlen, body + off,
-			    (int)m[idx].vlen, body + m[idx].voff);
-			abort();
-		}
-		nul = api_json_nul(body, len, idx);
-		if (((nul & API_NUL_KEY) != 0) != m[idx].key_nul ||
-		    ((nul & API_NUL_VALUE) != 0) != m[idx].val_nul) {
-			fprintf(stderr, "member %d: api_json_nul %d\n", idx,
-			    nul);
-			abort();
-		}
+	for (idx = 0; idx < nm; idx++)
 		anykey |= m[idx].key_nul;
+	firsts[0] = 0;
+	firsts[1] = 1;
+	firsts[2] = nm / 2;
+	firsts[3] = nm;
+	for (k = 0; k < 4; k++) {
+		api_members_index(&x, body, len, firsts[k]);
+		if (x.total != nm || x.nul_key != anykey) {
+			fprintf(stderr, "window %d: %d members, nul key %d\n",
+			    firsts[k], x.total, x.nul_key);
+			abort();
+		}
+		for (idx = 0; idx < nm; idx++) {
+			if (api_member(&x, idx, &off, &vlen, &nul) == -1 ||
+			    off != m[idx].voff || vlen != m[idx].vlen) {
+				fprintf(stderr, "member %d: raw value, the "
+				    "reader's [%.*s]\n", idx,
+				    (int)m[idx].vlen, body + m[idx].voff);
+				abort();
+			}
+			if (((nul & API_NUL_KEY) != 0) != m[idx].key_nul ||
+			    ((nul & API_NUL_VALUE) != 0) != m[idx].val_nul) {
+				fprintf(stderr, "member %d: nul %d\n", idx,
+				    nul);
+				abort();
+			}
+		}
+		if (api_member(&x, nm, &off, &vlen, &nul) != -1)
+			abort();
 	}
-	if (((api_json_nul(body, len, -1) & API_NUL_KEY) != 0) != anykey)
-		abort();
 	return (nm);
 }
 
@@ -497,6 +522,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct fuzz_member	 m[MAX_MEMBERS];
+	struct api_members	 bx;
 	struct client		*c;
 	cJSON			*j, *f;
 	int			 parsed, i, nm;
@@ -510,7 +536,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	check_query_int(c, "page", 1, API_MAX_PAGE);
 	check_query_int(c, "per_page", fuzz_res[0].decl.per_page,
 	    LLONG_MAX / 2);
-	if ((j = api_body_object(c)) == NULL) {
+	if ((j = api_body_object(c, &bx)) == NULL) {
 		answered(c, 0);		/* a 400 or 415 */
 		goto done;
 	}

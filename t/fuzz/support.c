@@ -107,6 +107,44 @@ db_submit_sql(struct client *c, const char *sql, const char *name,
 	    arg));
 }
 
+WEAK uint64_t
+db_result_lsn(void)
+{
+	return (DB_LSN_FRESH);
+}
+
+WEAK int
+db_replica_ok(uint64_t lsn)
+{
+	(void)lsn;
+	return (0);
+}
+
+WEAK void
+db_listen_probe(void)
+{
+}
+
+WEAK int
+db_listen_lost(void)
+{
+	return (0);
+}
+
+WEAK uint64_t
+db_lsn_parse(const char *s, size_t len)
+{
+	(void)s;
+	(void)len;
+	return (len > 0 ? 1 : 0);
+}
+
+WEAK void
+db_lsn_format(uint64_t lsn, char *out, size_t len)
+{
+	snprintf(out, len, "0/%llX", (unsigned long long)lsn);
+}
+
 WEAK PGconn *
 db_conn_handle(void)
 {
@@ -176,9 +214,16 @@ cache_version(const char *table)
 }
 
 WEAK int
-cache_invalidate(const char *table)
+cache_invalidate(const char *table, uint64_t lsn)
 {
 	(void)table;
+	(void)lsn;
+	return (0);
+}
+
+WEAK uint64_t
+cache_valid_through(void)
+{
 	return (0);
 }
 
@@ -198,16 +243,18 @@ cache_lookup(const char *key, size_t keylen, int stale_ok, struct buf *body,
 	return (0);
 }
 
-WEAK void
-cache_store(const char *key, size_t keylen, uint64_t version,
+WEAK int
+cache_store(const char *key, size_t keylen, uint64_t version, uint64_t lsn,
     const char *body, size_t len, const char *etag)
 {
 	(void)key;
 	(void)keylen;
 	(void)version;
+	(void)lsn;
 	(void)body;
 	(void)len;
 	(void)etag;
+	return (0);
 }
 
 /* --------------------------------------------------- core/client.c */
@@ -280,6 +327,17 @@ ratelimit_auth_charge(const char *addr, const char *user)
 {
 	(void)addr;
 	(void)user;
+}
+
+/*
+ * Every peer is a trusted proxy here, so that api/api_link.c parses the
+ * fuzzer's Forwarded and X-Forwarded-* headers into the links it builds.
+ */
+WEAK int
+ratelimit_peer_trusted(struct client *c)
+{
+	(void)c;
+	return (1);
 }
 
 /* ------------------------- api/: the handlers router.c names, unused */

@@ -13,6 +13,12 @@
 #
 # Every socket read has a timeout, every child process wait is bounded: a
 # broken server makes a test fail, never hang.  Core Perl only.
+#
+# STARTERD_TEST_PGBOUNCER=1 puts a PgBouncer in transaction mode in front
+# of every cluster (StarterCluster.pm starts it): a server given pg => $pg
+# then connects through it, with --prepare unnamed and a direct
+# --listen-dsn for LISTEN, as doc/SCALING says to run it (issue 14).
+# starterctl and psql still go straight to PostgreSQL.
 
 package StarterTest;
 
@@ -672,6 +678,7 @@ use warnings;
 use Carp;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use File::Basename qw(dirname);
 
 my $PG_BINDIR;
 
@@ -752,7 +759,93 @@ sub new
 	push @CLUSTERS, $self;
 	$self->start;
 	$self->psql("CREATE DATABASE $self->{dbname}", dbname => 'postgres');
+	$self->start_pgbouncer
+	    if ($ENV{STARTERD_TEST_PGBOUNCER} // '') eq '1';
 	return $self;
+}
+
+# A PgBouncer (transaction pooling, pool_size connections per database)
+# in front of this cluster; servers started with pg => $self use it.
+sub start_pgbouncer
+{
+	my ($self, %opt) = @_;
+	require StarterCluster;
+	my @miss = StarterCluster::missing('pgbouncer');
+	BAIL_OUT("STARTERD_TEST_PGBOUNCER=1 but @miss") if @miss;
+	my $d = "$self->{dir}/bouncer";
+	mkdir $d or BAIL_OUT("mkdir $d: $!");
+	$self->{bouncer} = StarterCluster->new(dir => $d);
+	$self->{bouncer}->start_pgbouncer(host => $self->{dir},
+	    port => $self->{port}, pool_size => $opt{pool_size});
+	return $self->{bouncer};
+}
+
+sub bouncer { return $_[0]{bouncer}; }
+
+# The DSN of the PgBouncer in front, undef without one.
+sub bouncer_dsn
+{
+	my ($self) = @_;
+	return undef unless $self->{bouncer};
+	return "host=127.0.0.1 port=" . $self->{bouncer}->pgbouncer_port
+	    . " user=$self->{user} dbname=$self->{dbname}";
+}
+
+# A streaming standby of this cluster (pg_basebackup -R over the socket),
+# started and in recovery: $pg->standby.  The same user and database;
+# pause and resume its replay with pause_replay / resume_replay.
+sub standby
+{
+	my ($self) = @_;
+	my $base = StarterTest::basedir();
+	my $dir = File::Temp::tempdir('pgs_XXXXXX', DIR => $base,
+	    CLEANUP => 0);
+	my $sb = bless {bindir => $self->{bindir}, dir => $dir,
+	    datadir => "$dir/data", port => StarterTest::free_port(),
+	    user => $self->{user}, dbname => $self->{dbname},
+	    owner => $self->{owner}, log => "$dir/postgresql.log",
+	    running => 0, primary => $self}, ref $self;
+	if ($> == 0) {
+		my ($uid, $gid) = (getpwnam($self->{owner}))[2, 3];
+		chown $uid, $gid, $dir or BAIL_OUT("chown $dir: $!");
+	}
+	chmod 0755, $dir;
+	# Next to initdb, else with the server binaries (Debian's wrappers).
+	my ($bb) = grep { -x } "$self->{bindir}/pg_basebackup",
+	    (map { dirname(readlink($_) // $_) . '/pg_basebackup' }
+	    "$self->{bindir}/postgres"), glob('/usr/lib/postgresql/*/bin/'
+	    . 'pg_basebackup');
+	BAIL_OUT('pg_basebackup not found') unless $bb;
+	my $r = StarterTest::run_cmd([$self->_as_owner($bb, '-D', $sb->{datadir}, '-h',
+	    $self->{dir}, '-p', $self->{port}, '-U', $self->{user}, '-R',
+	    '-X', 'stream', '--no-sync', '-c', 'fast')], timeout => 120);
+	BAIL_OUT("pg_basebackup failed: $r->{out}$r->{err}") if $r->{rc};
+	# The primary's settings came along; later lines win.
+	my $conf = join '', map { "$_\n" } "port = $sb->{port}",
+	    "unix_socket_directories = '$dir'", 'hot_standby = on',
+	    'max_standby_streaming_delay = -1', 'wal_receiver_status_interval = 1s';
+	$r = StarterTest::run_cmd([$self->_as_owner('sh', '-c',
+	    'cat >> "$1"', 'sh', "$sb->{datadir}/postgresql.conf")],
+	    stdin => $conf);
+	BAIL_OUT("cannot write postgresql.conf: $r->{err}") if $r->{rc};
+	push @CLUSTERS, $sb;
+	$sb->start;
+	return $sb;
+}
+
+# On a standby: stop or restart applying WAL.
+sub pause_replay { $_[0]->psql('SELECT pg_wal_replay_pause()'); }
+sub resume_replay { $_[0]->psql('SELECT pg_wal_replay_resume()'); }
+
+# On a standby: wait (up to 20 s) until it has replayed everything its
+# primary has written by now; 1 if it did.
+sub wait_caught_up
+{
+	my ($self) = @_;
+	my $want = $self->{primary}->psql('SELECT pg_current_wal_insert_lsn()');
+	return StarterTest::wait_until(sub {
+		$self->psql("SELECT pg_last_wal_replay_lsn() >= '$want'") eq 't'
+	}, timeout => 20);
 }
 
 sub port { return $_[0]{port}; }
@@ -813,6 +906,19 @@ sub restart
 	return $self->start;
 }
 
+# Load pg_stat_statements (track = all) into the cluster: appended to
+# postgresql.conf as its owner, then a restart.  1 on success; the caller
+# creates the extension in its database once setup_db ran.
+sub with_pg_stat_statements
+{
+	my ($self) = @_;
+	my $r = StarterTest::run_cmd([$self->_as_owner('sh', '-c',
+	    'cat >> "$1"', 'sh', $self->{datadir} . '/postgresql.conf')],
+	    stdin => "shared_preload_libraries = 'pg_stat_statements'\n"
+	    . "pg_stat_statements.track = all\n");
+	return $r->{rc} == 0 && $self->restart;
+}
+
 sub _psql_bin
 {
 	my ($self) = @_;
@@ -867,7 +973,12 @@ sub log_contents
 	return $s;
 }
 
-sub _teardown { my ($self) = @_; $self->stop('immediate'); }
+sub _teardown
+{
+	my ($self) = @_;
+	$self->{bouncer}->stop if $self->{bouncer};
+	$self->stop('immediate');
+}
 
 # ---------------------------------------------------------------------------
 package StarterTest::PgSession;
@@ -951,8 +1062,13 @@ sub new
 	    pg => $opt{pg}, exited => 0, expect_fail => $opt{expect_fail}},
 	    $class;
 	my @argv = ($bin, '-b', $opt{listen} // '127.0.0.1', '-p', $port);
-	push @argv, '-d', $opt{dsn} // $opt{pg}->dsn
-	    if defined $opt{dsn} || defined $opt{pg};
+	if (!defined $opt{dsn} && defined $opt{pg} && $opt{pg}->bouncer) {
+		# Through PgBouncer: no named statements, LISTEN direct.
+		push @argv, '-d', $opt{pg}->bouncer_dsn, '--listen-dsn',
+		    $opt{pg}->dsn, '--prepare', 'unnamed';
+	} elsif (defined $opt{dsn} || defined $opt{pg}) {
+		push @argv, '-d', $opt{dsn} // $opt{pg}->dsn;
+	}
 	push @argv, '-w', $opt{workers} // 2;
 	push @argv, @{$opt{args} // []};
 	$self->{argv} = \@argv;
@@ -1174,6 +1290,7 @@ END {
 		for my $c (@CLUSTERS) {
 			diag("---- postgresql log ($c->{log})");
 			diag($c->log_contents);
+			diag($c->{bouncer}->logs) if $c->{bouncer};
 		}
 	}
 	for my $c (reverse @CLUSTERS) { eval { $c->_teardown }; }

@@ -26,6 +26,22 @@ test_basic(void)
 	    strcmp(BUF_PTR(&b), "hello, world") == 0, "appendstr");
 	ok(buf_appendf(&b, " %d%s", 42, "!") == 0 &&
 	    strcmp(BUF_PTR(&b), "hello, world 42!") == 0, "appendf");
+	{
+		struct buf	u;
+
+		buf_init(&u, 64);
+		ok(buf_appendu(&u, 0) == 0 && buf_appendu(&u, 7) == 0 &&
+		    buf_append(&u, " ", 1) == 0 &&
+		    buf_appendu(&u, 18446744073709551615ULL) == 0 &&
+		    buf_append(&u, " ", 1) == 0 && buf_appendu(&u, 1000) == 0 &&
+		    strcmp(BUF_PTR(&u), "07 18446744073709551615 1000") == 0,
+		    "appendu: zero, one digit, 2^64-1, trailing zeros");
+		buf_free(&u);
+		buf_init(&u, 3);
+		ok(buf_appendu(&u, 123) == 0 && buf_appendu(&u, 4) == -1 &&
+		    BUF_LEN(&u) == 3, "appendu over max fails, changes nothing");
+		buf_free(&u);
+	}
 	ok(buf_append(&b, "", 0) == 0 && BUF_LEN(&b) == 16,
 	    "empty append is a no-op");
 	buf_reset(&b);

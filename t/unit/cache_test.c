@@ -83,7 +83,7 @@ store_all(void)
 
 	for (i = 0; i < NKEYS; i++) {
 		key(k, sizeof(k), i);
-		cache_store(k, strlen(k), cache_version("t"), "{\"x\":1}", 7,
+		cache_store(k, strlen(k), cache_version("t"), DB_LSN_FRESH, "{\"x\":1}", 7,
 		    "\"e\"");
 	}
 }
@@ -145,7 +145,8 @@ main(void)
 	ok(n == -1, "a lookup on the held stripe is a miss");
 	ok(ms < BOUND_MS, "after a bounded wait (%lld ms)", (long long)ms);
 	t0 = now_ms();
-	cache_store(k0, strlen(k0), cache_version("t"), "{}", 2, "\"f\"");
+	cache_store(k0, strlen(k0), cache_version("t"), DB_LSN_FRESH, "{}", 2,
+	    "\"f\"");
 	ms = now_ms() - t0;
 	ok(ms < BOUND_MS, "a store on the held stripe gives up at once (%lld "
 	    "ms)", (long long)ms);

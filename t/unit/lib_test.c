@@ -1,8 +1,9 @@
 /*
  * lib_test: the small leaf helpers of lib/: clock (now_ms, now_us), hex
  * (hex_value, hex_encode, hex_decode), seqlock (reads, claims, the
- * takeover of a slot left odd by a dead writer) and str (str_trim,
- * str_keyval).  Prints TAP.
+ * takeover of a slot left odd by a dead writer), str (str_trim,
+ * str_keyval) and mac (HMAC-SHA-256 against RFC 4231's vectors and
+ * OpenSSL's one-shot HMAC).  Prints TAP.
  */
 #include <sys/mman.h>
 #include <sys/types.h>
@@ -18,8 +19,12 @@
 
 #include <bsd/string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "clock.h"
 #include "hex.h"
+#include "mac.h"
 #include "seqlock.h"
 #include "str.h"
 #include "tap.h"
@@ -423,6 +428,95 @@ test_str_keyval(void)
 	ok(strcmp(str_trim(e), "x") == 0, "str_trim: both ends");
 }
 
+static void
+test_utf8(void)
+{
+	int	ctl = -1;
+
+	ok(str_utf8_count("plain", 5, &ctl) == 5 && ctl == 0, "utf8: ASCII");
+	ok(str_utf8_count("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+	    NULL) == 8, "utf8: two, three and four byte characters count one");
+	ok(str_utf8_count("a\tb", 3, &ctl) == 3 && ctl == 1,
+	    "utf8: a control character is flagged");
+	ok(str_utf8_count("a\0b", 3, &ctl) == 3 && ctl == 1,
+	    "utf8: NUL within the length counts, as a control character");
+	ok(str_utf8_count("x\x7f", 2, &ctl) == 2 && ctl == 1, "utf8: DEL too");
+	ok(str_utf8_count("\xc0\x80", 2, NULL) == -1 &&
+	    str_utf8_count("\xc1\xbf", 2, NULL) == -1,
+	    "utf8: overlong two byte forms refused");
+	ok(str_utf8_count("\xe0\x80\x80", 3, NULL) == -1 &&
+	    str_utf8_count("\xf0\x80\x80\x80", 4, NULL) == -1,
+	    "utf8: overlong three and four byte forms refused");
+	ok(str_utf8_count("\xed\xa0\x80", 3, NULL) == -1 &&
+	    str_utf8_count("\xed\x9f\xbf", 3, NULL) == 1,
+	    "utf8: surrogates refused, U+D7FF accepted");
+	ok(str_utf8_count("\xf4\x90\x80\x80", 4, NULL) == -1 &&
+	    str_utf8_count("\xf4\x8f\xbf\xbf", 4, NULL) == 1 &&
+	    str_utf8_count("\xf5\x80\x80\x80", 4, NULL) == -1,
+	    "utf8: nothing past U+10FFFF");
+	ok(str_utf8_count("\xe2\x82", 2, NULL) == -1 &&
+	    str_utf8_count("\xe2\x82\xac", 2, NULL) == -1,
+	    "utf8: a character cut by the length is refused (never read past)");
+	ok(str_utf8_count("\x80", 1, NULL) == -1 &&
+	    str_utf8_count("\xc3\x28", 2, NULL) == -1,
+	    "utf8: a stray or missing continuation byte is refused");
+	ok(str_utf8_count("", 0, &ctl) == 0 && ctl == 0, "utf8: empty");
+}
+
+static void
+test_mac(void)
+{
+	/* RFC 4231 test cases 1 and 2. */
+	static const unsigned char	key1[20] = {
+	    0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b,
+	    0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b };
+	struct mac			 m = { 0 };
+	unsigned char			 out[MAC_LEN], want[EVP_MAX_MD_SIZE];
+	unsigned char			 key[200], msg[300];
+	unsigned int			 wlen;
+	char				 hex[2 * MAC_LEN + 1];
+	int				 i, same = 1;
+
+	ok(mac_sha256(&m, "x", 1, out) == -1, "an unkeyed mac refuses");
+	ok(mac_init(&m, key1, sizeof(key1)) == 0, "mac_init");
+	ok(mac_sha256(&m, "Hi There", 8, out) == 0, "mac_sha256");
+	hex_encode(out, MAC_LEN, hex);
+	ok(strcmp(hex, "b0344c61d8db38535ca8afceaf0bf12b"
+	    "881dc200c9833da726e9376c2e32cff7") == 0, "RFC 4231 case 1");
+	/* Again with the same context: the key is kept, the state reset. */
+	(void)mac_sha256(&m, "Hi There", 8, out);
+	hex_encode(out, MAC_LEN, hex);
+	ok(strcmp(hex, "b0344c61d8db38535ca8afceaf0bf12b"
+	    "881dc200c9833da726e9376c2e32cff7") == 0, "reused: the same digest");
+	ok(mac_with(&m, "Jefe", 4) == 0 &&
+	    mac_sha256(&m, "what do ya want for nothing?", 28, out) == 0,
+	    "mac_with a new key");
+	hex_encode(out, MAC_LEN, hex);
+	ok(strcmp(hex, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843") == 0, "RFC 4231 case 2");
+	ok(mac_with(&m, "Jefe", 4) == 0 && m.keylen == 4,
+	    "mac_with the same key keeps it");
+	/* Against the one-shot HMAC for keys and messages of every size. */
+	for (i = 0; i < (int)sizeof(key); i++)
+		key[i] = (unsigned char)(i * 7 + 1);
+	for (i = 0; i < (int)sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 13 + 5);
+	for (i = 1; i <= (int)sizeof(key) && same; i += 9) {
+		size_t	n = (size_t)(i * 3 % (int)sizeof(msg));
+
+		if (mac_with(&m, key, (size_t)i) == -1 ||
+		    mac_sha256(&m, msg, n, out) == -1 ||
+		    HMAC(EVP_sha256(), key, i, msg, n, want, &wlen) == NULL ||
+		    wlen != MAC_LEN || memcmp(out, want, MAC_LEN) != 0)
+			same = 0;
+	}
+	ok(same, "equal to HMAC() for keys of 1..200 bytes (past the "
+	    "block size and the remembered length)");
+	mac_clear(&m);
+	ok(m.ctx == NULL && m.keylen == 0 &&
+	    mac_sha256(&m, "x", 1, out) == -1, "mac_clear forgets the key");
+}
+
 int
 main(void)
 {
@@ -434,5 +528,7 @@ main(void)
 	test_seqlock_takeover();
 	test_seqlock_stress();
 	test_str_keyval();
+	test_mac();
+	test_utf8();
 	return (done_testing());
 }

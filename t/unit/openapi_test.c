@@ -60,6 +60,14 @@ db_status(void)
 	return (DB_READY);
 }
 
+/* The handlers' link base (api_link.c); the builder is handed BASE. */
+void
+api_link_base(struct client *c, struct buf *b)
+{
+	(void)c;
+	buf_appendstr(b, BASE);
+}
+
 static struct resource	 res[5];
 
 /* cJSON's allocations, the fail_at-th failing (0: none). */
