@@ -689,6 +689,7 @@ int	 resource_init(void);
 void	 resource_db_up(void);
 struct resource *resource_find(const char *, size_t);
 int	 resource_count(void);
+int	 resource_unbound(char *, size_t);
 struct resource *resource_get(int);
 int	 resource_wait(struct client *, void (*)(struct client *));
 int	 resource_match(const char *, size_t, char *, size_t, int *, int *);

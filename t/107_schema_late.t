@@ -24,7 +24,18 @@ is(scalar(grep { $_->{status} == 500 } map {
     request($srv, 'GET', '/api/v1.0/pxcodes/', @AUTH) } 1 .. 10), 0,
     'no schema: ten more, none a 500');
 
+# The database answers, but no declared resource has its table: not ready,
+# and the body says which resources (a load balancer's health check).
+$r = request($srv, 'GET', '/readyz');
+is($r->{status}, 503, 'no schema: /readyz is 503') or diag(explain_response($r));
+like($r->{json}{message} // '', qr/not serving resource .*pxcodes/,
+    '... naming the resource it cannot serve');
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, '... with Retry-After');
+
 StarterTest::setup_db($pg);
+ok(wait_until(sub { request($srv, 'GET', '/readyz')->{status} == 200 },
+    timeout => 20), 'after starterctl initdb: /readyz is 200, without a '
+    . 'request to the API first');
 ok(wait_until(sub { request($srv, 'GET', '/api/v1.0/pxcodes/039',
     @AUTH)->{status} == 200 }, timeout => 20),
     'after starterctl initdb: served, without a restart');

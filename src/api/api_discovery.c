@@ -1338,7 +1338,8 @@ oa_paths_fixed(struct oa *o, cJSON *paths, cJSON *tags)
 	oa_response(o, oa_obj(o, op, "responses"), "200", "Alive.",
 	    "Health");
 	op = oa_op(o, oa_obj(o, paths, "/readyz"), "get", "Health", "readyz",
-	    RES_ACCESS_ANYONE, NULL, "The database answers");
+	    RES_ACCESS_ANYONE, NULL, "The database answers and every declared "
+	    "resource is served");
 	resp = oa_obj(o, op, "responses");
 	oa_response(o, resp, "200", "Ready.", "Ready");
 	oa_error_ref(o, resp, 503);

@@ -267,6 +267,34 @@ resource_count(void)
 	return (nslots);
 }
 
+/*
+ * For /readyz: how many declared resources are not bound, their names
+ * comma-separated into names (truncated to len).  A binding that failed
+ * is tried again here once its retry is due, so that readiness comes back
+ * once the table does, with no API request needed to notice it.
+ */
+int
+resource_unbound(char *names, size_t len)
+{
+	int	i, n = 0, due = 0;
+
+	if (len > 0)
+		names[0] = '\0';
+	for (i = 0; i < nslots; i++) {
+		if (slots[i].bound)
+			continue;
+		if (n++ > 0)
+			strlcat(names, ", ", len);
+		strlcat(names, slots[i].r.decl.name, len);
+		if (slots[i].failed_at == 0 ||
+		    now_ms() - slots[i].failed_at >= RESOURCE_RETRY_MS)
+			due = 1;
+	}
+	if (due && catalog_inflight == 0 && db_status() != DB_DOWN)
+		(void)resource_catalog_submit(NULL);
+	return (n);
+}
+
 /* The i-th resource if it is bound, else NULL. */
 struct resource *
 resource_get(int i)
