@@ -473,6 +473,27 @@ db_internal(struct db_link *l, const char *sql, enum db_kind k)
 	return (db_internal_entry(l, k));
 }
 
+/* A sync point: what was sent since the last one is a group. */
+static int
+db_pipeline_sync(struct db_link *l)
+{
+	l->unsynced = 0;
+	l->probed = 0;
+	if (!PQpipelineSync(l->conn))
+		return (-1);
+	l->syncs++;
+	return (0);
+}
+
+/* The commit position of the writes before it, in a group of its own. */
+static int
+db_send_position(struct db_link *l)
+{
+	if (db_internal(l, DB_SQL_LSN, DBK_LSN) == -1)
+		return (-1);
+	return (db_pipeline_sync(l));
+}
+
 /*
  * End the current batch: one sync point for what was sent since.  After
  * writes, their commit position, in a sync group of its own.
@@ -484,21 +505,12 @@ db_sync(struct db_link *l)
 
 	if (l->unsynced == 0)
 		return (0);
-	l->unsynced = 0;
 	l->unsynced_writes = 0;
-	l->probed = 0;
-	if (!PQpipelineSync(l->conn))
+	if (db_pipeline_sync(l) == -1)
 		return (-1);
-	l->syncs++;
 	if (writes == 0 || db_unnamed)	/* pooled: db_release sends it */
 		return (0);
-	if (db_internal(l, DB_SQL_LSN, DBK_LSN) == -1)
-		return (-1);
-	l->unsynced = 0;
-	if (!PQpipelineSync(l->conn))
-		return (-1);
-	l->syncs++;
-	return (0);
+	return (db_send_position(l));
 }
 
 /* Put one query on the wire (pipeline mode); -1 if the link broke. */
@@ -576,11 +588,7 @@ db_setup_entry(struct db_link *l)
 	if (db_unnamed)
 		return (0);	/* pooled: one group, synced by the loop */
 	/* Its own sync point, as before: a setup step never batches. */
-	l->unsynced = 0;
-	if (!PQpipelineSync(l->conn))
-		return (-1);
-	l->syncs++;
-	return (0);
+	return (db_pipeline_sync(l));
 }
 
 /*
@@ -620,15 +628,9 @@ db_release(struct db_link *l)
 {
 	struct db_query	*q;
 
-	if (db_unnamed && !db_held(l) && !TAILQ_EMPTY(&l->lsnwait)) {
-		if (db_internal(l, DB_SQL_LSN, DBK_LSN) == -1)
-			return (-1);
-		l->unsynced = 0;
-		l->probed = 0;
-		if (!PQpipelineSync(l->conn))
-			return (-1);
-		l->syncs++;
-	}
+	if (db_unnamed && !db_held(l) && !TAILQ_EMPTY(&l->lsnwait) &&
+	    db_send_position(l) == -1)
+		return (-1);
 	while (!db_held(l) && (q = TAILQ_FIRST(&l->wait)) != NULL) {
 		TAILQ_REMOVE(&l->wait, q, entry);
 		if (db_send(l, q) == -1) {

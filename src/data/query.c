@@ -952,9 +952,9 @@ query_parse(const struct resource *r, const char *qs, size_t len,
     const char *prefer, size_t prefer_len, struct query *q, char *err,
     size_t errlen)
 {
-	const char	*pair, *end, *eq;
+	const char	*key, *val;
 	char		*name = NULL, *v = NULL;
-	size_t		 i = 0, plen, klen;
+	size_t		 i = 0, klen, vlen;
 	int		 seen = 0, sorted, bit;
 
 	memset(q, 0, offsetof(struct query, f));
@@ -963,24 +963,16 @@ query_parse(const struct resource *r, const char *qs, size_t len,
 	q->per_page = r->decl.per_page;
 	q->count = r->decl.count_mode == RES_COUNT_ESTIMATED ?
 	    QCOUNT_ESTIMATED : QCOUNT_EXACT;
-	while (qs != NULL && i < len) {
-		pair = qs + i;
-		end = memchr(pair, '&', len - i);
-		plen = end != NULL ? (size_t)(end - pair) : len - i;
-		i += plen + 1;
-		if (plen == 0)
-			continue;
-		eq = memchr(pair, '=', plen);
-		klen = eq != NULL ? (size_t)(eq - pair) : plen;
-		if ((name = query_decode(pair, klen)) == NULL) {
+	while (qs != NULL &&
+	    http_query_next(qs, len, &i, &key, &klen, &val, &vlen)) {
+		if ((name = query_decode(key, klen)) == NULL) {
 			if (r->decl.ignore_unknown)
 				continue;	/* the seed matched no name */
 			snprintf(err, errlen, "a parameter name is badly "
 			    "percent-encoded");
 			goto fail;
 		}
-		v = eq != NULL ? query_decode(eq + 1, plen - klen - 1) :
-		    strdup("");
+		v = val != NULL ? query_decode(val, vlen) : strdup("");
 		if (v == NULL) {
 			if (query_known(r, name, &bit) == -1 &&
 			    r->decl.ignore_unknown)

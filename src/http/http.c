@@ -1288,34 +1288,54 @@ http_query_key_eq(const char *k, size_t klen, const char *name)
 	return (*name == '\0');
 }
 
+/*
+ * Step through a query string: the next non-empty pair from *pos (which
+ * it advances), its raw key in *key (*klen bytes) and raw value in *val
+ * (*vlen bytes; NULL when the pair has no '=').  0 once none is left.
+ */
+int
+http_query_next(const char *query, size_t len, size_t *pos, const char **key,
+    size_t *klen, const char **val, size_t *vlen)
+{
+	const char	*pair, *end, *eq;
+	size_t		 plen;
+
+	while (*pos < len) {
+		pair = query + *pos;
+		end = memchr(pair, '&', len - *pos);
+		plen = end != NULL ? (size_t)(end - pair) : len - *pos;
+		*pos += plen + 1;
+		if (plen == 0)
+			continue;
+		eq = memchr(pair, '=', plen);
+		*key = pair;
+		*klen = eq != NULL ? (size_t)(eq - pair) : plen;
+		*val = eq != NULL ? eq + 1 : NULL;
+		*vlen = eq != NULL ? plen - *klen - 1 : 0;
+		return (1);
+	}
+	return (0);
+}
+
 int
 http_query_get(const char *query, size_t len, const char *name, char *out,
     size_t outlen)
 {
-	const char	*pair, *end, *eq;
-	size_t		 i = 0, plen;
+	const char	*key, *val;
+	size_t		 i = 0, klen, vlen;
 	int		 n;
 
-	while (i < len) {
-		pair = query + i;
-		end = memchr(pair, '&', len - i);
-		plen = end != NULL ? (size_t)(end - pair) : len - i;
-		i += plen + 1;
-		if (plen == 0)
+	while (http_query_next(query, len, &i, &key, &klen, &val, &vlen)) {
+		if (!http_query_key_eq(key, klen, name))
 			continue;
 		/* A key without '=' has the empty value. */
-		eq = memchr(pair, '=', plen);
-		if (!http_query_key_eq(pair, eq != NULL ? (size_t)(eq - pair) :
-		    plen, name))
-			continue;
-		if (eq == NULL) {
+		if (val == NULL) {
 			if (outlen == 0)
 				return (-2);
 			out[0] = '\0';
 			return (0);
 		}
-		n = http_decode(eq + 1, plen - (size_t)(eq + 1 - pair), out,
-		    outlen, 1);
+		n = http_decode(val, vlen, out, outlen, 1);
 		return (n == -1 ? -2 : n);
 	}
 	return (-1);

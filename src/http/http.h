@@ -152,6 +152,9 @@ int	 http_date_parse(const char *, size_t, time_t *);
 int	 http_etag_match(const char *field, size_t len, const char *etag,
 	    int weak);
 
+/* Query string: the next pair, raw (http.c says how). */
+int	 http_query_next(const char *, size_t, size_t *, const char **,
+	    size_t *, const char **, size_t *);
 /*
  * Query string: find parameter name (exact, after percent-decoding of the
  * key) and percent-decode its value ('+' is a space) into out.
