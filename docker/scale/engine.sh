@@ -9,8 +9,9 @@
 #                                :8080 HTTP over the starterd instances
 #                                (/readyz), :8404 statistics
 #
-# Environment for patroni: POSTGRES_PASSWORD (the superuser starter and the
-# user replicator), ETCD_HOST (etcd:2379).  Settings as in
+# Environment for patroni: POSTGRES_PASSWORD_FILE (a file holding the
+# password of the superuser starter and the user replicator; or
+# POSTGRES_PASSWORD, the password itself), ETCD_HOST (etcd:2379).  Settings as in
 # t/lib/StarterCluster.pm and doc/SCALING: synchronous_mode, loop_wait 1,
 # primary_start_timeout 0.
 set -eu
@@ -42,7 +43,16 @@ etcd)
 	;;
 patroni)
 	name=${1:?usage: engine patroni NAME}
-	pw=${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}
+	if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+		pw=$(cat "$POSTGRES_PASSWORD_FILE") ||
+			die "cannot read $POSTGRES_PASSWORD_FILE"
+	else
+		pw=${POSTGRES_PASSWORD:-}
+	fi
+	[ -n "$pw" ] || die "POSTGRES_PASSWORD_FILE or POSTGRES_PASSWORD is required"
+	unset POSTGRES_PASSWORD
+	# In the YAML below: a double-quoted scalar, so \ and " escaped.
+	pw=$(printf '%s' "$pw" | sed 's/[\\"]/\\&/g')
 	conf=/var/lib/patroni/patroni.yml
 	umask 077
 	# Run once by the node that bootstraps the cluster: the database.
@@ -94,6 +104,10 @@ postgresql:
   data_dir: /var/lib/patroni/data
   bin_dir: /usr/lib/postgresql/15/bin
   pgpass: /var/lib/patroni/pgpass
+  # A replica's clone asks for an immediate checkpoint (the default, a
+  # spread one, kept the second node "creating replica" for over a minute).
+  basebackup:
+    - checkpoint: fast
   authentication:
     superuser:
       username: starter
