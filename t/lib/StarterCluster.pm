@@ -494,7 +494,7 @@ sub kill_postmaster
 	my ($self, $name) = @_;
 	my $pm = $self->postmaster_pid($name) or croak "$name: no postmaster";
 	my $pat = $self->proc("patroni-$name");
-	my @kids = _children($pm);
+	my @kids = StarterTest::Server::children_of($pm);
 	kill 'STOP', $pat->{pid} if $pat;
 	my $t = time;
 	kill 'KILL', $pm;
@@ -502,24 +502,6 @@ sub kill_postmaster
 	sleep 0.02 while time < $deadline && grep { kill 0, $_ } $pm, @kids;
 	kill 'CONT', $pat->{pid} if $pat;
 	return $t;
-}
-
-sub _children
-{
-	my ($ppid) = @_;
-	my @k;
-	opendir my $d, '/proc' or return ();
-	for my $p (grep { /^\d+$/ } readdir $d) {
-		open my $fh, '<', "/proc/$p/stat" or next;
-		my $s = <$fh> // '';
-		close $fh;
-		my $rp = rindex($s, ')');
-		next if $rp < 0;
-		my @f = split ' ', substr($s, $rp + 2);
-		push @k, $p + 0 if $f[1] == $ppid;
-	}
-	closedir $d;
-	return @k;
 }
 
 # A libpq DSN straight to one node.
