@@ -638,7 +638,10 @@ struct db_hooks {
 	void	(*notify)(const char *, const char *);	/* channel, payload */
 	void	(*up)(int, int);	/* link ready; 1: after it was lost */
 	void	(*down)(int);		/* link lost */
-	/* The listening link: a probe goes out (covers what came before). */
+	/*
+	 * The listening link: a probe's answer is being read, after every
+	 * notification that came before it (it covers those).
+	 */
 	void	(*probe_sent)(void);
 	/*
 	 * Its answer: every notification of a transaction that committed

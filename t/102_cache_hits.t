@@ -12,12 +12,7 @@ use Test::More;
 
 my $N = 50;
 
-my $pg = StarterTest::Pg->new;
-
-ok($pg->with_pg_stat_statements,
-    'PostgreSQL restarted with pg_stat_statements');
-StarterTest::setup_db($pg);
-$pg->psql('CREATE EXTENSION pg_stat_statements');
+my $pg = StarterTest::Pg->new_with_stats;
 is($pg->psql("SELECT count(*) >= 0 FROM pg_stat_statements"), 't',
     'pg_stat_statements is queryable');
 
@@ -39,15 +34,13 @@ sub calls
 {
 	my ($which) = @_;
 	my $op = $which eq 'page' ? 'LIKE' : '=';
-	return $pg->psql("SELECT coalesce(sum(calls), 0) FROM "
-	    . "pg_stat_statements WHERE query $op \$q\$$SQL{$which}\$q\$");
+	return $pg->calls("query $op \$q\$$SQL{$which}\$q\$");
 }
 
 # Calls of every statement but the ones this test runs itself.
 sub all_calls
 {
-	return $pg->psql("SELECT coalesce(sum(calls), 0) FROM "
-	    . "pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'");
+	return $pg->calls("query NOT LIKE '%pg_stat_statements%'");
 }
 
 sub cs { return $_[0]{headers}{'cache-status'} // ''; }

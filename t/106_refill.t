@@ -15,11 +15,7 @@ use Time::HiRes qw(sleep);
 
 my $N = 12;
 
-my $pg = StarterTest::Pg->new;
-ok($pg->with_pg_stat_statements,
-    'PostgreSQL restarted with pg_stat_statements');
-StarterTest::setup_db($pg);
-$pg->psql('CREATE EXTENSION pg_stat_statements');
+my $pg = StarterTest::Pg->new_with_stats;
 
 my @AUTH = (auth => 'admin:admin');
 my $BASE = '/api/v1.0/pxcodes/';
@@ -27,8 +23,7 @@ my $BASE = '/api/v1.0/pxcodes/';
 # The statements that read starter_pxcodes, run by anyone but this test.
 sub reads
 {
-	return $pg->psql(q{SELECT coalesce(sum(calls), 0) FROM
-	    pg_stat_statements WHERE query ILIKE '%starter_pxcodes%' AND
+	return $pg->calls(q{query ILIKE '%starter_pxcodes%' AND
 	    query !~* '^\s*(LOCK|UPDATE|INSERT|DELETE)' AND
 	    query NOT ILIKE '%pg_stat_statements%'});
 }

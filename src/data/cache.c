@@ -755,7 +755,10 @@ cache_listen_down(void)
 	}
 }
 
-/* A probe went out: it covers every table pending so far. */
+/*
+ * A probe's answer is being read (db.c: after every NOTIFY that came
+ * before it): it covers every table pending so far.
+ */
 void
 cache_probe_sent(void)
 {

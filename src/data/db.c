@@ -49,7 +49,10 @@
  *     transaction that committed before the probe ran has been delivered
  *     before the probe's ReadyForQuery (PostgreSQL sends pending
  *     notifications before ReadyForQuery), so the hooks hear "all
- *     changes before V are known" (db_hooks.synced).
+ *     changes before V are known" (db_hooks.synced).  When that link
+ *     is the primary, the commit position after its writes is such a
+ *     probe too (db_covers): a NOTIFY parsed before that result needs
+ *     none of its own, so a stream of writes costs no extra statement.
  *
  * States: DB_CONNECTING (PQconnectPoll driven by the loop; queries are
  * queued, bounded), DB_READY, DB_DOWN (queries fail at once so clients get
@@ -174,6 +177,7 @@ struct db_query {
 	int			 write;	/* changes data: commits */
 	int			 replica;	/* may run on the read link */
 	int			 tag;	/* set application_name to params[0] */
+	int			 covers;	/* a position that counts as a probe */
 	uint64_t		 lsn;	/* see db_result_lsn */
 };
 TAILQ_HEAD(db_queue, db_query);
@@ -221,6 +225,8 @@ struct db_link {
 	uint64_t	 replay;	/* read link: last replay position */
 	int		 noprobe;	/* the replay probe failed: none */
 	int		 probe_wanted;
+	int		 notified;	/* listen: NOTIFYs since the last probe */
+	int		 covering;	/* positions in flight that will cover them */
 	int		 probing;	/* a probe is in flight */
 	int64_t		 probe_at;	/* last probe sent */
 	/*
@@ -485,12 +491,27 @@ db_pipeline_sync(struct db_link *l)
 	return (0);
 }
 
+/*
+ * A position statement just queued is read on the listening link: its
+ * answer counts as a probe (db_covered), so NOTIFYs that arrive before it
+ * need no probe of their own.
+ */
+static void
+db_covers(struct db_link *l)
+{
+	if (l->listens) {
+		TAILQ_LAST(&l->sent, db_queue)->covers = 1;
+		l->covering++;
+	}
+}
+
 /* The commit position of the writes before it, in a group of its own. */
 static int
 db_send_position(struct db_link *l)
 {
 	if (db_internal(l, DB_SQL_LSN, DBK_LSN) == -1)
 		return (-1);
+	db_covers(l);
 	return (db_pipeline_sync(l));
 }
 
@@ -658,6 +679,8 @@ db_setup(struct db_link *l)
 	l->replay = 0;
 	l->noprobe = 0;
 	l->probing = 0;
+	l->notified = 0;
+	l->covering = 0;
 	l->drop = 0;
 	snprintf(timeout, sizeof(timeout), "%d", conf->statement_timeout);
 	/*
@@ -859,6 +882,8 @@ db_lost(struct db_link *l, const char *why)
 	l->syncs = 0;
 	l->probed = 0;
 	l->probing = 0;
+	l->notified = 0;
+	l->covering = 0;
 	l->drop = 0;
 	l->retry_at = now_ms() + l->backoff;
 	l->backoff = l->backoff * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS :
@@ -1280,6 +1305,10 @@ db_internal_done(struct db_link *l, struct db_query *q, uint64_t *pos)
 	uint64_t	 v;
 	struct db_query	*w;
 
+	if (q->covers == 1) {		/* no result came: no probe either */
+		l->covering--;
+		q->covers = 0;
+	}
 	switch (q->kind) {
 	case DBK_LSN:
 		v = db_res_lsn(q->res, 0);
@@ -1288,6 +1317,14 @@ db_internal_done(struct db_link *l, struct db_query *q, uint64_t *pos)
 			w->lsn = v;
 			db_complete(l, w);
 		}
+		if (q->covers == 0 || l->conn == NULL)
+			break;
+		/* A probe as well: as DBK_SYNC below. */
+		db_drain_notifies(l);
+		if (v != 0)
+			db_hooks->synced(v);
+		else
+			l->probe_wanted = 1;
 		break;
 	case DBK_REPLAY:
 		l->probing = 0;
@@ -1325,7 +1362,7 @@ db_internal_done(struct db_link *l, struct db_query *q, uint64_t *pos)
 			l->noadvance = 1;
 		}
 		l->advancing = 0;
-		if ((v = db_res_lsn(q->res, 0)) != 0)
+		if (q->covers != 0 && (v = db_res_lsn(q->res, 0)) != 0)
 			db_hooks->synced(v);
 		else
 			l->probe_wanted = 1;
@@ -1498,8 +1535,32 @@ db_drain_notifies(struct db_link *l)
 	while ((n = PQnotifies(l->conn)) != NULL) {
 		db_hooks->notify(n->relname, n->extra);
 		PQfreemem(n);
-		l->probe_wanted = 1;
+		l->notified = 1;
 	}
+}
+
+/*
+ * The result of a position statement that covers (db_covers) has just been
+ * read.  libpq parses in order and stops at each result, so the NOTIFYs it
+ * has parsed are the ones that came before this result; PostgreSQL sends
+ * them only between transactions, so their transactions committed before
+ * this statement ran, and its position is past them.  Hand them over
+ * first: then this answer is their probe (db_hooks.probe_sent now,
+ * db_hooks.synced at its ReadyForQuery, db_internal_done).
+ */
+static void
+db_covered(struct db_link *l, struct db_query *q)
+{
+	l->covering--;
+	if (PQresultStatus(q->res) != PGRES_TUPLES_OK) {
+		q->covers = 0;	/* failed or rolled back: no probe */
+		return;
+	}
+	db_drain_notifies(l);
+	q->covers = 2;
+	l->notified = 0;
+	l->probe_at = now_ms();
+	db_hooks->probe_sent();
 }
 
 /* Read what the server sent; complete every query whose sync arrived. */
@@ -1540,9 +1601,11 @@ db_read(struct db_link *l)
 			q->done = 1;
 			continue;
 		}
-		if (q->res == NULL)
+		if (q->res == NULL) {
 			q->res = res;
-		else
+			if (q->covers == 1)
+				db_covered(l, q);
+		} else
 			PQclear(res);
 	}
 	/*
@@ -1844,12 +1907,12 @@ db_probe(struct db_link *l)
 	l->probe_wanted = 0;
 	l->probe_at = now_ms();
 	if (l->listens) {
-		db_hooks->probe_sent();
 		l->advancing = l->advance_wanted && !l->noadvance;
 		l->advance_wanted = 0;
 		if (db_internal(l, l->advancing ? DB_SQL_LSN_ADVANCE :
 		    DB_SQL_LSN, DBK_SYNC) == -1)
 			return (-1);
+		db_covers(l);
 		l->probing = 1;
 		return (0);
 	}
@@ -1876,7 +1939,9 @@ db_loop_end(void)
 		l = &db_links[i];
 		if (l->st != DB_READY || l->conn == NULL)
 			continue;
-		if (l->probe_wanted && db_probe(l) == -1) {
+		/* NOTIFYs want a probe, unless a position in flight covers. */
+		if ((l->probe_wanted || (l->notified && l->covering == 0)) &&
+		    db_probe(l) == -1) {
 			db_lost(l, PQerrorMessage(l->conn));
 			continue;
 		}

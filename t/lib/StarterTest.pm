@@ -919,6 +919,29 @@ sub with_pg_stat_statements
 	return $r->{rc} == 0 && $self->restart;
 }
 
+# A cluster with pg_stat_statements, the demo data and the extension
+# created: the start of every test that counts the statements starterd
+# sends.  Reports the restart as a test.
+sub new_with_stats
+{
+	my ($class, %opt) = @_;
+	my $self = $class->new(%opt);
+	Test::More::ok($self->with_pg_stat_statements,
+	    'PostgreSQL restarted with pg_stat_statements');
+	StarterTest::setup_db($self);
+	$self->psql('CREATE EXTENSION pg_stat_statements');
+	return $self;
+}
+
+# The calls so far of the statements a WHERE clause over
+# pg_stat_statements picks (0 when none ran).
+sub calls
+{
+	my ($self, $where) = @_;
+	return $self->psql('SELECT coalesce(sum(calls), 0) FROM '
+	    . "pg_stat_statements WHERE $where");
+}
+
 sub _psql_bin
 {
 	my ($self) = @_;
