@@ -150,6 +150,16 @@
 	"SELECT pg_logical_emit_message(false, 'starterd', '')"
 #define DB_SQL_REPLAY	"SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()"
 
+/*
+ * The internal statements sent on every batch with writes (the commit
+ * position) or of the read link (its replay position), prepared like
+ * db_stmts[] (after them in that table) on every link, so that the
+ * server parses and plans them once per connection, not once per batch.
+ */
+#define DB_STMT_LSN	DB_NSTMTS
+#define DB_STMT_REPLAY	(DB_NSTMTS + 1)
+#define DB_NFIXED	(DB_NSTMTS + 2)
+
 enum db_kind {
 	DBK_DATA = 0,		/* a caller's */
 	DBK_SETUP,		/* connection setup: the answer is dropped */
@@ -235,7 +245,7 @@ struct db_link {
 	 * its migrations, or started before starterctl initdb): run unnamed,
 	 * so that they work as soon as the schema does.
 	 */
-	unsigned char	 unprepared[DB_NSTMTS];
+	unsigned char	 unprepared[DB_NFIXED];
 	int		 advance_wanted;	/* listen: DB_SQL_LSN_ADVANCE */
 	int		 advancing;	/* the probe in flight is one */
 	int		 noadvance;	/* it failed: plain probes only */
@@ -249,7 +259,7 @@ static const struct {
 	const char	*name;
 	int		 nparams;
 	const char	*sql;
-} db_stmts[DB_NSTMTS] = {
+} db_stmts[DB_NFIXED] = {
 	[DB_USER_BY_NAME] = { "user_by_name", 1,
 	    "SELECT id, password_hash FROM starter_users WHERE username = $1" },
 	[DB_PING] = { "ping", 0, "SELECT 1" },
@@ -270,6 +280,9 @@ static const struct {
 	/* auth.c: a stronger hash of the same password, if still current. */
 	[DB_USER_REHASH] = { "user_rehash", 3,
 	    "SELECT starterd_rehash($1::int, $2, $3)" },
+	/* Internal (db_internal_fixed). */
+	[DB_STMT_LSN] = { "starterd_position", 0, DB_SQL_LSN },
+	[DB_STMT_REPLAY] = { "starterd_replay", 0, DB_SQL_REPLAY },
 };
 
 char			 db_evtag[DB_NLINKS];	/* the sockets' tags */
@@ -479,6 +492,18 @@ db_internal(struct db_link *l, const char *sql, enum db_kind k)
 	return (db_internal_entry(l, k));
 }
 
+/* The same, for an internal statement of db_stmts[] (DB_STMT_*). */
+static int
+db_internal_fixed(struct db_link *l, int i, enum db_kind k)
+{
+	if (db_unnamed || l->unprepared[i])
+		return (db_internal(l, db_stmts[i].sql, k));
+	if (!PQsendQueryPrepared(l->conn, db_stmts[i].name, 0, NULL, NULL,
+	    NULL, 0))
+		return (-1);
+	return (db_internal_entry(l, k));
+}
+
 /* A sync point: what was sent since the last one is a group. */
 static int
 db_pipeline_sync(struct db_link *l)
@@ -509,7 +534,7 @@ db_covers(struct db_link *l)
 static int
 db_send_position(struct db_link *l)
 {
-	if (db_internal(l, DB_SQL_LSN, DBK_LSN) == -1)
+	if (db_internal_fixed(l, DB_STMT_LSN, DBK_LSN) == -1)
 		return (-1);
 	db_covers(l);
 	return (db_pipeline_sync(l));
@@ -544,7 +569,7 @@ db_send(struct db_link *l, struct db_query *q)
 	/* A replica's batch starts with its replay position. */
 	if (l->id == DB_READ && !l->probed && !l->noprobe &&
 	    q->kind == DBK_DATA && q->stmt != DB_NSTMTS) {
-		if (db_internal(l, DB_SQL_REPLAY, DBK_REPLAY) == -1)
+		if (db_internal_fixed(l, DB_STMT_REPLAY, DBK_REPLAY) == -1)
 			return (-1);
 		l->probed = 1;
 		l->probe_at = now_ms();
@@ -707,7 +732,9 @@ db_setup(struct db_link *l)
 			goto fail;
 	}
 	memset(l->unprepared, 0, sizeof(l->unprepared));
-	for (i = 0; !db_unnamed && l->id != DB_LISTEN && i < DB_NSTMTS; i++) {
+	for (i = 0; !db_unnamed && i < DB_NFIXED; i++) {
+		if (l->id == DB_LISTEN && i < DB_NSTMTS)
+			continue;	/* only the internal ones there */
 		if (!PQsendPrepare(l->conn, db_stmts[i].name, db_stmts[i].sql,
 		    db_stmts[i].nparams, NULL) || db_setup_entry(l) == -1)
 			goto fail;
@@ -1417,7 +1444,7 @@ db_batch_done(struct db_link *l)
 			db_complete(l, q);
 			continue;
 		}
-		if (q->fixed >= 0 && q->fixed < DB_NSTMTS && db_failed(q)) {
+		if (q->fixed >= 0 && q->fixed < DB_NFIXED && db_failed(q)) {
 			l->unprepared[q->fixed] = 1;
 			log_warnx("database setup: %s cannot be prepared, "
 			    "run unnamed on this connection (is the schema "
@@ -1909,15 +1936,15 @@ db_probe(struct db_link *l)
 	if (l->listens) {
 		l->advancing = l->advance_wanted && !l->noadvance;
 		l->advance_wanted = 0;
-		if (db_internal(l, l->advancing ? DB_SQL_LSN_ADVANCE :
-		    DB_SQL_LSN, DBK_SYNC) == -1)
+		if ((l->advancing ? db_internal(l, DB_SQL_LSN_ADVANCE,
+		    DBK_SYNC) : db_internal_fixed(l, DB_STMT_LSN, DBK_SYNC)) == -1)
 			return (-1);
 		db_covers(l);
 		l->probing = 1;
 		return (0);
 	}
 	if (l->id == DB_READ && !l->noprobe && !l->probed) {
-		if (db_internal(l, DB_SQL_REPLAY, DBK_REPLAY) == -1)
+		if (db_internal_fixed(l, DB_STMT_REPLAY, DBK_REPLAY) == -1)
 			return (-1);
 		l->probed = 1;
 		l->probing = 1;
