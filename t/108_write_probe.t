@@ -50,10 +50,16 @@ my $secs = time - $t0;
 is($ok, $N, "$N POSTs: 201, each with its commit position");
 sleep 0.2;
 my $ran = positions() - $before;
-my $bound = $N + 2 + int($secs);
+# Through PgBouncer (STARTERD_TEST_PGBOUNCER=1) LISTEN has a direct link
+# of its own (--listen-dsn): the commit positions are read on the pooled
+# one and cannot cover that link's NOTIFYs, which keep a probe each.
+my $pooled = ($ENV{STARTERD_TEST_PGBOUNCER} // '') eq '1';
+my $bound = ($pooled ? 2 * $N : $N) + 2 + int($secs);
 cmp_ok($ran, '>=', $N, "at least one position statement per write ($ran)");
-cmp_ok($ran, '<=', $bound, "and no probe of its own per write: $ran "
-    . "for $N writes in " . sprintf('%.1f', $secs) . " s (at most $bound)");
+cmp_ok($ran, '<=', $bound, ($pooled ? 'through PgBouncer, one probe '
+    . 'per write on the listening link: ' : 'and no probe of its own per '
+    . 'write: ') . "$ran for $N writes in " . sprintf('%.1f', $secs)
+    . " s (at most $bound)");
 
 # Every write reads back.
 my $back = 0;
