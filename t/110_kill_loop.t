@@ -86,7 +86,12 @@ for my $k (1 .. $CLIENTS) {
 				next;
 			}
 			$st{ok}++ if $r->{status} == 200;
-			$st{"status_$r->{status}"}++ if $r->{status} != 200;
+			next if $r->{status} == 200;
+			$st{"status_$r->{status}"}++;
+			(my $body = substr($r->{body} // '', 0, 120)) =~
+			    s/\s+/ /g;
+			printf $out "status %.6f %d %s %s\n", $t0,
+			    $r->{status}, $path, $body;
 		}
 		print $out "stat $_ $st{$_}\n" for sort keys %st;
 		close $out;
@@ -124,7 +129,7 @@ for my $pid (@kids) {
 }
 ok($all_done, 'every client finished in time');
 
-my (%sum, @slow, @bad);
+my (%sum, @slow, @bad, @other);
 my $legit = 0;
 for my $k (1 .. $CLIENTS) {
 	open my $fh, '<', "$DIR/client_$k" or do { fail("client $k report");
@@ -139,6 +144,9 @@ for my $k (1 .. $CLIENTS) {
 			} else {
 				$sum{$f[1]} += $f[2];
 			}
+		} elsif ($f[0] eq 'status') {
+			my (undef, $at, $code, $path, @body) = @f;
+			push @other, "client $k: $code for $path at $at: @body";
 		} elsif ($f[0] eq 'slow') {
 			push @slow, "client $k: $f[3] at $f[1] took $f[2] s";
 		} elsif ($f[0] eq 'fail') {
@@ -169,7 +177,8 @@ is(scalar @slow, 0, "no request took over $MAX_LAT s") or diag(join "\n",
 is(scalar @bad, 0, 'requests failed only on connections a killed worker '
     . 'held') or diag(join "\n", @bad[0 .. ($#bad > 19 ? 19 : $#bad)]);
 is(join(',', map { "$_ $sum{$_}" } grep { /^status_/ } sort keys %sum), '',
-    'no answer other than 200');
+    'no answer other than 200') or diag(join "\n",
+    @other[0 .. ($#other > 19 ? 19 : $#other)]);
 diag(sprintf('%d kills; %d requests, %d ok, %d lost with a killed worker, '
     . '%d slow, %d bad failures, slowest %.0f ms', scalar @kills,
     $sum{requests} // 0, $sum{ok} // 0, $legit, scalar @slow, scalar @bad,
